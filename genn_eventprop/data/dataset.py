@@ -1,0 +1,57 @@
+"""SpikeDataset: spike trains with labels, the one shape every data source is turned into."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import List, Optional, Sequence
+
+import numpy as np
+
+
+@dataclass
+class SpikeDataset:
+    """A list of samples, each a set of input spikes (time in ms, channel) with a label.
+
+    times[i] is float64 in ms, sorted ascending; units[i] is int32 in [0, num_channels).
+    speakers is None when the source has no speaker information.
+    """
+
+    times: List[np.ndarray]
+    units: List[np.ndarray]
+    labels: np.ndarray
+    num_channels: int
+    num_classes: int
+    speakers: Optional[np.ndarray] = None
+    class_names: Optional[List[str]] = None
+    speaker_names: Optional[List[str]] = None
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.labels = np.asarray(self.labels, dtype=np.int64)
+        if self.speakers is not None:
+            self.speakers = np.asarray(self.speakers, dtype=np.int64)
+        if not (len(self.times) == len(self.units) == len(self.labels)):
+            raise ValueError("times, units and labels must have one entry per sample")
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, indices: Sequence[int]) -> "SpikeDataset":
+        idx = np.asarray(indices, dtype=np.int64)
+        return SpikeDataset(
+            times=[self.times[i] for i in idx],
+            units=[self.units[i] for i in idx],
+            labels=self.labels[idx],
+            num_channels=self.num_channels,
+            num_classes=self.num_classes,
+            speakers=None if self.speakers is None else self.speakers[idx],
+            class_names=self.class_names,
+            speaker_names=self.speaker_names,
+            extra=dict(self.extra),
+        )
+
+    def duration(self) -> float:
+        """The latest spike time over all samples (ms); 0 for an empty dataset."""
+        return max((float(t[-1]) for t in self.times if len(t)), default=0.0)
+
+    def spike_counts(self) -> np.ndarray:
+        return np.array([len(t) for t in self.times], dtype=np.int64)
