@@ -1,0 +1,219 @@
+"""The native backend: the emitted C++ compiled with the system compiler, loaded with ctypes.
+
+Builds are cached by a hash of the source, the compiler and the flags, so an unchanged model is never
+compiled twice; model parameters (time constants, thresholds, regularisation) are runtime inputs and
+can change between calls without a rebuild.
+"""
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import Dict, Optional
+
+import numpy as np
+import sympy as sp
+
+from genn_eventprop.codegen.cpp import EmittedProgram, emit_cpp
+from genn_eventprop.errors import ConfigError, SpikeBufferOverflow, UserError
+from genn_eventprop.eventprop import derive
+from genn_eventprop.integrate import tau as tau_symbol
+from genn_eventprop.ir import build_ir
+from genn_eventprop.network import Network
+
+CXX_FLAGS = ["-O3", "-march=native", "-std=c++17", "-shared", "-fPIC", "-pthread"]
+
+
+def default_cache_dir() -> str:
+    root = os.environ.get("GENN_EVENTPROP_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "genn_eventprop")
+    return os.path.join(root, "native")
+
+
+def find_compiler() -> str:
+    for cand in [os.environ.get("CXX"), "c++", "g++", "clang++"]:
+        if cand and shutil.which(cand):
+            return shutil.which(cand)
+    raise UserError("no C++ compiler found for the native backend: install g++ (e.g. apt-get install g++) "
+                    "or set CXX to a compiler")
+
+
+def _compiler_identity(cxx: str) -> str:
+    version = subprocess.run([cxx, "--version"], capture_output=True, text=True).stdout.splitlines()[:1]
+    cpu = ""
+    if os.path.exists("/proc/cpuinfo"):   # -march=native: a build is only valid on the same kind of CPU
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line for line in f if line.startswith("flags")), "")
+    return "\n".join([cxx, *version, platform.machine(), cpu])
+
+
+@dataclass
+class BuildInfo:
+    path: str
+    cached: bool
+    seconds: float
+
+
+def build_shared_library(source: str, cache_dir: Optional[str] = None) -> BuildInfo:
+    """Compile source into a shared library, or reuse the cached build of identical input."""
+    start = time.perf_counter()
+    cxx = find_compiler()
+    key = hashlib.sha256("\n".join([source, _compiler_identity(cxx), *CXX_FLAGS]).encode()).hexdigest()[:24]
+    cache_dir = cache_dir or default_cache_dir()
+    os.makedirs(cache_dir, exist_ok=True)
+    lib_path = os.path.join(cache_dir, f"gep_{key}.so")
+    if os.path.exists(lib_path):
+        return BuildInfo(lib_path, True, time.perf_counter() - start)
+    with tempfile.TemporaryDirectory(dir=cache_dir) as tmp:
+        src = os.path.join(tmp, "network.cpp")
+        with open(src, "w") as f:
+            f.write(source)
+        out = os.path.join(tmp, "network.so")
+        proc = subprocess.run([cxx, *CXX_FLAGS, src, "-o", out], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"the generated C++ did not compile (a bug in genn-eventprop; please report it):\n"
+                               f"{proc.stderr[-4000:]}")
+        os.replace(out, lib_path)   # atomic: a concurrent build of the same key is harmless
+        with open(os.path.join(cache_dir, f"gep_{key}.cpp"), "w") as f:
+            f.write(source)
+    return BuildInfo(lib_path, False, time.perf_counter() - start)
+
+
+@dataclass
+class BatchResult:
+    losses: np.ndarray                  # per trial
+    z: np.ndarray                       # readout scores, [trial, class]
+    grads: Optional[Dict[str, np.ndarray]]   # dL/dw of the batch-mean loss, per connection [pre, post]
+    spike_counts: Dict[str, np.ndarray]  # per population, spikes per trial
+
+    @property
+    def loss(self) -> float:
+        return float(self.losses.mean())
+
+    @property
+    def predictions(self) -> np.ndarray:
+        return self.z.argmax(axis=1)
+
+
+_DBL = np.ctypeslib.ndpointer(np.float64, flags="C_CONTIGUOUS")
+_I32 = np.ctypeslib.ndpointer(np.int32, flags="C_CONTIGUOUS")
+_I64 = np.ctypeslib.ndpointer(np.int64, flags="C_CONTIGUOUS")
+
+
+class NativeBackend:
+    """Runs batches of trials (forward, loss, backward) of one network through generated C++."""
+
+    name = "native"
+
+    def __init__(self, network: Network, precision: str = "float32", threads: int = 0, max_spikes: int = 1500,
+                 cache_dir: Optional[str] = None):
+        if precision not in ("float32", "float64"):
+            raise ConfigError(f"precision must be float32 or float64, got {precision!r}")
+        self.network = network
+        self.precision = precision
+        self.dtype = np.float32 if precision == "float32" else np.float64
+        self.threads = threads or os.cpu_count() or 1
+        self.max_spikes = int(max_spikes)
+        self.ir = build_ir(network)
+        self.adjoint = derive(self.ir)
+        self.program: EmittedProgram = emit_cpp(self.ir, self.adjoint, precision)
+        self.build = build_shared_library(self.program.source, cache_dir)
+        self._lib = ctypes.CDLL(self.build.path)
+        fn = self._lib.gep_run
+        W = np.ctypeslib.ndpointer(self.dtype, flags="C_CONTIGUOUS")
+        fn.argtypes = [ctypes.c_int, _DBL, _I32, _I64, _I64, _I32, _DBL, _DBL, ctypes.c_double, ctypes.c_double,
+                       ctypes.c_int, ctypes.c_int, ctypes.c_int, W, _DBL, _DBL, _DBL, _I64, _I64]
+        fn.restype = ctypes.c_int
+        self._run = fn
+        self.params: Dict[str, float] = {}
+        for pop in self.ir.populations.values():
+            self.params.update({f"{pop.name}_{s.name}": v for s, v in pop.params.items()})
+        self.params.update({f"readout_{s.name}": v for s, v in self.ir.readout.params.items()})
+        self.regularisation = {p: (0.0, 0.0, 0.0, 0.0) for p in self.program.spiking}
+
+    @property
+    def source(self) -> str:
+        return self.program.source
+
+    def set_params(self, values: Dict[str, float]):
+        unknown = set(values) - set(self.params)
+        if unknown:
+            raise ConfigError(f"unknown model parameters {sorted(unknown)}; known: {sorted(self.params)}")
+        self.params.update({k: float(v) for k, v in values.items()})
+
+    def set_regularisation(self, population: str, lambda_upper=0.0, nu_upper=0.0, lambda_lower=0.0, nu_lower=0.0):
+        if population not in self.regularisation:
+            raise ConfigError(f"no spiking population {population!r} to regularise; have {self.program.spiking}")
+        self.regularisation[population] = (lambda_upper, nu_upper, lambda_lower, nu_lower)
+
+    def _check_params(self, dt: float):
+        """A propagator whose denominators vanish (e.g. tau_mem == tau_syn) would give inf or nan."""
+        for pop in self.ir.populations.values():
+            values = {s: self.params[f"{pop.name}_{s.name}"] for s in pop.params}
+            for entry in self.adjoint[pop.name].propagator.Phi:
+                _, den = sp.fraction(sp.together(entry))
+                d = float(den.subs(values).subs(tau_symbol, dt).evalf())
+                if abs(d) < 1e-9:
+                    raise ConfigError(f"population {pop.name}: parameters {values} make the exact update singular "
+                                      f"(denominator {den} = 0); e.g. tau_mem must differ from tau_syn")
+
+    def run_batch(self, weights: Dict[str, np.ndarray], batch, dt: float, compute_gradients: bool = True,
+                  loss_scale: Optional[float] = None) -> BatchResult:
+        """Forward (and backward) pass of every trial in batch.
+
+        batch has times (ms, float64), units (int32), offsets (CSR over trials), labels and durations (ms).
+        The loss is the mean over the batch unless loss_scale says otherwise; grads are its gradient.
+        """
+        prog = self.program
+        n = len(batch.labels)
+        self._check_params(dt)
+        W = np.empty(prog.n_weights, dtype=self.dtype)
+        for c in self.network.connections:
+            shape = self.network.weight_shapes()[c.name]
+            arr = np.asarray(weights[c.name])
+            if arr.shape != shape:
+                raise ConfigError(f"weights of {c.name} have shape {arr.shape}, expected {shape}")
+            off = prog.weight_offsets[c.name]
+            W[off:off + arr.size] = arr.ravel()
+        times = np.ascontiguousarray(batch.times, dtype=np.float64)
+        units = np.ascontiguousarray(batch.units, dtype=np.int32)
+        n_in = self.network.input_population.size
+        if units.size and (units.min() < 0 or units.max() >= n_in):
+            raise UserError(f"input spikes name channel {int(units.max())}, but the input population has {n_in} "
+                            "channels; set the input size to the data's number of channels")
+        offsets = np.ascontiguousarray(batch.offsets, dtype=np.int64)
+        labels = np.ascontiguousarray(batch.labels, dtype=np.int64)
+        if labels.size and (labels.min() < 0 or labels.max() >= prog.n_outputs):
+            raise UserError(f"label {int(labels.max())} does not fit the {prog.n_outputs} output neurons")
+        n_steps = np.ascontiguousarray(np.ceil(np.asarray(batch.durations, dtype=np.float64) / dt - 1e-9), dtype=np.int32)
+        params = np.array([self.params[name] for name in prog.param_names], dtype=np.float64)
+        reg = np.array([v for p in prog.spiking for v in self.regularisation[p]] or [0.0], dtype=np.float64)
+        grad = np.zeros(prog.n_weights, dtype=np.float64)
+        losses = np.zeros(n, dtype=np.float64)
+        z = np.zeros(n * prog.n_outputs, dtype=np.float64)
+        spikes = np.zeros(n * len(prog.populations), dtype=np.int64)
+        info = np.zeros(4, dtype=np.int64)
+        scale = 1.0 / max(n, 1) if loss_scale is None else float(loss_scale)
+        rc = self._run(n, times, units, offsets, labels, n_steps, params, reg, float(dt), scale, self.max_spikes,
+                       int(self.threads), int(compute_gradients), W, grad, losses, z, spikes, info)
+        if rc == 1:
+            pop = prog.populations[int(info[0])]
+            raise SpikeBufferOverflow(
+                f"neuron {int(info[1])} of population '{pop}' fired more than max_spikes={self.max_spikes} spikes "
+                f"in trial {int(info[2])} of the batch; raise train.max_spikes (e.g. --set train.max_spikes="
+                f"{2 * self.max_spikes}) or lower the activity (regularisation, smaller input weights)")
+        if rc != 0:
+            raise RuntimeError(f"native backend failed with code {rc}")
+        grads = None
+        if compute_gradients:
+            grads = {c.name: grad[prog.weight_offsets[c.name]:prog.weight_offsets[c.name] + int(np.prod(s))].reshape(s).copy()
+                     for c, s in zip(self.network.connections, self.network.weight_shapes().values())}
+        counts = spikes.reshape(n, len(prog.populations))
+        return BatchResult(losses, z.reshape(n, prog.n_outputs), grads,
+                           {p: counts[:, k].copy() for k, p in enumerate(prog.populations)})

@@ -1,0 +1,53 @@
+"""One expression printer for every target: sympy expressions to C-family code, with shared subexpressions."""
+from __future__ import annotations
+
+from typing import Dict, Iterable, List, Sequence, Tuple
+
+import sympy as sp
+from sympy.printing.c import C99CodePrinter
+
+
+class ExpressionPrinter(C99CodePrinter):
+    """C99/C++ expressions in double precision: exp(), pow() for non-integer powers, x*x for squares."""
+
+    def _print_Pow(self, expr):
+        base, exp = expr.as_base_exp()
+        if exp == 2:
+            b = self.parenthesize(base, sp.printing.precedence.PRECEDENCE["Mul"])
+            return f"({b}*{b})"
+        if exp == -1:
+            return f"(1.0/{self.parenthesize(base, sp.printing.precedence.PRECEDENCE['Mul'])})"
+        return super()._print_Pow(expr)
+
+
+_printer = ExpressionPrinter()
+
+
+def print_expr(expr, rename: Dict[sp.Symbol, str] = None) -> str:
+    """Print one expression; rename maps symbols to the names they have in the target code."""
+    expr = sp.sympify(expr)
+    if rename:
+        expr = expr.xreplace({s: sp.Symbol(n) for s, n in rename.items()})
+    return _printer.doprint(expr)
+
+
+def print_assignments(targets: Sequence[str], exprs: Sequence[sp.Expr], rename: Dict[sp.Symbol, str] = None,
+                      temp_prefix: str = "c", temp_type: str = "const double") -> List[str]:
+    """Lines assigning exprs to targets, common subexpressions hoisted into named temporaries."""
+    exprs = [sp.sympify(e) for e in exprs]
+    if rename:
+        exprs = [e.xreplace({s: sp.Symbol(n) for s, n in rename.items()}) for e in exprs]
+    temps, reduced = sp.cse(exprs, symbols=sp.numbered_symbols(temp_prefix), optimizations="basic")
+    lines = [f"{temp_type} {sym} = {_printer.doprint(val)};" for sym, val in temps]
+    lines += [f"{tgt} = {_printer.doprint(val)};" for tgt, val in zip(targets, reduced)]
+    return lines
+
+
+def linear_combination(coeffs: Iterable[Tuple[str, sp.Expr]], operand: Sequence[str]) -> str:
+    """'F.a*x0 + F.b*x1' for the non-zero coefficients; '0' when all vanish."""
+    terms = []
+    for (name, value), x in zip(coeffs, operand):
+        if value == 0:
+            continue
+        terms.append(x if value == 1 else f"{name}*{x}")
+    return " + ".join(terms) if terms else "0"

@@ -1,0 +1,89 @@
+"""Network descriptions: populations, dense connections and weight initialisers. No simulation."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Union
+
+import numpy as np
+
+from genn_eventprop.models.base import InputModel, NeuronModel, SynapseModel
+from genn_eventprop.models.readouts import IntegralReadout
+
+
+@dataclass
+class Normal:
+    """Weights drawn from N(mean, std)."""
+
+    mean: float = 0.0
+    std: float = 1.0
+
+    def sample(self, rng: np.random.Generator, shape) -> np.ndarray:
+        return rng.normal(self.mean, self.std, size=shape)
+
+
+@dataclass
+class Population:
+    name: str
+    size: int
+    neuron: Union[NeuronModel, InputModel]
+    synapse: Optional[SynapseModel] = None   # postsynaptic model of every connection into it
+
+    @property
+    def is_input(self) -> bool:
+        return isinstance(self.neuron, InputModel)
+
+
+@dataclass
+class Connection:
+    """Dense all-to-all connection; weights are stored [pre, post]."""
+
+    pre: str
+    post: str
+    init: Normal = field(default_factory=Normal)
+
+    @property
+    def name(self) -> str:
+        return f"{self.pre}_to_{self.post}"
+
+
+@dataclass
+class Network:
+    populations: List[Population]
+    connections: List[Connection]
+    readout_population: str
+    readout: IntegralReadout
+
+    def __post_init__(self):
+        names = [p.name for p in self.populations]
+        if len(set(names)) != len(names):
+            raise ValueError(f"population names must be unique, got {names}")
+        for c in self.connections:
+            for end in (c.pre, c.post):
+                if end not in names:
+                    raise ValueError(f"connection {c.name} names unknown population {end!r}")
+            if self.population(c.post).is_input:
+                raise ValueError(f"connection {c.name} targets input population {c.post!r}")
+            if self.population(c.post).synapse is None:
+                raise ValueError(f"population {c.post!r} receives {c.name} but has no synapse model")
+        if self.population(self.readout_population).neuron.readout is None:
+            raise ValueError(f"readout population {self.readout_population!r} has no readout variable")
+
+    def population(self, name: str) -> Population:
+        for p in self.populations:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    @property
+    def input_population(self) -> Population:
+        inputs = [p for p in self.populations if p.is_input]
+        if len(inputs) != 1:
+            raise ValueError("a network needs exactly one input population")
+        return inputs[0]
+
+    def weight_shapes(self) -> Dict[str, tuple]:
+        return {c.name: (self.population(c.pre).size, self.population(c.post).size) for c in self.connections}
+
+    def init_weights(self, rng: np.random.Generator, dtype=np.float64) -> Dict[str, np.ndarray]:
+        return {c.name: c.init.sample(rng, shape).astype(dtype)
+                for c, shape in zip(self.connections, self.weight_shapes().values())}

@@ -1,0 +1,50 @@
+"""Readouts: how output neurons' voltages become class scores, and the loss on those scores.
+
+An integral readout scores class k by z_k = (1/T) * integral_0^T w(t) V_k(t) dt and the loss is the
+softmax cross-entropy of z. The weighting w(t) is an equation in t (ms), T (the trial length, ms) and
+the readout's parameters. It is applied piecewise constant, at the centre of each time step, so the
+integral of the exact voltage trajectory stays exact and so does its gradient.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, Optional
+
+
+@dataclass
+class IntegralReadout:
+    name: str
+    weighting: str
+    params: Dict[str, float] = field(default_factory=dict)
+
+
+def Sum() -> IntegralReadout:
+    return IntegralReadout("sum", "1")
+
+
+def SumExp() -> IntegralReadout:
+    """The loss-shaping default of Nowotny et al.: early evidence counts more."""
+    return IntegralReadout("sum_exp", "exp(-t / T)")
+
+
+def Linear() -> IntegralReadout:
+    return IntegralReadout("linear", "1 - t / T")
+
+
+def Sigmoid() -> IntegralReadout:
+    return IntegralReadout("sigmoid", "1 / (1 + exp((t / T - 0.5) / 0.2))")
+
+
+def Gauss(mu: Optional[float] = None, sigma: Optional[float] = None) -> IntegralReadout:
+    """Bell-curve weighting centred on mu (default: mid-trial) of width sigma (default: T/4)."""
+    centre = "T / 2" if mu is None else "mu"
+    width = "(T / 4)" if sigma is None else "sigma"
+    params = {}
+    if mu is not None:
+        params["mu"] = float(mu)
+    if sigma is not None:
+        params["sigma"] = float(sigma)
+    return IntegralReadout("gauss", f"exp(-(t - {centre})**2 / (2 * {width}**2))", params)
+
+
+INTEGRAL_READOUTS = {"sum": Sum, "sum_exp": SumExp, "linear": Linear, "sigmoid": Sigmoid, "gauss": Gauss}
