@@ -5,6 +5,7 @@ State is stored variable-major: x[v * N + i] is variable v of neuron i.
 """
 from __future__ import annotations
 
+import re
 from typing import Dict, List
 
 import sympy as sp
@@ -19,6 +20,24 @@ def _factor_matrix(name: str, M: sp.Matrix) -> sp.Matrix:
     """Symbols F.<name>_i_j standing for the non-zero entries of M (zeros stay zero)."""
     return sp.Matrix(M.rows, M.cols,
                      lambda i, j: 0 if M[i, j] == 0 else sp.Symbol(f"F.{name}_{i}_{j}"))
+
+
+_LOCAL = re.compile(r"^(\s*)const double (\w+) = [^;]*;( \(void\)\w+;)?$")
+
+
+def _drop_unused_locals(block: str) -> str:
+    """Remove 'const double name = ...;' lines whose name the rest of the block never uses."""
+    lines = block.split("\n")
+    kept = []
+    for k, line in enumerate(lines):
+        m = _LOCAL.match(line)
+        if m:
+            rest = "\n".join(lines[k + 1:])
+            if not re.search(rf"\b{m.group(2)}\b", rest):
+                continue
+            line = f"{m.group(1)}const double {m.group(2)} = {line.split(' = ', 1)[1].split(';')[0]};"
+        kept.append(line)
+    return "\n".join(kept)
 
 
 class PopulationEmitter:
@@ -51,6 +70,9 @@ class PopulationEmitter:
 
     # -- blocks ----------------------------------------------------------------------------------
     def emit(self) -> str:
+        return "\n".join(_drop_unused_locals(block) for block in self._blocks())
+
+    def _blocks(self):
         parts = [
             f"// {'=' * 94}",
             f"// Population {self.p}: {self.pop.model_name}, {self.pop.size} neurons",
@@ -58,11 +80,11 @@ class PopulationEmitter:
             f"// {'=' * 94}",
             f"static const int {self.N} = {self.pop.size};",
             self.factors(), self.advance(), self.integral(), self.receive(),
-            self.adjoint_advance(), self.synaptic_factors(),
+            self.adjoint_advance(), *self.synaptic_factors(),
         ]
         if self.pop.spiking:
-            parts += [self.state_at(), self.threshold(), self.first_crossing(), self.reset(), self.spike_jump()]
-        return "\n".join(p for p in parts if p)
+            parts += [self.state_at(), *self.threshold(), self.first_crossing(), self.reset(), self.spike_jump()]
+        return [p for p in parts if p]
 
     def factors(self) -> str:
         entries, targets = [], []
@@ -165,14 +187,14 @@ class PopulationEmitter:
             "}",
         ])
 
-    def synaptic_factors(self) -> str:
+    def synaptic_factors(self) -> List[str]:
         if self.adj.grad_factor is None:
-            return ""
+            return []
         out = []
         for kind, expr, doc in (("grad_factor", self.adj.grad_factor, "dL/dw_jn += lambda_j . dDelta/dw"),
                                 ("error_factor", self.adj.error_factor,
                                  "k_j with dL/dt_s += w_jn k_j, k = lambda . (f(x) - f(x + Delta)) / w")):
-            out += [
+            out.append("\n".join([
                 f"// {self.p}: {doc} = {expr}",
                 f"static inline void {self.p}_{kind}(const Params& P, const scalar* lam, double* out) {{",
                 *("    " + l for l in self.param_locals()),
@@ -181,8 +203,8 @@ class PopulationEmitter:
                 f"        out[j] = {print_expr(expr)};",
                 "    }",
                 "}",
-            ]
-        return "\n".join(out)
+            ]))
+        return out
 
     # -- spiking populations only ----------------------------------------------------------------
     def state_at(self) -> str:
@@ -197,22 +219,22 @@ class PopulationEmitter:
             "}",
         ])
 
-    def threshold(self) -> str:
+    def threshold(self) -> List[str]:
         g = self.pop.threshold
         rate = (sp.Matrix([g]).jacobian(self.x) * self.pop.flow)[0]
-        return "\n".join([
+        return ["\n".join([
             f"// {self.p}: threshold g = {g} (spike when it crosses 0 from below) and its rate dg/dt = g_x . f",
             f"static inline double {self.p}_threshold(const Params& P, const double* xi) {{",
             *("    " + l for l in self.param_locals()),
             *("    " + l for l in self.load_single("xi", self.x)),
             f"    return {print_expr(g)};",
-            "}",
+            "}"]), "\n".join([
             f"static inline double {self.p}_threshold_rate(const Params& P, const double* xi) {{",
             *("    " + l for l in self.param_locals()),
             *("    " + l for l in self.load_single("xi", self.x)),
             f"    return {print_expr(rate)};",
             "}",
-        ])
+        ])]
 
     def first_crossing(self) -> str:
         n = self.n_vars
