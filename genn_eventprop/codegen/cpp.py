@@ -135,6 +135,7 @@ def _workspace(pops, emitters, out, spiking) -> List[str]:
         if p.spiking:
             L.append(f"    std::vector<scalar> {p.name}_tmp = std::vector<scalar>({nv} * {p.name}_N);")
             L.append(f"    std::vector<int> {p.name}_count = std::vector<int>({p.name}_N);")
+            L.append(f"    std::vector<unsigned char> {p.name}_crossed = std::vector<unsigned char>({p.name}_N);")
     L += [f"    std::vector<double> acc = std::vector<double>({out}_N), dLdz = std::vector<double>({out}_N), "
           f"drive = std::vector<double>({out}_N);",
           "    std::vector<double> factor;   // grad / error factors of one postsynaptic population",
@@ -180,13 +181,13 @@ def _forward(net, pops, emitters, out, spiking, inp) -> List[str]:
           "            const double tau = std::max(t_next - t, 0.0);",
           "            double best_s = INFINITY; int best_pop = -1, best_i = -1;"]
     for p in spiking:
-        L += [f"            {{ {p}_Factors F; {p}_factors(P, tau, F);   // {p}: tentative update, then crossings",
-              f"              {p}_advance(P, F, ws.{p}_x.data(), ws.{p}_tmp.data());",
-              f"              {p}_first_crossing(P, ws.{p}_x.data(), ws.{p}_tmp.data(), tau, best_s, best_pop, best_i, {pid[p]}); }}"]
+        L += [f"            {{ {p}_Factors F; {p}_{'factors' if p == out else 'update_factors'}(P, tau, F);   // {p}: tentative update, then crossings",
+              f"              if ({p}_advance_and_check(P, F, ws.{p}_x.data(), ws.{p}_tmp.data(), ws.{p}_crossed.data()))",
+              f"                  {p}_first_crossing(P, ws.{p}_x.data(), ws.{p}_tmp.data(), tau, ws.{p}_crossed.data(), best_s, best_pop, best_i, {pid[p]}); }}"]
     L += ["            if (best_pop >= 0) {",
           "                // A spike at t + best_s: move everything there, then reset and deliver."]
     for p in pops:
-        L.append(f"                {{ {p.name}_Factors F; {p.name}_factors(P, best_s, F);"
+        L.append(f"                {{ {p.name}_Factors F; {p.name}_{'factors' if p.name == out else 'update_factors'}(P, best_s, F);"
                  + (f" {p.name}_integrate(P, F, ws.{p.name}_x.data(), wbar, ws.acc.data());" if p.name == out else "")
                  + f" {p.name}_advance(P, F, ws.{p.name}_x.data(), ws.{p.name}_x.data()); }}")
     L.append("                t += best_s;")
@@ -209,7 +210,7 @@ def _forward(net, pops, emitters, out, spiking, inp) -> List[str]:
             L.append(f"            {{ {'' if p.name != out else f'{p.name}_Factors F; {p.name}_factors(P, tau, F); {p.name}_integrate(P, F, ws.{p.name}_x.data(), wbar, ws.acc.data()); '}"
                      f"ws.{p.name}_x.swap(ws.{p.name}_tmp); }}")
         else:
-            L.append(f"            {{ {p.name}_Factors F; {p.name}_factors(P, tau, F);"
+            L.append(f"            {{ {p.name}_Factors F; {p.name}_{'factors' if p.name == out else 'update_factors'}(P, tau, F);"
                      + (f" {p.name}_integrate(P, F, ws.{p.name}_x.data(), wbar, ws.acc.data());" if p.name == out else "")
                      + f" {p.name}_advance(P, F, ws.{p.name}_x.data(), ws.{p.name}_x.data()); }}")
     L += ["            t = t_next;",
@@ -254,7 +255,7 @@ def _backward(net, pops, emitters, out, spiking, inp) -> List[str]:
           "            const double tau = std::max(t - t_prev, 0.0);"]
     for p in pops:
         drive = ", ws.drive.data()" if p.name == out else ""
-        L.append(f"            {{ {p.name}_Factors F; {p.name}_factors(P, tau, F); {p.name}_adjoint_advance(P, F, ws.{p.name}_lam.data(){drive}); }}")
+        L.append(f"            {{ {p.name}_Factors F; {p.name}_{'factors' if p.name == out else 'update_factors'}(P, tau, F); {p.name}_adjoint_advance(P, F, ws.{p.name}_lam.data(){drive}); }}")
     L += ["            t = t_prev;",
           "            if (!has_event) break;",
           "            const Event& ev = ws.events[e--];"]

@@ -83,29 +83,32 @@ class PopulationEmitter:
             self.adjoint_advance(), *self.synaptic_factors(),
         ]
         if self.pop.spiking:
-            parts += [self.state_at(), *self.threshold(), self.first_crossing(), self.reset(), self.spike_jump()]
+            parts += [self.advance_and_check(), self.state_at(), *self.threshold(), self.first_crossing(), self.reset(), self.spike_jump()]
         return [p for p in parts if p]
 
     def factors(self) -> str:
-        entries, targets = [], []
+        """Two functions: all factors (for readout integrals and driven adjoints) and the light update only."""
+        full, light = [], []
         for name, M, sym in (("Phi", self.adj.propagator.Phi, self.Phi), ("Psi", self.adj.propagator.Psi, self.Psi),
                              ("Omega", self.adj.propagator.Omega, self.Omega)):
             for i in range(M.rows):
                 for j in range(M.cols):
                     if M[i, j] != 0:
-                        entries.append(M[i, j])
-                        targets.append(str(sym[i, j]))
-        fields = " ".join(f"double {t[2:]};" for t in targets)
-        body = print_assignments(targets, entries)
-        return "\n".join([
-            f"// {self.p}: factors of the exact update over an interval tau (Phi = exp(A tau), Psi = int Phi, Omega = int Psi)",
-            f"struct {self.p}_Factors {{ double tau; {fields} }};",
-            f"static inline void {self.p}_factors(const Params& P, double tau, {self.p}_Factors& F) {{",
-            *("    " + l for l in self.param_locals()),
-            "    F.tau = tau;",
-            *("    " + l for l in body),
-            "}",
-        ])
+                        full.append((str(sym[i, j]), M[i, j]))
+                        if name == "Phi" or (name == "Psi" and self.has_b):
+                            light.append((str(sym[i, j]), M[i, j]))
+        fields = " ".join(f"double {t[2:]};" for t, _ in full)
+        out = [f"// {self.p}: factors of the exact update over an interval tau (Phi = exp(A tau), Psi = int Phi, Omega = int Psi)",
+               f"struct {self.p}_Factors {{ double tau; {fields} }};"]
+        for fn, entries, what in ((f"{self.p}_factors", full, "all factors"),
+                                  (f"{self.p}_update_factors", light, "only what the state update needs")):
+            out += [f"// {what}",
+                    f"static inline void {fn}(const Params& P, double tau, {self.p}_Factors& F) {{",
+                    *("    " + l for l in self.param_locals()),
+                    "    F.tau = tau;",
+                    *("    " + l for l in print_assignments([t for t, _ in entries], [e for _, e in entries])),
+                    "}"]
+        return _drop_unused_locals("\n".join(out))
 
     def _affine_terms(self) -> sp.Matrix:
         return self.Psi * self.adj.linear.b
@@ -121,6 +124,29 @@ class PopulationEmitter:
             *("        " + l for l in self.load_state("x")),
             *("        " + l for l in lines),
             "    }",
+            "}",
+        ])
+
+    def advance_and_check(self) -> str:
+        """The tentative update of a spiking population fused with the threshold test (one vectorisable loop)."""
+        new = self.Phi * sp.Matrix(self.x) + self._affine_terms()
+        ends = [sp.Symbol(f"{s.name}_end") for s in self.x]
+        g_end = self.pop.threshold.xreplace(dict(zip(self.x, ends)))
+        lines = [f"const double {e} = {print_expr(new[v])};" for v, e in enumerate(ends)]
+        lines += [f"out[{v} * {self.N} + i] = {e};" for v, e in enumerate(ends)]
+        return "\n".join([
+            f"// {self.p}: x(t + tau) = Phi x(t) + Psi b into out; returns whether any g = {self.pop.threshold} went from < 0 to >= 0",
+            f"static inline int {self.p}_advance_and_check(const Params& P, const {self.p}_Factors& F, const scalar* x, scalar* out, unsigned char* crossed_at) {{",
+            *("    " + l for l in self.param_locals()),
+            "    int crossed = 0;",
+            f"    for (int i = 0; i < {self.N}; i++) {{",
+            *("        " + l for l in self.load_state("x")),
+            *("        " + l for l in lines),
+            f"        const int c = ({print_expr(g_end)} >= 0.0) & ({print_expr(self.pop.threshold)} < 0.0);",
+            "        crossed_at[i] = (unsigned char)c;",
+            "        crossed |= c;",
+            "    }",
+            "    return crossed;",
             "}",
         ])
 
@@ -214,7 +240,7 @@ class PopulationEmitter:
             f"// {self.p}: state of one neuron a time s after x0 (the same exact update)",
             f"static inline void {self.p}_state_at(const Params& P, double s, const double* x0, double* xs) {{",
             *("    " + l for l in self.param_locals()),
-            f"    {self.p}_Factors F; {self.p}_factors(P, s, F);",
+            f"    {self.p}_Factors F; {self.p}_update_factors(P, s, F);",
             *(f"    xs[{v}] = {print_expr(new[v])};" for v in range(self.n_vars)),
             "}",
         ])
@@ -241,9 +267,10 @@ class PopulationEmitter:
         return "\n".join([
             f"// {self.p}: earliest threshold crossing in (0, tau] among neurons whose g went from < 0 to >= 0",
             f"static inline void {self.p}_first_crossing(const Params& P, const scalar* x, const scalar* x_end, double tau,",
-            "                                           double& best_s, int& best_pop, int& best_i, int pop_id) {",
+            "                                           const unsigned char* crossed_at, double& best_s, int& best_pop, int& best_i, int pop_id) {",
             f"    double a[{n}], b[{n}];",
             f"    for (int i = 0; i < {self.N}; i++) {{",
+            "        if (!crossed_at[i]) continue;",
             f"        for (int v = 0; v < {n}; v++) {{ a[v] = x[v * {self.N} + i]; b[v] = x_end[v * {self.N} + i]; }}",
             f"        const double g_end = {self.p}_threshold(P, b);",
             "        if (!(g_end >= 0.0)) continue;",
