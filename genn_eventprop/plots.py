@@ -1,0 +1,67 @@
+"""Plots of a run folder (needs matplotlib: pip install 'genn-eventprop[plot]')."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def _read_metrics(run_dir: str):
+    csv_path, jsonl_path = os.path.join(run_dir, "metrics.csv"), os.path.join(run_dir, "metrics.jsonl")
+    if os.path.exists(csv_path):
+        with open(csv_path) as f:
+            return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    if os.path.exists(jsonl_path):
+        with open(jsonl_path) as f:
+            return [json.loads(line) for line in f if line.strip()]
+    return []
+
+
+def plot_run(run_dir: str):
+    """plots/learning_curves.png and, when there is a test result, plots/confusion.png."""
+    out = os.path.join(run_dir, "plots")
+    os.makedirs(out, exist_ok=True)
+    rows = _read_metrics(run_dir)
+    if rows:
+        epochs = [r["epoch"] for r in rows]
+        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+        ax1.plot(epochs, [r["train_loss"] for r in rows], label="train")
+        ax1.plot(epochs, [r["valid_loss"] for r in rows], label="validation")
+        ax1.set_xlabel("epoch"), ax1.set_ylabel("loss"), ax1.legend()
+        ax2.plot(epochs, [100 * r["train_accuracy"] for r in rows], label="train")
+        ax2.plot(epochs, [100 * r["valid_accuracy"] for r in rows], label="validation")
+        ax2.set_xlabel("epoch"), ax2.set_ylabel("accuracy (%)"), ax2.legend()
+        fig.tight_layout()
+        fig.savefig(os.path.join(out, "learning_curves.png"), dpi=100)
+        plt.close(fig)
+    results_path = os.path.join(run_dir, "results.json")
+    if os.path.exists(results_path):
+        with open(results_path) as f:
+            results = json.load(f)
+        if "test" in results:
+            plot_confusion(np.array(results["test"]["confusion"]), os.path.join(out, "confusion.png"))
+
+
+def plot_confusion(confusion: np.ndarray, path: str):
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    im = ax.imshow(confusion, cmap="Blues")
+    ax.set_xlabel("predicted class"), ax.set_ylabel("true class")
+    fig.colorbar(im, ax=ax)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_raster(times: np.ndarray, neurons: np.ndarray, path: str, title: str = "hidden spikes"):
+    fig, ax = plt.subplots(figsize=(8, 4))
+    ax.scatter(times, neurons, s=1, c="k")
+    ax.set_xlabel("time (ms)"), ax.set_ylabel("neuron"), ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
