@@ -1,11 +1,11 @@
 """The model library: neurons, synapses and readouts written as equations."""
 from .base import InputModel, NeuronModel, SynapseModel
-from .neurons import LeakyIntegrate, LeakyIntegrateFire, SpikeInput
+from .neurons import AdaptiveLeakyIntegrateFire, LeakyIntegrate, LeakyIntegrateFire, SpikeInput
 from .readouts import INTEGRAL_READOUTS, Gauss, IntegralReadout, Linear, Sigmoid, Sum, SumExp
 from .synapses import ExponentialSynapse
 
 __all__ = [
     "InputModel", "NeuronModel", "SynapseModel", "IntegralReadout",
-    "LeakyIntegrateFire", "LeakyIntegrate", "SpikeInput", "ExponentialSynapse",
+    "LeakyIntegrateFire", "AdaptiveLeakyIntegrateFire", "LeakyIntegrate", "SpikeInput", "ExponentialSynapse",
     "Sum", "SumExp", "Linear", "Sigmoid", "Gauss", "INTEGRAL_READOUTS",
 ]
