@@ -1,0 +1,159 @@
+"""The genn-eventprop command line. Thin: parse, call the library, print.
+
+Every UserError (bad config, missing or corrupt data, too small a spike buffer) is printed as one line
+on stderr and the command exits with code 2.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import sys
+
+import click
+
+from genn_eventprop.errors import UserError
+
+
+def user_errors(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except UserError as err:
+            click.echo(f"error: {err}", err=True)
+            sys.exit(2)
+    return wrapper
+
+
+@click.group()
+@click.version_option(package_name="genn-eventprop")
+def main():
+    """Train spiking neural networks with exact gradients (EventProp), compiled to C++ or GeNN."""
+
+
+set_option = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+                          help="Override a config key, e.g. --set model.hidden.size=512 (repeatable).")
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder for the code.")
+@click.option("--backend", type=click.Choice(["native", "genn"]), default="native", show_default=True)
+@set_option
+@user_errors
+def codegen(config, out_dir, backend, overrides):
+    """Write the generated code of CONFIG's network, exactly as it runs."""
+    from genn_eventprop.config import load_config
+    from genn_eventprop.pipeline import write_code
+
+    cfg = load_config(config, overrides)
+    for path in write_code(cfg, out_dir, backend):
+        click.echo(path)
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@set_option
+@user_errors
+def gradcheck(config, overrides):
+    """Compare every weight's EventProp gradient with central finite differences (float64).
+
+    Exit status 1 when any connection's relative error is above gradcheck.tolerance.
+    """
+    from genn_eventprop.config import load_config
+    from genn_eventprop.pipeline import run_gradcheck
+
+    cfg = load_config(config, overrides)
+    report = run_gradcheck(cfg)
+    for line in report.lines():
+        click.echo(line)
+    sys.exit(0 if report.passed else 1)
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False), required=False)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Run folder (default: runs/<config name>).")
+@click.option("--resume", "resume_dir", type=click.Path(file_okay=False),
+              help="Continue the run in this folder from its last finished epoch.")
+@set_option
+@user_errors
+def train(config, out_dir, resume_dir, overrides):
+    """Train the network CONFIG describes; everything lands in one run folder."""
+    from genn_eventprop.config import load_config, save_config
+    from genn_eventprop.train import Trainer
+
+    if resume_dir:
+        saved = os.path.join(resume_dir, "config.yaml")
+        if not os.path.exists(saved):
+            raise UserError(f"--resume {resume_dir}: no config.yaml there; give a run folder written by "
+                            "'genn-eventprop train'")
+        cfg = load_config(saved, overrides)
+        run_dir = resume_dir
+    else:
+        if not config:
+            raise UserError("give a CONFIG file, or --resume RUN_DIR")
+        cfg = load_config(config, overrides)
+        run_dir = out_dir or os.path.join("runs", os.path.splitext(os.path.basename(config))[0])
+        os.makedirs(run_dir, exist_ok=True)
+        save_config(cfg, os.path.join(run_dir, "config.yaml"))
+    click.echo(f"run folder: {run_dir}")
+    trainer = Trainer(cfg, run_dir, log=click.echo)
+    try:
+        trainer.train(resume=bool(resume_dir))
+    except KeyboardInterrupt:
+        click.echo(f"\ninterrupted; continue with: genn-eventprop train --resume {run_dir}", err=True)
+        sys.exit(130)
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--data", "data_path", type=click.Path(), help="Evaluate on this data (same kind as the run's).")
+@click.option("--checkpoint", type=click.Choice(["best", "last"]), default="best", show_default=True)
+@set_option
+@user_errors
+def evaluate(run_dir, data_path, checkpoint, overrides):
+    """Accuracy, per-class accuracy and confusion matrix of a trained run."""
+    from genn_eventprop.config import load_config
+    from genn_eventprop.pipeline import load_data
+    from genn_eventprop.train import Trainer
+
+    saved = os.path.join(run_dir, "config.yaml")
+    if not os.path.exists(saved):
+        raise UserError(f"{run_dir}: no config.yaml there; give a run folder written by 'genn-eventprop train'")
+    overrides = list(overrides)
+    if data_path:
+        overrides += [f"data.path={data_path}", "data.test_path=null", "data.validation.by=none",
+                      "data.test.speakers=[]"]
+    cfg = load_config(saved, overrides)
+    splits = load_data(cfg)
+    trainer = Trainer(cfg, run_dir, splits=splits, log=click.echo)
+    weights, _, meta = trainer.load_checkpoint(os.path.join(run_dir, "checkpoints", f"{checkpoint}.npz"))
+    if data_path:
+        dataset, what = splits.train, data_path
+    elif splits.test is not None:
+        dataset, what = splits.test, "the test set"
+    else:
+        dataset, what = splits.valid, "the validation set"
+    ev = trainer.evaluate(dataset, weights)
+    names = getattr(dataset, "class_names", None) or [str(c) for c in range(len(ev.per_class_accuracy))]
+    click.echo(f"{checkpoint} checkpoint (epoch {meta['epoch'] + 1}) on {what}: {len(ev.predictions)} samples")
+    click.echo(f"accuracy {100 * ev.accuracy:.2f}%  loss {ev.loss:.4f}")
+    click.echo("per-class accuracy: " + ", ".join(f"{n} {100 * a:.1f}%" for n, a in zip(names, ev.per_class_accuracy)))
+    click.echo("confusion matrix (rows: true class, columns: predicted):")
+    for row in ev.confusion:
+        click.echo(" ".join(f"{v:4d}" for v in row))
+
+
+@main.command()
+@user_errors
+def info():
+    """Which backends can run here: the C++ compiler, pygenn and CUDA."""
+    from genn_eventprop.backends.available import backend_report
+
+    report = backend_report()
+    for key, value in report.items():
+        click.echo(f"{key}: {value}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,70 @@
+"""Config to network: the model section of a config becomes a Network of library models."""
+from __future__ import annotations
+
+import importlib
+from typing import Callable, Dict
+
+from genn_eventprop.errors import ConfigError
+from genn_eventprop.models import (INTEGRAL_READOUTS, ExponentialSynapse, Gauss, LeakyIntegrate,
+                                   LeakyIntegrateFire, SpikeInput)
+from genn_eventprop.models.base import NeuronModel
+from genn_eventprop.network import Connection, Network, Normal, Population
+
+INPUT = "input"
+OUTPUT = "output"
+
+
+def _lif(layer) -> NeuronModel:
+    return LeakyIntegrateFire(tau_mem=layer.tau_mem, threshold=layer.threshold, reset=layer.reset)
+
+
+HIDDEN_NEURONS: Dict[str, Callable] = {"lif": _lif}
+
+
+def _user_neuron(spec: str, layer) -> NeuronModel:
+    """'package.module:factory' names a function returning a NeuronModel; it gets the layer's settings."""
+    module_name, _, attr = spec.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError, ValueError) as err:
+        raise ConfigError(f"model.hidden.neuron: cannot import {spec!r} ({err}); give 'package.module:function' "
+                          f"or one of {sorted(HIDDEN_NEURONS)}") from None
+    model = factory(layer)
+    if not isinstance(model, NeuronModel):
+        raise ConfigError(f"model.hidden.neuron: {spec} returned {type(model).__name__}, not a NeuronModel")
+    return model
+
+
+def hidden_names(cfg) -> list:
+    layers = cfg.model.hidden_layers
+    return ["hidden"] if len(layers) == 1 else [f"hidden{k}" for k in range(len(layers))]
+
+
+def build_network(cfg, num_channels: int, num_classes: int) -> Network:
+    """Input (one neuron per data channel) -> hidden LIF layers (optionally recurrent) -> leaky-integrator readout."""
+    pops = [Population(INPUT, num_channels, SpikeInput())]
+    conns = []
+    previous = INPUT
+    for name, layer in zip(hidden_names(cfg), cfg.model.hidden_layers):
+        if layer.neuron in HIDDEN_NEURONS:
+            neuron = HIDDEN_NEURONS[layer.neuron](layer)
+        elif ":" in layer.neuron:
+            neuron = _user_neuron(layer.neuron, layer)
+        else:
+            raise ConfigError(f"model.hidden.neuron: unknown neuron {layer.neuron!r}; choose one of "
+                              f"{sorted(HIDDEN_NEURONS)} or give 'package.module:function'")
+        pops.append(Population(name, layer.size, neuron, ExponentialSynapse(tau_syn=layer.tau_syn)))
+        conns.append(Connection(previous, name, Normal(layer.init.mean, layer.init.std)))
+        if layer.recurrent:
+            conns.append(Connection(name, name, Normal(layer.recurrent_init.mean, layer.recurrent_init.std)))
+        previous = name
+    out = cfg.model.output
+    if out.neuron != "li":
+        raise ConfigError(f"model.output.neuron: {out.neuron!r} is not available; the readout neuron is 'li'")
+    if out.readout not in INTEGRAL_READOUTS:
+        raise ConfigError(f"model.output.readout: {out.readout!r} is not implemented yet; choose one of "
+                          f"{sorted(INTEGRAL_READOUTS)}")
+    readout = (Gauss(out.gauss.mu, out.gauss.sigma) if out.readout == "gauss" else INTEGRAL_READOUTS[out.readout]())
+    pops.append(Population(OUTPUT, num_classes, LeakyIntegrate(tau_mem=out.tau_mem), ExponentialSynapse(tau_syn=out.tau_syn)))
+    conns.append(Connection(previous, OUTPUT, Normal(out.init.mean, out.init.std)))
+    return Network(pops, conns, OUTPUT, readout)

@@ -1,0 +1,152 @@
+"""Config to running parts: datasets, network, backend. Shared by train, evaluate, search, codegen, gradcheck."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import List, Optional
+
+import numpy as np
+
+from genn_eventprop.builder import build_network, hidden_names
+from genn_eventprop.errors import ConfigError, DataError
+from genn_eventprop.network import Network
+
+
+@dataclass
+class Splits:
+    train: object
+    valid: Optional[object]
+    test: Optional[object]
+    num_channels: int
+    num_classes: int
+
+
+def _load_kind(cfg, path, split):
+    from genn_eventprop.data import h5, shd
+
+    kind = cfg.data.kind
+    if kind == "shd":
+        return shd.load_shd(path, split)
+    if kind == "ssc":
+        return shd.load_ssc(path, split)
+    if kind == "h5":
+        return h5.load_h5(path)
+    raise ConfigError(f"data.kind {kind!r} has no {split} file")
+
+
+def load_data(cfg) -> Splits:
+    """Train, validation and test sets as the config describes them."""
+    from genn_eventprop.data import splits as split_mod
+
+    d = cfg.data
+    seed = cfg.seed
+    valid = test = None
+    if d.kind == "yinyang":
+        from genn_eventprop.data.yinyang import make_yinyang
+        y = d.yinyang
+        train = make_yinyang(y.train_size, seed=seed)
+        valid = make_yinyang(y.valid_size, seed=seed + 1) if y.valid_size else None
+        test = make_yinyang(y.test_size, seed=seed + 2) if y.test_size else None
+        return Splits(train, valid, test, train.num_channels, train.num_classes)
+    if d.kind in ("shd", "ssc"):
+        train = _load_kind(cfg, d.path, "train")
+        test = _load_kind(cfg, d.path, "test")
+        if d.kind == "ssc" and d.validation.by == "none":
+            valid = _load_kind(cfg, d.path, "valid")
+    elif d.kind == "h5":
+        train = _load_kind(cfg, d.path, "train")
+        if d.test_path:
+            test = _load_kind(cfg, d.test_path, "test")
+    elif d.kind == "audio":
+        from genn_eventprop.data.audio import load_audio_folder
+        from genn_eventprop.data.cochlea import CochleaEncoder
+        e = d.encoder
+        encoder = CochleaEncoder(channels=e.channels, f_min=e.f_min, f_max=e.f_max, compression=e.compression,
+                                 gain=e.gain)
+        train = load_audio_folder(d.path, pattern=d.pattern, encoder=encoder, cache_dir=d.cache_dir)
+    else:
+        raise ConfigError(f"data.kind {d.kind!r} is unknown")
+    if test is None and d.test.speakers:
+        train, test = split_mod.split_by_speakers(train, d.test.speakers)
+    if valid is None and d.validation.by != "none":
+        train, valid = split_mod.split_validation(train, by=d.validation.by, fraction=d.validation.fraction,
+                                                  speakers=d.validation.speakers, seed=seed)
+    if len(train) == 0:
+        raise DataError("the training set is empty after the validation and test splits; check data.validation "
+                        "and data.test")
+    return Splits(train, valid, test, train.num_channels, train.num_classes)
+
+
+def input_channels(cfg, splits: Splits) -> int:
+    """Data channels after augmentation (delay lines multiply them)."""
+    dl = cfg.data.augment.delay
+    return splits.num_channels * (1 + dl.count) if dl.count else splits.num_channels
+
+
+def trial_durations(cfg, batch_times: List[np.ndarray]) -> np.ndarray:
+    """Trial length per sample: data.duration, or the last input spike plus data.tail."""
+    if cfg.data.duration:
+        return np.full(len(batch_times), float(cfg.data.duration))
+    return np.array([(float(t[-1]) if len(t) else 0.0) + cfg.data.tail for t in batch_times])
+
+
+def make_backend(cfg, network: Network, precision: Optional[str] = None, threads: Optional[int] = None):
+    precision = precision or cfg.precision
+    if cfg.backend == "native":
+        from genn_eventprop.backends.native import NativeBackend
+        backend = NativeBackend(network, precision=precision, threads=cfg.threads if threads is None else threads,
+                                max_spikes=cfg.train.max_spikes)
+    else:
+        from genn_eventprop.backends.genn import GeNNBackend   # optional: needs pygenn
+        backend = GeNNBackend(network, kind=cfg.backend, precision=precision, max_spikes=cfg.train.max_spikes,
+                              batch_size=cfg.train.batch_size)
+    r = cfg.train.regularisation
+    for name in hidden_names(cfg):
+        backend.set_regularisation(name, r.lambda_upper, r.nu_upper, r.lambda_lower, r.nu_lower)
+    return backend
+
+
+def network_for(cfg, splits: Splits) -> Network:
+    return build_network(cfg, input_channels(cfg, splits), splits.num_classes)
+
+
+def write_code(cfg, out_dir: str, backend_kind: str = "native") -> List[str]:
+    """Write the generated code for the config's network; returns the files written."""
+    splits = load_data(cfg)
+    network = network_for(cfg, splits)
+    os.makedirs(out_dir, exist_ok=True)
+    if backend_kind == "native":
+        from genn_eventprop.codegen.cpp import emit_cpp
+        from genn_eventprop.eventprop import derive
+        from genn_eventprop.ir import build_ir
+        ir = build_ir(network)
+        program = emit_cpp(ir, derive(ir), cfg.precision)
+        path = os.path.join(out_dir, "network.cpp")
+        _atomic_write(path, program.source)
+        return [path]
+    from genn_eventprop.backends.genn import write_genn_code
+    return write_genn_code(network, out_dir, cfg)
+
+
+def _atomic_write(path: str, text: str):
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def run_gradcheck(cfg):
+    """Finite-difference check of every weight on the first gradcheck.samples training trials."""
+    from genn_eventprop.data.batch import make_batch
+    from genn_eventprop.gradcheck import gradcheck
+
+    splits = load_data(cfg)
+    network = network_for(cfg, splits)
+    backend = make_backend(cfg, network, precision=cfg.gradcheck.precision)
+    for name in hidden_names(cfg):   # regularisation is a heuristic, not part of the loss being checked
+        backend.set_regularisation(name)
+    weights = network.init_weights(np.random.default_rng(cfg.seed))
+    idx = np.arange(min(cfg.gradcheck.samples, len(splits.train)))
+    batch = make_batch(splits.train, idx)
+    batch.durations = trial_durations(cfg, [splits.train.times[i] for i in idx])
+    return gradcheck(backend, weights, batch, cfg.dt, cfg.gradcheck.epsilon, cfg.gradcheck.tolerance)

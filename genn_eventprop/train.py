@@ -1,0 +1,276 @@
+"""The training loop: epochs of Adam steps on EventProp gradients, metrics, checkpoints and resume.
+
+A run folder holds config.yaml (resolved), metrics.csv or metrics.jsonl (one row per epoch),
+checkpoints/last.npz and best.npz (weights, optimiser and random-generator state, written atomically),
+code/ (the generated code that ran), results.json (test metrics of the best checkpoint) and plots/.
+A run stopped at any point resumes from the last finished epoch and ends exactly as an uninterrupted one.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from genn_eventprop.builder import hidden_names
+from genn_eventprop.errors import ConfigError, UserError
+from genn_eventprop.pipeline import Splits, load_data, make_backend, network_for, trial_durations
+
+METRIC_FIELDS = ["epoch", "lr", "train_loss", "train_accuracy", "valid_loss", "valid_accuracy",
+                 "hidden_spikes_per_neuron", "epoch_seconds", "train_samples_per_second"]
+
+
+@dataclass
+class Evaluation:
+    loss: float
+    accuracy: float
+    per_class_accuracy: List[float]
+    confusion: np.ndarray          # [true class, predicted class]
+    hidden_spikes_per_neuron: float
+    predictions: np.ndarray
+
+    def to_dict(self) -> dict:
+        return {"loss": self.loss, "accuracy": self.accuracy, "per_class_accuracy": self.per_class_accuracy,
+                "confusion": self.confusion.tolist(), "hidden_spikes_per_neuron": self.hidden_spikes_per_neuron}
+
+
+def _atomic_savez(path: str, **arrays):
+    tmp = f"{path}.tmp{os.getpid()}.npz"
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
+
+
+def _atomic_write_text(path: str, text: str):
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+class Progress:
+    """One line on stderr, rewritten in place, when stderr is a terminal; silent otherwise."""
+
+    def __init__(self, total: int, label: str):
+        self.total, self.label, self.start = total, label, time.perf_counter()
+        self.enabled = sys.stderr.isatty()
+
+    def update(self, done: int, loss: float):
+        if not self.enabled:
+            return
+        el = time.perf_counter() - self.start
+        eta = el / max(done, 1) * (self.total - done)
+        sys.stderr.write(f"\r{self.label} {done}/{self.total} loss {loss:.4f} {el:.0f}s eta {eta:.0f}s   ")
+        sys.stderr.flush()
+
+    def close(self):
+        if self.enabled:
+            sys.stderr.write("\r" + " " * 79 + "\r")
+
+
+class Trainer:
+    def __init__(self, cfg, run_dir: str, splits: Optional[Splits] = None, log=print):
+        self.cfg = cfg
+        self.run_dir = run_dir
+        self.log = log
+        self.splits = splits or load_data(cfg)
+        self.network = network_for(cfg, self.splits)
+        self.backend = make_backend(cfg, self.network)
+        self.hidden = hidden_names(cfg)
+        from genn_eventprop.optim import Adam, LearningRateSchedule
+        o = cfg.train.optimiser
+        if o.name != "adam":
+            raise ConfigError(f"train.optimiser.name: {o.name!r} is not available; use 'adam'")
+        self.optimiser = Adam(beta1=o.beta1, beta2=o.beta2, eps=o.eps)
+        self.schedule = LearningRateSchedule(o.lr, warmup_start=o.warmup.start, warmup_factor=o.warmup.factor,
+                                             decay_factor=o.decay.factor, decay_every=o.decay.every)
+        self.augmenter = None
+        a = cfg.data.augment
+        if a.shift or a.blend or a.dilation or a.jitter or a.delay.count:
+            from genn_eventprop.data.augment import Augmenter
+            self.augmenter_config = a.to_dict() if hasattr(a, "to_dict") else vars(a)
+        else:
+            self.augmenter_config = None
+
+    # -- batches ---------------------------------------------------------------------------------
+    def _batches(self, dataset, rng: Optional[np.random.Generator]):
+        from genn_eventprop.data.batch import make_batch
+        n = len(dataset)
+        order = rng.permutation(n) if rng is not None else np.arange(n)
+        bs = self.cfg.train.batch_size
+        for start in range(0, n, bs):
+            idx = order[start:start + bs]
+            batch = make_batch(dataset, idx)
+            batch.durations = trial_durations(self.cfg, [dataset.times[i] for i in idx])
+            yield batch
+
+    def _prepare_eval_set(self, dataset):
+        """Delay lines are part of the input encoding, so evaluation data gets them too."""
+        if self.augmenter_config and self.cfg.data.augment.delay.count:
+            from genn_eventprop.data.augment import Augmenter
+            only_delay = {"shift": 0, "blend": 0.0, "dilation": 0.0, "jitter": 0.0,
+                          "delay": self.augmenter_config["delay"]}
+            return Augmenter(only_delay, dataset.num_channels, np.random.default_rng(0))(dataset)
+        return dataset
+
+    def evaluate(self, dataset, weights: Dict[str, np.ndarray]) -> Evaluation:
+        dataset = self._prepare_eval_set(dataset)
+        k = self.splits.num_classes
+        losses, preds, labels, spikes = [], [], [], []
+        for batch in self._batches(dataset, None):
+            r = self.backend.run_batch(weights, batch, self.cfg.dt, compute_gradients=False)
+            losses.append(r.losses)
+            preds.append(r.predictions)
+            labels.append(batch.labels)
+            spikes.append(sum(r.spike_counts[h] for h in self.hidden))
+        losses, preds, labels = np.concatenate(losses), np.concatenate(preds), np.concatenate(labels)
+        confusion = np.zeros((k, k), dtype=np.int64)
+        np.add.at(confusion, (labels, preds), 1)
+        per_class = [float(confusion[c, c] / confusion[c].sum()) if confusion[c].sum() else float("nan")
+                     for c in range(k)]
+        n_hidden = sum(self.network.population(h).size for h in self.hidden)
+        return Evaluation(float(losses.mean()), float((preds == labels).mean()), per_class, confusion,
+                          float(np.concatenate(spikes).mean() / n_hidden), preds)
+
+    # -- checkpoints -----------------------------------------------------------------------------
+    def _checkpoint_path(self, which: str) -> str:
+        return os.path.join(self.run_dir, "checkpoints", f"{which}.npz")
+
+    def _save(self, which: str, epoch: int, weights, rng, best: float, batches_done: int):
+        arrays = {f"w/{k}": v for k, v in weights.items()}
+        arrays.update({f"opt/{k}": v for k, v in self.optimiser.state_dict_arrays().items()})
+        meta = {"epoch": epoch, "best_valid": best, "batches_done": batches_done,
+                "rng": rng.bit_generator.state, "optimiser": self.optimiser.state_dict_meta()}
+        arrays["meta"] = np.array(json.dumps(meta))
+        _atomic_savez(self._checkpoint_path(which), **arrays)
+
+    @staticmethod
+    def load_checkpoint(path: str):
+        if not os.path.exists(path):
+            raise UserError(f"no checkpoint at {path}; is this a run folder written by 'genn-eventprop train'?")
+        with np.load(path) as f:
+            weights = {k[2:]: f[k] for k in f.files if k.startswith("w/")}
+            opt = {k[4:]: f[k] for k in f.files if k.startswith("opt/")}
+            meta = json.loads(str(f["meta"]))
+        return weights, opt, meta
+
+    # -- the loop --------------------------------------------------------------------------------
+    def train(self, resume: bool = False) -> dict:
+        cfg = self.cfg
+        os.makedirs(os.path.join(self.run_dir, "checkpoints"), exist_ok=True)
+        self._write_code()
+        metrics_path = os.path.join(self.run_dir, "metrics." + ("jsonl" if cfg.train.metrics_format == "jsonl" else "csv"))
+        rng = np.random.default_rng(cfg.seed)
+        weights = self.network.init_weights(rng, dtype=self.backend.dtype)
+        self.optimiser.reset(weights)
+        start_epoch, best, batches_done = 0, -np.inf, 0
+        if resume and os.path.exists(self._checkpoint_path("last")):
+            weights, opt_arrays, meta = self.load_checkpoint(self._checkpoint_path("last"))
+            self.optimiser.load_state(opt_arrays, meta["optimiser"])
+            rng.bit_generator.state = meta["rng"]
+            start_epoch, best, batches_done = meta["epoch"] + 1, meta["best_valid"], meta["batches_done"]
+            self._truncate_metrics(metrics_path, start_epoch)
+            self.log(f"resuming after epoch {meta['epoch']} from {self._checkpoint_path('last')}")
+        elif os.path.exists(metrics_path):
+            os.remove(metrics_path)
+        for epoch in range(start_epoch, cfg.train.epochs):
+            t0 = time.perf_counter()
+            train_set = self.splits.train
+            if self.augmenter_config:
+                from genn_eventprop.data.augment import Augmenter
+                train_set = Augmenter(self.augmenter_config, train_set.num_channels, rng)(train_set)
+            n_batches = (len(train_set) + cfg.train.batch_size - 1) // cfg.train.batch_size
+            progress = Progress(n_batches, f"epoch {epoch + 1}/{cfg.train.epochs}")
+            losses, correct, seen, spikes = [], 0, 0, 0.0
+            lr = self.schedule.lr_for(batches_done, epoch)
+            for b, batch in enumerate(self._batches(train_set, rng)):
+                lr = self.schedule.lr_for(batches_done, epoch)
+                r = self.backend.run_batch(weights, batch, cfg.dt, compute_gradients=True)
+                if not np.isfinite(r.loss):
+                    raise UserError(f"the loss became {r.loss} in epoch {epoch + 1}: training diverged; lower "
+                                    "train.optimiser.lr or the initial weights")
+                self.optimiser.step(weights, r.grads, lr)
+                batches_done += 1
+                losses.append(r.losses)
+                correct += int((r.predictions == batch.labels).sum())
+                seen += len(batch.labels)
+                spikes += float(sum(r.spike_counts[h].sum() for h in self.hidden))
+                progress.update(b + 1, float(np.concatenate(losses).mean()))
+            progress.close()
+            train_seconds = time.perf_counter() - t0
+            n_hidden = sum(self.network.population(h).size for h in self.hidden)
+            row = {"epoch": epoch + 1, "lr": lr, "train_loss": float(np.concatenate(losses).mean()),
+                   "train_accuracy": correct / seen, "hidden_spikes_per_neuron": spikes / seen / n_hidden,
+                   "valid_loss": float("nan"), "valid_accuracy": float("nan")}
+            if self.splits.valid is not None and len(self.splits.valid):
+                ev = self.evaluate(self.splits.valid, weights)
+                row.update(valid_loss=ev.loss, valid_accuracy=ev.accuracy)
+                score = ev.accuracy
+            else:
+                score = row["train_accuracy"]
+            row["epoch_seconds"] = time.perf_counter() - t0
+            row["train_samples_per_second"] = seen / train_seconds
+            self._append_metrics(metrics_path, row)
+            if score > best:
+                best = score
+                self._save("best", epoch, weights, rng, best, batches_done)
+            self._save("last", epoch, weights, rng, best, batches_done)
+            self.log(f"epoch {epoch + 1}/{cfg.train.epochs}: loss {row['train_loss']:.4f} "
+                     f"train {100 * row['train_accuracy']:.1f}% valid {100 * row['valid_accuracy']:.1f}% "
+                     f"hidden {row['hidden_spikes_per_neuron']:.1f} spikes/neuron "
+                     f"{row['epoch_seconds']:.1f}s ({row['train_samples_per_second']:.0f} samples/s)")
+        return self.finish()
+
+    def finish(self) -> dict:
+        """Test metrics of the best checkpoint, results.json and plots."""
+        results = {}
+        best_path = self._checkpoint_path("best")
+        if os.path.exists(best_path):
+            weights, _, meta = self.load_checkpoint(best_path)
+            results["best_epoch"] = meta["epoch"] + 1
+            results["best_valid_accuracy"] = meta["best_valid"]
+            if self.splits.test is not None and len(self.splits.test):
+                ev = self.evaluate(self.splits.test, weights)
+                results["test"] = ev.to_dict()
+                self.log(f"test accuracy {100 * ev.accuracy:.2f}% (best epoch {results['best_epoch']})")
+        _atomic_write_text(os.path.join(self.run_dir, "results.json"), json.dumps(results, indent=2))
+        try:
+            from genn_eventprop.plots import plot_run
+            plot_run(self.run_dir)
+        except ImportError:
+            pass
+        return results
+
+    # -- files -----------------------------------------------------------------------------------
+    def _write_code(self):
+        code_dir = os.path.join(self.run_dir, "code")
+        os.makedirs(code_dir, exist_ok=True)
+        source = getattr(self.backend, "source", None)
+        if source:
+            _atomic_write_text(os.path.join(code_dir, "network.cpp"), source)
+
+    def _append_metrics(self, path: str, row: dict):
+        if path.endswith(".jsonl"):
+            with open(path, "a") as f:
+                f.write(json.dumps(row) + "\n")
+            return
+        new = not os.path.exists(path)
+        with open(path, "a", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=METRIC_FIELDS)
+            if new:
+                writer.writeheader()
+            writer.writerow({k: row[k] for k in METRIC_FIELDS})
+
+    @staticmethod
+    def _truncate_metrics(path: str, keep_epochs: int):
+        """Drop rows of epochs after the checkpoint (an epoch interrupted after its row was written)."""
+        if not os.path.exists(path):
+            return
+        with open(path) as f:
+            lines = f.readlines()
+        header = 0 if path.endswith(".jsonl") else 1
+        _atomic_write_text(path, "".join(lines[:header + keep_epochs]))

@@ -1,0 +1,43 @@
+"""Native builds: cached by content, overflow of the spike buffer is an error naming the setting."""
+import numpy as np
+import pytest
+
+from genn_eventprop.backends.native import NativeBackend
+from genn_eventprop.errors import ConfigError, SpikeBufferOverflow
+from helpers import batch_from, tiny_network
+
+
+def test_second_build_of_an_unchanged_model_does_not_recompile(tmp_path):
+    first = NativeBackend(tiny_network(), precision="float64", cache_dir=str(tmp_path))
+    second = NativeBackend(tiny_network(), precision="float64", cache_dir=str(tmp_path))
+    assert not first.build.cached
+    assert second.build.cached
+    assert second.build.path == first.build.path
+
+
+def test_changing_a_parameter_does_not_rebuild(tmp_path):
+    be = NativeBackend(tiny_network(), precision="float64", cache_dir=str(tmp_path))
+    weights = be.network.init_weights(np.random.default_rng(0))
+    batch = batch_from([([1.0, 2.0, 3.5], [0, 1, 2], 0)])
+    before = be.run_batch(weights, batch, 1.0).loss
+    be.set_params({"hid_tau_mem": 15.0, "out_tau_mem": 30.0})
+    after = be.run_batch(weights, batch, 1.0).loss
+    assert after != before
+    rebuilt = NativeBackend(tiny_network(), precision="float64", cache_dir=str(tmp_path))
+    assert rebuilt.build.cached
+
+
+def test_a_neuron_firing_past_the_spike_buffer_is_an_error_naming_max_spikes(tmp_path):
+    net = tiny_network(hidden=2)
+    be = NativeBackend(net, precision="float64", max_spikes=3, cache_dir=str(tmp_path))
+    weights = {name: np.full(shape, 5.0) for name, shape in net.weight_shapes().items()}
+    batch = batch_from([(np.linspace(0.5, 45.0, 30), np.zeros(30, dtype=int), 0)])
+    with pytest.raises(SpikeBufferOverflow, match=r"max_spikes=3.*train\.max_spikes"):
+        be.run_batch(weights, batch, 1.0)
+
+
+def test_equal_membrane_and_synaptic_time_constants_are_refused_clearly(tmp_path):
+    be = NativeBackend(tiny_network(), precision="float64", cache_dir=str(tmp_path))
+    be.set_params({"hid_tau_syn": 10.0})   # equal to hid_tau_mem
+    with pytest.raises(ConfigError, match="tau_mem must differ from tau_syn"):
+        be.run_batch(be.network.init_weights(np.random.default_rng(0)), batch_from([([1.0], [0], 0)]), 1.0)
