@@ -53,6 +53,8 @@ class AdjointIR:
     spike_jump: Optional[sp.Matrix]        # lambda- in terms of lambda+, x-, E, R
     grad_factor: Optional[sp.Expr]         # lambda . dDelta/dw for an incoming connection
     error_factor: Optional[sp.Expr]        # k: contribution w * k to E of the presynaptic spike
+    jump_direction: Optional[sp.Matrix] = None    # e = dDelta/dw: grad factor = lambda . e
+    error_direction: Optional[sp.Matrix] = None   # q: error factor = lambda . q
 
 
 def _check_differentiable(expr, what: str, pop: str):
@@ -98,12 +100,13 @@ def synaptic_factors(pop: PopulationIR, lam: List[sp.Symbol]):
     grad = sp.simplify((lam_v.T * e)[0])
     # f(x) - f(x + Delta), per unit weight; for affine f this is independent of x.
     change = (pop.flow - pop.flow.subs(dict(zip(x, pop.jump)), simultaneous=True)).applyfunc(sp.simplify)
-    error = sp.simplify((lam_v.T * change)[0] / w)
-    if any(sym in x for sym in error.free_symbols) or w in error.free_symbols:
+    q = (change / w).applyfunc(sp.simplify)
+    error = sp.simplify((lam_v.T * q)[0])
+    if any(sym in x for sym in q.free_symbols) or w in q.free_symbols:
         raise DifferentiationError(
             f"population {pop.name}: the flow's response to a synaptic jump depends on the state; "
             "the pass needs flows that are linear in the jumped variable")
-    return grad, error
+    return grad, error, e, q
 
 
 def derive_population(pop: PopulationIR) -> AdjointIR:
@@ -124,10 +127,10 @@ def derive_population(pop: PopulationIR) -> AdjointIR:
         if any(sym in pop.state for sym in drive.free_symbols):
             raise DifferentiationError(f"population {pop.name}: the readout {pop.readout} must be linear in the state")
     jump = spike_jump(pop, lam) if pop.spiking else None
-    grad = error = None
+    grad = error = e = q = None
     if pop.jump is not None:
-        grad, error = synaptic_factors(pop, lam)
-    return AdjointIR(pop.name, lam, form, exact_propagator(form), drive, jump, grad, error)
+        grad, error, e, q = synaptic_factors(pop, lam)
+    return AdjointIR(pop.name, lam, form, exact_propagator(form), drive, jump, grad, error, e, q)
 
 
 def derive(ir: NetworkIR) -> Dict[str, AdjointIR]:

@@ -4,7 +4,7 @@ import pytest
 
 from genn_eventprop.backends.native import NativeBackend
 from genn_eventprop.errors import ConfigError, SpikeBufferOverflow
-from helpers import batch_from, tiny_network
+from helpers import batch_from, random_samples, tiny_network
 
 
 def test_second_build_of_an_unchanged_model_does_not_recompile(tmp_path):
@@ -18,8 +18,10 @@ def test_second_build_of_an_unchanged_model_does_not_recompile(tmp_path):
 def test_changing_a_parameter_does_not_rebuild(tmp_path):
     be = NativeBackend(tiny_network(), precision="float64", cache_dir=str(tmp_path))
     weights = be.network.init_weights(np.random.default_rng(0))
-    batch = batch_from([([1.0, 2.0, 3.5], [0, 1, 2], 0)])
-    before = be.run_batch(weights, batch, 1.0).loss
+    batch = batch_from(random_samples(seed=0, n=2))
+    first = be.run_batch(weights, batch, 1.0)
+    assert first.spike_counts["hid"].sum() > 0
+    before = first.loss
     be.set_params({"hid_tau_mem": 15.0, "out_tau_mem": 30.0})
     after = be.run_batch(weights, batch, 1.0).loss
     assert after != before

@@ -1,9 +1,14 @@
 """The native C++ emitter: the IR and its adjoint as one self-contained translation unit.
 
-The simulation is exact in continuous time: within a time step every input spike arrives at its own
-time, every threshold crossing is located by a safeguarded Newton search on the exact trajectory, and
-the neuron is reset at that time (EVENTPROP.md section 3b). The grid only sets the readout weighting,
-which is constant within a step. The backward pass replays the logged events in reverse order.
+The simulation is exact in continuous time (EVENTPROP.md section 3b): every input spike arrives at its
+own time and every spike is placed at the exact threshold crossing (a safeguarded Newton search on the
+exact trajectory). Because the dynamics between events are linear, a step is computed by superposition:
+each population is advanced over the whole step once, and every event adds its effect on the
+end-of-step state, Phi(t_end - t_event) times the jump, at O(1) cost per neuron. A neuron found above
+threshold at the end of the step is walked through the step's events to find when it crossed; its
+reset and its outgoing jumps are added the same way. The backward pass runs the same superposition on
+the adjoints, replaying the logged events in reverse. The grid only sets the readout weighting (held
+constant within a step) and where threshold crossings are looked for (at step ends).
 """
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from typing import Dict, List
 
 from genn_eventprop.codegen.cpp_population import PopulationEmitter
 from genn_eventprop.codegen.printer import print_expr
+from genn_eventprop.errors import ConfigError
 from genn_eventprop.eventprop import AdjointIR
 from genn_eventprop.ir import NetworkIR
 
@@ -22,31 +28,56 @@ RUNTIME = r"""
 typedef void (*StateAt)(const Params&, double, const double*, double*);
 typedef double (*Scalar1)(const Params&, const double*);
 static double crossing_time(const Params& P, const double* x0, double tau, double g_lo, double g_hi,
-                            StateAt state_at, Scalar1 g, Scalar1 g_rate, int n_vars) {
+                            StateAt state_at, Scalar1 g, Scalar1 g_rate) {
     double lo = 0.0, hi = tau;
     double s = tau * (-g_lo) / (g_hi - g_lo);       // start from linear interpolation
-    double xs[16];
-    for (int it = 0; it < 60; it++) {
+    double xs[MAX_VARS];
+    // Stop at a step below 1e-13 of the interval: Newton converges quadratically, so only rounding is left.
+    for (int it = 0; it < 40; it++) {
         state_at(P, s, x0, xs);
         const double gs = g(P, xs);
-        if (gs >= 0.0) hi = s; else lo = s;
+        if (gs == 0.0) break;
+        if (gs > 0.0) hi = s; else lo = s;
         const double rate = g_rate(P, xs);
         double next = (rate != 0.0) ? s - gs / rate : 0.5 * (lo + hi);
         if (!(next > lo && next < hi)) next = 0.5 * (lo + hi);   // Newton left the bracket: bisect
-        if (std::fabs(next - s) <= 1e-15 * (1.0 + tau) || hi - lo <= 1e-15 * (1.0 + tau)) { s = next; break; }
+        const bool done = std::fabs(next - s) <= 1e-13 * (1.0 + tau) || hi - lo <= 1e-13 * (1.0 + tau);
         s = next;
+        if (done) break;
     }
-    (void)n_vars;
     return s;
 }
 
 struct Event { double t; int pop; int idx; long long xlog; };   // pop < 0: input spike
+struct PendingJump { int pop; int idx; double t; double dlam[MAX_VARS]; };   // an adjoint jump within a step
 
 struct Sample {
     const double* t; const int* unit; long long n_spikes; int label; int n_steps;
 };
 
 struct Status { int code; long long info[4]; };
+
+// A neuron found above threshold at a step end: the interval of its first crossing, then the exact time.
+struct Candidate { int pop, idx; double t_a, len, g_lo, g_hi, xa[MAX_VARS], t_cross, x_cross[MAX_VARS]; };
+
+static inline void add_response(scalar* x, int n, int vars, const scalar* wrow, const double* r) {
+    for (int v = 0; v < vars; v++) {
+        if (r[v] == 0.0) continue;
+        const scalar rv = (scalar)r[v];
+        scalar* xv = x + (long long)v * n;
+        for (int j = 0; j < n; j++) xv[j] += wrow[j] * rv;
+    }
+}
+
+static inline void project(const scalar* lam, int n, int vars, const double* r, double* out) {
+    for (int j = 0; j < n; j++) out[j] = 0.0;
+    for (int v = 0; v < vars; v++) {
+        if (r[v] == 0.0) continue;
+        const double rv = r[v];
+        const scalar* lv = lam + (long long)v * n;
+        for (int j = 0; j < n; j++) out[j] += lv[j] * rv;
+    }
+}
 """
 
 
@@ -70,297 +101,407 @@ def emit_cpp(ir: NetworkIR, adjoint: Dict[str, AdjointIR], precision: str = "flo
     inp = net.input_population
     readout = ir.readout
     out = ir.populations[readout.population]
+    if out.spiking:
+        raise ConfigError(f"the readout population {out.name} must be non-spiking")
 
-    # Runtime parameters: every model parameter of every population, then the readout's.
     param_names = [f"{p.name}_{s.name}" for p in pops for s in p.params]
     param_names += [f"readout_{s.name}" for s in readout.params]
     offsets, n_w = {}, 0
     for c in net.connections:
         offsets[c.name] = n_w
         n_w += net.population(c.pre).size * net.population(c.post).size
+    max_vars = max(e.n_vars for e in emitters.values()) + 1
 
-    L = []
-    L += [
+    L = [
         f"// Generated by genn-eventprop: network of {len(net.populations)} populations, "
         f"{len(net.connections)} connections, readout '{readout.name}' on '{readout.population}'.",
         "// This is exactly the code the native backend compiles and runs.",
         "#include <algorithm>", "#include <atomic>", "#include <cmath>", "#include <cstring>",
         "#include <mutex>", "#include <thread>", "#include <vector>", "",
-        f"typedef {scalar} scalar;", "",
+        f"typedef {scalar} scalar;", f"#define MAX_VARS {max_vars}", "",
         "namespace {", "",
-        "struct Params {",
-        *(f"    double {n};" for n in param_names),
-        "    double dt;",
-        "};",
+        "struct Params {", *(f"    double {n};" for n in param_names), "    double dt;", "};",
         "static Params read_params(const double* p, double dt) {",
-        "    Params P;",
-        *(f"    P.{n} = p[{i}];" for i, n in enumerate(param_names)),
-        "    P.dt = dt;",
-        "    return P;",
-        "}",
+        "    Params P;", *(f"    P.{n} = p[{i}];" for i, n in enumerate(param_names)), "    P.dt = dt;",
+        "    return P;", "}",
         RUNTIME,
         f"static const int {inp.name}_N = {inp.size};   // input population {inp.name} (SpikeInput)",
+        *(f"static const long long W_{c.name} = {offsets[c.name]};   // weights [{c.pre}, {c.post}] start here"
+          for c in net.connections),
+        f"static const long long N_WEIGHTS = {n_w};", "",
     ]
-    for c in net.connections:
-        L.append(f"static const long long W_{c.name} = {offsets[c.name]};   // weights [{c.pre}, {c.post}] start here")
-    L.append(f"static const long long N_WEIGHTS = {n_w};")
-    L.append("")
+    pid = {p.name: k for k, p in enumerate(pops)}
+    L += [f"static const int POP_{p.name} = {pid[p.name]};" for p in pops] + [""]
     for p in pops:
-        L.append(emitters[p.name].emit())
-        L.append("")
-
+        L += [emitters[p.name].emit(), ""]
     rename = {s: f"P.readout_{s.name}" for s in readout.params}
-    L += [
-        f"// Readout '{readout.name}': weighting w(t) = {readout.weighting}, held constant within each step",
-        "static inline double readout_weight(const Params& P, double t, double T) {",
-        "    (void)P;",
-        f"    return {print_expr(readout.weighting, rename)};",
-        "}", "",
-    ]
-    L += _workspace(pops, emitters, out.name, spiking)
-    L += _forward(net, pops, emitters, out.name, spiking, inp.name)
-    L += _backward(net, pops, emitters, out.name, spiking, inp.name)
-    L += ["}  // namespace", ""]
-    L += _entry(pops, out.name, spiking)
+    L += [f"// Readout '{readout.name}': weighting w(t) = {readout.weighting}, held constant within each step",
+          "static inline double readout_weight(const Params& P, double t, double T) {", "    (void)P;",
+          f"    return {print_expr(readout.weighting, rename)};", "}", ""]
+    ctx = _Context(net, pops, emitters, out.name, spiking, inp.name, pid)
+    L += ctx.workspace() + ctx.walks() + ctx.forward() + ctx.backward()
+    L += ["}  // namespace", ""] + ctx.entry()
     return EmittedProgram("\n".join(L) + "\n", param_names, spiking, [p.name for p in pops], offsets, n_w, out.size)
 
 
-def _workspace(pops, emitters, out, spiking) -> List[str]:
-    L = ["// Per-thread state of one trial: neuron states, adjoints, spike counts and the event log.",
-         "struct Workspace {"]
-    for p in pops:
-        nv = emitters[p.name].n_vars
-        L.append(f"    std::vector<scalar> {p.name}_x = std::vector<scalar>({nv} * {p.name}_N), "
-                 f"{p.name}_lam = std::vector<scalar>({nv} * {p.name}_N);")
-        if p.spiking:
-            L.append(f"    std::vector<scalar> {p.name}_tmp = std::vector<scalar>({nv} * {p.name}_N);")
-            L.append(f"    std::vector<int> {p.name}_count = std::vector<int>({p.name}_N);")
-            L.append(f"    std::vector<unsigned char> {p.name}_crossed = std::vector<unsigned char>({p.name}_N);")
-    L += [f"    std::vector<double> acc = std::vector<double>({out}_N), dLdz = std::vector<double>({out}_N), "
-          f"drive = std::vector<double>({out}_N);",
-          "    std::vector<double> factor;   // grad / error factors of one postsynaptic population",
-          "    std::vector<Event> events;",
-          "    std::vector<double> xlog;     // state of each spiking neuron just before its spike",
-          "    long long pop_spikes[%d];" % max(1, len(pops)),
-          "};", ""]
-    return L
+class _Context:
+    def __init__(self, net, pops, emitters, out, spiking, inp, pid):
+        self.net, self.pops, self.em, self.out, self.spiking, self.inp, self.pid = net, pops, emitters, out, spiking, inp, pid
 
+    def conns_from(self, pre):
+        return [c for c in self.net.connections if c.pre == pre]
 
-def _deliver(net, pre: str, who: str, indent: str) -> List[str]:
-    """Forward: jumps of every postsynaptic population reached from pre's neuron `who`."""
-    L = []
-    for c in net.connections:
-        if c.pre == pre:
-            L.append(f"{indent}{c.post}_receive(P, ws.{c.post}_x.data(), W + W_{c.name} + (long long){who} * {c.post}_N);"
-                     f"   // {c.name}")
-    return L
+    def conns_into(self, post):
+        return [c for c in self.net.connections if c.post == post]
 
+    def factors_fn(self, q):
+        return f"{q}_factors" if q == self.out else f"{q}_update_factors"
 
-def _forward(net, pops, emitters, out, spiking, inp) -> List[str]:
-    pid = {p.name: k for k, p in enumerate(pops)}
-    L = ["// Forward pass of one trial: exact event-driven integration; returns 0 or an error code.",
-         "static int forward(const Params& P, Workspace& ws, const Sample& S, const scalar* W, int max_spikes, Status& st) {",
-         "    const double dt = P.dt;",
-         "    const double T = S.n_steps * dt;"]
-    for p in pops:
-        e = emitters[p.name]
-        for v, init in enumerate(p.initial):
-            L.append(f"    std::fill(ws.{p.name}_x.begin() + {v} * {p.name}_N, ws.{p.name}_x.begin() + {v + 1} * {p.name}_N, (scalar){init!r});")
-        if p.spiking:
-            L.append(f"    std::fill(ws.{p.name}_count.begin(), ws.{p.name}_count.end(), 0);")
-    L += ["    std::fill(ws.acc.begin(), ws.acc.end(), 0.0);",
-          "    ws.events.clear(); ws.xlog.clear();",
-          "    long long ip = 0;",
-          "    double t = 0.0;",
-          "    for (int k = 0; k < S.n_steps; k++) {",
-          "        const double t_end = (k + 1) * dt;",
-          "        const double wbar = readout_weight(P, (k + 0.5) * dt, T);",
-          "        while (true) {",
-          "            const bool input = ip < S.n_spikes && S.t[ip] < t_end;",
-          "            const double t_next = input ? std::max(S.t[ip], t) : t_end;",
-          "            const double tau = std::max(t_next - t, 0.0);",
-          "            double best_s = INFINITY; int best_pop = -1, best_i = -1;"]
-    for p in spiking:
-        L += [f"            {{ {p}_Factors F; {p}_{'factors' if p == out else 'update_factors'}(P, tau, F);   // {p}: tentative update, then crossings",
-              f"              if ({p}_advance_and_check(P, F, ws.{p}_x.data(), ws.{p}_tmp.data(), ws.{p}_crossed.data()))",
-              f"                  {p}_first_crossing(P, ws.{p}_x.data(), ws.{p}_tmp.data(), tau, ws.{p}_crossed.data(), best_s, best_pop, best_i, {pid[p]}); }}"]
-    L += ["            if (best_pop >= 0) {",
-          "                // A spike at t + best_s: move everything there, then reset and deliver."]
-    for p in pops:
-        L.append(f"                {{ {p.name}_Factors F; {p.name}_{'factors' if p.name == out else 'update_factors'}(P, best_s, F);"
-                 + (f" {p.name}_integrate(P, F, ws.{p.name}_x.data(), wbar, ws.acc.data());" if p.name == out else "")
-                 + f" {p.name}_advance(P, F, ws.{p.name}_x.data(), ws.{p.name}_x.data()); }}")
-    L.append("                t += best_s;")
-    for p in spiking:
-        nv = emitters[p].n_vars
-        L += [f"                if (best_pop == {pid[p]}) {{",
-              f"                    const int i = best_i;",
-              f"                    if (++ws.{p}_count[i] > max_spikes) {{",
-              f"                        st.code = 1; st.info[0] = {pid[p]}; st.info[1] = i; st.info[3] = ws.{p}_count[i]; return 1;",
-              "                    }",
-              f"                    ws.events.push_back(Event{{t, {pid[p]}, i, (long long)ws.xlog.size()}});",
-              f"                    for (int v = 0; v < {nv}; v++) ws.xlog.push_back(ws.{p}_x[v * {p}_N + i]);",
-              f"                    {p}_reset(P, ws.{p}_x.data(), i);",
-              *_deliver(net, p, "i", "                    "),
-              "                }"]
-    L += ["                continue;", "            }",
-          "            // No spike before t_next: commit the update of every population."]
-    for p in pops:
-        if p.spiking:
-            L.append(f"            {{ {'' if p.name != out else f'{p.name}_Factors F; {p.name}_factors(P, tau, F); {p.name}_integrate(P, F, ws.{p.name}_x.data(), wbar, ws.acc.data()); '}"
-                     f"ws.{p.name}_x.swap(ws.{p.name}_tmp); }}")
-        else:
-            L.append(f"            {{ {p.name}_Factors F; {p.name}_{'factors' if p.name == out else 'update_factors'}(P, tau, F);"
-                     + (f" {p.name}_integrate(P, F, ws.{p.name}_x.data(), wbar, ws.acc.data());" if p.name == out else "")
-                     + f" {p.name}_advance(P, F, ws.{p.name}_x.data(), ws.{p.name}_x.data()); }}")
-    L += ["            t = t_next;",
-          "            if (!input) break;",
-          "            while (ip < S.n_spikes && S.t[ip] <= t_next) {   // every input spike at this time",
-          "                const int u = S.unit[ip++];",
-          "                ws.events.push_back(Event{t, -1, u, -1});",
-          *_deliver(net, inp, "u", "                "),
-          "            }",
-          "        }",
-          "    }"]
-    L += [f"    for (int i = 0; i < {out}_N; i++) ws.acc[i] /= T;   // z_k = (1/T) integral w(t) V_k dt"]
-    for p in pops:
-        if p.spiking:
-            L.append(f"    ws.pop_spikes[{pid[p.name]}] = 0; for (int i = 0; i < {p.name}_N; i++) ws.pop_spikes[{pid[p.name]}] += ws.{p.name}_count[i];")
-        else:
-            L.append(f"    ws.pop_spikes[{pid[p.name]}] = 0;")
-    L += ["    return 0;", "}", ""]
-    return L
+    # ---------------------------------------------------------------------------------------------
+    def workspace(self) -> List[str]:
+        L = ["// Per-thread state of one trial: neuron states, adjoints, spike counts and the event log.",
+             "struct Workspace {"]
+        for p in self.pops:
+            n = p.name
+            L.append(f"    std::vector<scalar> {n}_x = std::vector<scalar>({n}_VARS * {n}_N), "
+                     f"{n}_end = std::vector<scalar>({n}_VARS * {n}_N), {n}_lam = std::vector<scalar>({n}_VARS * {n}_N);")
+            if p.spiking:
+                L.append(f"    std::vector<int> {n}_count = std::vector<int>({n}_N);")
+                L.append(f"    std::vector<unsigned char> {n}_flags = std::vector<unsigned char>({n}_N), "
+                         f"{n}_skip = std::vector<unsigned char>({n}_N);")
+                L.append(f"    std::vector<{n}_Factors> {n}_seg;   // update factors of the step's intervals between events")
+        L += [f"    std::vector<double> acc = std::vector<double>({self.out}_N), dLdz = std::vector<double>({self.out}_N), "
+              f"drive = std::vector<double>({self.out}_N);",
+              "    std::vector<double> factor;           // grad or error factors of one population",
+              "    std::vector<Event> events;            // every spike of the trial, in time order",
+              "    std::vector<Event> step_events;       // the current step's, in time order",
+              "    std::vector<double> xlog;             // state of each spiking neuron just before its spike",
+              "    std::vector<PendingJump> pending;     // adjoint jumps of the current step (backward)",
+              "    std::vector<Candidate> candidates;    // neurons above threshold at the step end (forward)",
+              f"    long long pop_spikes[{max(1, len(self.pops))}];",
+              "};", ""]
+        return L
 
+    def walks(self) -> List[str]:
+        """Per spiking population: walk one neuron through the step's events to its first crossing."""
+        L = []
+        for p in self.spiking:
+            effects = []
+            for c in self.conns_into(p):
+                pre = "e.pop < 0" if c.pre == self.inp else f"e.pop == POP_{c.pre}"
+                effects.append(f"        if ({pre}) {p}_jump_single(P, xs, (double)W[W_{c.name} + (long long)e.idx * {p}_N + j]);   // {c.name}")
+            L += [
+f"// {p}: neuron j from its state at the step start through the step's events: the interval in",
+                "// which it first crosses threshold (start time t_a, length, state xa at its start), or false. The",
+                "// interval that ends at one of its own logged spikes is that spike and is not searched again.",
+                f"static bool {p}_walk(const Params& P, const Workspace& ws, const scalar* W, int j, double t0, double t1,",
+                "                     Candidate& c) {",
+                f"    double xs[MAX_VARS], xe[MAX_VARS];",
+                f"    for (int v = 0; v < {p}_VARS; v++) xs[v] = ws.{p}_x[v * {p}_N + j];",
+                "    double t = t0;",
+                "    const size_t n_events = ws.step_events.size();",
+                "    for (size_t q = 0; q <= n_events; q++) {",
+                "        const bool last = q == n_events;",
+                "        const double te = last ? t1 : ws.step_events[q].t;",
+                f"        const bool own = !last && ws.step_events[q].pop == POP_{p} && ws.step_events[q].idx == j;",
+                "        if (te > t) {",
+                f"            {p}_apply(P, ws.{p}_seg[q], xs, xe);",
+                f"            const double g_lo = {p}_threshold(P, xs), g_hi = {p}_threshold(P, xe);",
+                "            if (!own && g_hi >= 0.0 && g_lo < 0.0) {",
+                f"                c.pop = POP_{p}; c.idx = j; c.t_a = t; c.len = te - t; c.g_lo = g_lo; c.g_hi = g_hi;",
+                f"                for (int v = 0; v < {p}_VARS; v++) c.xa[v] = xs[v];",
+                "                return true;",
+                "            }",
+                f"            for (int v = 0; v < {p}_VARS; v++) xs[v] = xe[v];",
+                "            t = te;",
+                "        }",
+                "        if (last) break;",
+                "        const Event& e = ws.step_events[q];",
+                f"        if (own) {p}_reset_single(P, xs);",
+                *effects,
+                "    }",
+                "    return false;",
+                "}",
+                f"// {p}: the exact crossing time within a candidate's interval and the state just before it",
+                f"static void {p}_cross(const Params& P, Candidate& c) {{",
+                f"    const double s = crossing_time(P, c.xa, c.len, c.g_lo, c.g_hi, {p}_state_at, {p}_threshold, {p}_threshold_rate);",
+                f"    c.t_cross = c.t_a + s; {p}_state_at(P, s, c.xa, c.x_cross);",
+                "}", ""]
+        return L
 
-def _backward(net, pops, emitters, out, spiking, inp) -> List[str]:
-    pid = {p.name: k for k, p in enumerate(pops)}
-    L = ["// Backward pass of one trial: adjoints from T down to 0, events replayed in reverse order.",
-         "// grad receives dL/dw for this trial; reg holds 4 numbers per spiking population",
-         "// (lambda_upper, nu_upper, lambda_lower, nu_lower) of the spike-count regulariser.",
-         "static void backward(const Params& P, Workspace& ws, const Sample& S, const scalar* W, const double* reg,",
-         "                     double reg_scale, scalar* grad) {",
-         "    const double dt = P.dt;",
-         "    const double T = S.n_steps * dt;"]
-    for p in pops:
-        L.append(f"    std::fill(ws.{p.name}_lam.begin(), ws.{p.name}_lam.end(), (scalar)0);")
-    L += ["    long long e = (long long)ws.events.size() - 1;",
-          "    double t = T;",
-          "    for (int k = S.n_steps - 1; k >= 0; k--) {",
-          "        const double t_start = k * dt;",
-          "        const double wbar = readout_weight(P, (k + 0.5) * dt, T);",
-          f"        for (int i = 0; i < {out}_N; i++) ws.drive[i] = ws.dLdz[i] * wbar / T;   // dL/dz_k * w(t) / T",
-          "        while (true) {",
-          "            const bool has_event = e >= 0 && ws.events[e].t >= t_start;",
-          "            const double t_prev = has_event ? ws.events[e].t : t_start;",
-          "            const double tau = std::max(t - t_prev, 0.0);"]
-    for p in pops:
-        drive = ", ws.drive.data()" if p.name == out else ""
-        L.append(f"            {{ {p.name}_Factors F; {p.name}_{'factors' if p.name == out else 'update_factors'}(P, tau, F); {p.name}_adjoint_advance(P, F, ws.{p.name}_lam.data(){drive}); }}")
-    L += ["            t = t_prev;",
-          "            if (!has_event) break;",
-          "            const Event& ev = ws.events[e--];"]
-
-    def grads_from(pre: str, who: str, indent: str, with_error: bool) -> List[str]:
-        out_l = []
-        for c in net.connections:
-            if c.pre != pre:
-                continue
+    def deliver_end(self, pre: str, who: str, tau: str, indent: str) -> List[str]:
+        """Forward: add the end-of-step effect of a spike of pre's neuron `who` to every target population."""
+        L = []
+        for c in self.conns_from(pre):
             q = c.post
-            out_l += [f"{indent}{{   // {c.name}: dL/dw[{who}, j] += grad factor of {q}_j" + (", E += w k_j" if with_error else ""),
-                      f"{indent}    ws.factor.resize({q}_N);",
-                      f"{indent}    const scalar* wrow = W + W_{c.name} + (long long){who} * {q}_N;",
-                      f"{indent}    scalar* grow = grad + W_{c.name} + (long long){who} * {q}_N;"]
-            if with_error:
-                out_l += [f"{indent}    {q}_error_factor(P, ws.{q}_lam.data(), ws.factor.data());",
-                          f"{indent}    for (int j = 0; j < {q}_N; j++) E += wrow[j] * ws.factor[j];"]
-            out_l += [f"{indent}    {q}_grad_factor(P, ws.{q}_lam.data(), ws.factor.data());",
-                      f"{indent}    for (int j = 0; j < {q}_N; j++) grow[j] += (scalar)ws.factor[j];",
-                      f"{indent}    (void)wrow;",
-                      f"{indent}}}"]
-        return out_l
+            L += [f"{indent}{{   // {c.name}: x_end += w Phi({tau}) e" + (", acc += wbar w d.Psi e" if q == self.out else ""),
+                  f"{indent}    {q}_Factors F; {self.factors_fn(q)}(P, {tau}, F); double r[MAX_VARS]; {q}_jump_response(P, F, r);",
+                  f"{indent}    const scalar* wrow = W + W_{c.name} + (long long){who} * {q}_N;",
+                  f"{indent}    add_response(ws.{q}_end.data(), {q}_N, {q}_VARS, wrow, r);"]
+            if q == self.out:
+                L.append(f"{indent}    for (int j = 0; j < {q}_N; j++) ws.acc[j] += wbar * r[{q}_VARS] * wrow[j];")
+            L.append(f"{indent}}}")
+        return L
 
-    L += ["            if (ev.pop < 0) {",
-          "                const int u = ev.idx;",
-          *grads_from(inp, "u", "                ", False),
-          "                continue;",
-          "            }"]
-    for p in spiking:
-        L += [f"            if (ev.pop == {pid[p]}) {{",
-              "                const int i = ev.idx;",
-              "                double E = 0.0;",
-              *grads_from(p, "i", "                ", True),
-              f"                const double n = ws.{p}_count[i];",
-              f"                const double* r = reg + {4 * spiking.index(p)};",
-              "                const double R = (r[0] * std::max(n - r[1], 0.0) - r[2] * std::max(r[3] - n, 0.0)) * reg_scale;",
-              f"                {p}_spike_jump(P, ws.{p}_lam.data(), i, ws.xlog.data() + ev.xlog, E, R);",
-              "            }"]
-    L += ["        }", "    }", "}", ""]
-    return L
+    def forward(self) -> List[str]:
+        L = ["// Forward pass of one trial; returns 0 or an error code.",
+             "static int forward(const Params& P, Workspace& ws, const Sample& S, const scalar* W, int max_spikes, Status& st) {",
+             "    const double dt = P.dt;",
+             "    const double T = S.n_steps * dt;"]
+        for p in self.pops:
+            for v, init in enumerate(p.initial):
+                L.append(f"    std::fill(ws.{p.name}_x.begin() + {v} * {p.name}_N, ws.{p.name}_x.begin() + {v + 1} * {p.name}_N, (scalar){init!r});")
+            if p.spiking:
+                L.append(f"    std::fill(ws.{p.name}_count.begin(), ws.{p.name}_count.end(), 0);")
+        L += ["    std::fill(ws.acc.begin(), ws.acc.end(), 0.0);",
+              "    ws.events.clear(); ws.xlog.clear();",
+              "    long long ip = 0;",
+              "    for (int k = 0; k < S.n_steps; k++) {",
+              "        const double t0 = k * dt, t1 = (k + 1) * dt;",
+              "        const double wbar = readout_weight(P, (k + 0.5) * dt, T);",
+              "        ws.step_events.clear();",
+              "        // 1. every population evolves freely over the whole step"]
+        for p in self.pops:
+            n = p.name
+            integ = f" {n}_integrate(P, F, ws.{n}_x.data(), wbar, ws.acc.data());" if n == self.out else ""
+            L.append(f"        {{ {n}_Factors F; {self.factors_fn(n)}(P, dt, F);{integ} {n}_advance(P, F, ws.{n}_x.data(), ws.{n}_end.data()); }}")
+        L += ["        // 2. the step's input spikes, each adding its effect on the end-of-step state",
+              "        while (ip < S.n_spikes && S.t[ip] < t1) {",
+              "            const double te = std::max(S.t[ip], t0);",
+              "            const int u = S.unit[ip++];",
+              "            ws.step_events.push_back(Event{te, -1, u, -1});",
+              *self.deliver_end(self.inp, "u", "t1 - te", "            "),
+              "        }"]
+        if self.spiking:
+            for p in self.spiking:
+                L += [f"        ws.{p}_seg.resize(ws.step_events.size() + 1);   // {p}: factors of each interval between events",
+                      "        for (size_t q = 0; q <= ws.step_events.size(); q++) {",
+                      "            const double a = q == 0 ? t0 : ws.step_events[q - 1].t;",
+                      "            const double b = q == ws.step_events.size() ? t1 : ws.step_events[q].t;",
+                      f"            {p}_update_factors(P, b - a, ws.{p}_seg[q]);",
+                      "        }"]
+            L += ["        // 3. the step's spikes, earliest first: a neuron above threshold at the step end is walked",
+                  "        //    through the step to its crossing; its reset and outgoing jumps are superposed too.",
+                  *(f"        std::fill(ws.{p}_skip.begin(), ws.{p}_skip.end(), 0);" for p in self.spiking),
+"        while (true) {",
+                  "            ws.candidates.clear();",
+                  "            Candidate c;"]
+            for p in self.spiking:
+                L += [f"            if ({p}_any_above(P, ws.{p}_end.data(), ws.{p}_skip.data(), ws.{p}_flags.data()))",
+                      f"                for (int j = 0; j < {p}_N; j++) {{",
+                      f"                    if (!ws.{p}_flags[j]) continue;",
+                      f"                    if ({p}_walk(P, ws, W, j, t0, t1, c)) ws.candidates.push_back(c); else ws.{p}_skip[j] = 1;",
+                      "                }"]
+            L += ["            // exact times only where needed: in order of interval start, until no later one can be earlier",
+                  "            std::sort(ws.candidates.begin(), ws.candidates.end(), [](const Candidate& a, const Candidate& b) { return a.t_a < b.t_a; });",
+                  "            double best_t = INFINITY, best_x[MAX_VARS]; int best_pop = -1, best_i = -1;",
+                  "            for (Candidate& cand : ws.candidates) {",
+                  "                if (cand.t_a >= best_t) break;"]
+            for p in self.spiking:
+                L.append(f"                if (cand.pop == POP_{p}) {p}_cross(P, cand);")
+            L += ["                if (cand.t_cross < best_t) {",
+                  "                    best_t = cand.t_cross; best_pop = cand.pop; best_i = cand.idx;",
+                  "                    std::memcpy(best_x, cand.x_cross, sizeof(best_x));",
+                  "                }",
+                  "            }"]
+            L += ["            if (best_pop < 0) break;",
+                  "            const int i = best_i;",
+                  "            const Event ev{best_t, best_pop, i, (long long)ws.xlog.size()};",
+                  "            const auto at = std::upper_bound(ws.step_events.begin(), ws.step_events.end(), ev,",
+                  "                [](const Event& a, const Event& b) { return a.t < b.t; });",
+                  "            const size_t pos = at - ws.step_events.begin();",
+                  "            ws.step_events.insert(at, ev);",
+                  "            const double before = pos == 0 ? t0 : ws.step_events[pos - 1].t;",
+                  "            const double after = pos + 1 == ws.step_events.size() ? t1 : ws.step_events[pos + 1].t;"]
+            for p in self.spiking:
+                L += [f"            ws.{p}_seg.insert(ws.{p}_seg.begin() + pos, {p}_Factors());   // split the interval at the spike",
+                      f"            {p}_update_factors(P, best_t - before, ws.{p}_seg[pos]);",
+                      f"            {p}_update_factors(P, after - best_t, ws.{p}_seg[pos + 1]);"]
+            for p in self.spiking:
+                L += [f"            if (best_pop == POP_{p}) {{",
+                      f"                if (++ws.{p}_count[i] > max_spikes) {{",
+                      f"                    st.code = 1; st.info[0] = POP_{p}; st.info[1] = i; st.info[3] = ws.{p}_count[i]; return 1;",
+                      "                }",
+                      f"                for (int v = 0; v < {p}_VARS; v++) ws.xlog.push_back(best_x[v]);",
+                      f"                double h[MAX_VARS], d[MAX_VARS], r[MAX_VARS];   // reset: x_end += Phi(t1 - t_s) (h(x-) - x-)",
+                      f"                std::memcpy(h, best_x, sizeof(h)); {p}_reset_single(P, h);",
+                      f"                for (int v = 0; v < {p}_VARS; v++) d[v] = h[v] - best_x[v];",
+                      f"                {p}_propagate_state(P, t1 - best_t, d, r);",
+                      f"                for (int v = 0; v < {p}_VARS; v++) ws.{p}_end[v * {p}_N + i] += (scalar)r[v];",
+                      *self.deliver_end(p, "i", "t1 - best_t", "                "),
+                      f"                std::fill(ws.{p}_skip.begin(), ws.{p}_skip.end(), 0);",
+                      "            }"]
+            L += ["        }"]
+        L += ["        ws.events.insert(ws.events.end(), ws.step_events.begin(), ws.step_events.end());",
+              *(f"        ws.{p.name}_x.swap(ws.{p.name}_end);" for p in self.pops),
+              "    }",
+              f"    for (int i = 0; i < {self.out}_N; i++) ws.acc[i] /= T;   // z_k = (1/T) integral w(t) V_k dt"]
+        for p in self.pops:
+            k = self.pid[p.name]
+            if p.spiking:
+                L.append(f"    ws.pop_spikes[{k}] = 0; for (int i = 0; i < {p.name}_N; i++) ws.pop_spikes[{k}] += ws.{p.name}_count[i];")
+            else:
+                L.append(f"    ws.pop_spikes[{k}] = 0;")
+        L += ["    return 0;", "}", ""]
+        return L
 
+    def factors_at(self, q: str, kind: str, tau: str, t_event: str, indent: str) -> List[str]:
+        """Backward: ws.factor[j] = lambda_q,j(t_event) . v (v the jump or error direction), by superposition
+        from lambda(t1), the readout drive and the adjoint jumps already met later in this step."""
+        L = [f"{indent}{{ {q}_Factors F; {self.factors_fn(q)}(P, {tau}, F); double r[MAX_VARS]; {q}_{kind}_response(P, F, r);",
+             f"{indent}  ws.factor.resize({q}_N); project(ws.{q}_lam.data(), {q}_N, {q}_VARS, r, ws.factor.data());"]
+        if q == self.out:
+            L.append(f"{indent}  for (int j = 0; j < {q}_N; j++) ws.factor[j] += ws.drive[j] * r[{q}_VARS]; }}")
+        else:
+            L.append(f"{indent}}}")
+        if self.pid.get(q) is not None and q in self.spiking:
+            L += [f"{indent}for (const PendingJump& pj : ws.pending) {{   // later jumps of {q} neurons in this step",
+                  f"{indent}    if (pj.pop != POP_{q}) continue;",
+                  f"{indent}    {q}_Factors F; {q}_update_factors(P, pj.t - {t_event}, F); double r[MAX_VARS]; {q}_{kind}_response(P, F, r);",
+                  f"{indent}    for (int v = 0; v < {q}_VARS; v++) ws.factor[pj.idx] += pj.dlam[v] * r[v];",
+                  f"{indent}}}"]
+        return L
 
-def _entry(pops, out, spiking) -> List[str]:
-    return [
-        "// Entry point: one batch, threads over its trials. Results do not depend on the thread count:",
-        "// each trial writes its own gradient slice, summed afterwards in trial order.",
-        'extern "C" int gep_run(int n_samples, const double* in_t, const int* in_unit, const long long* in_offsets,',
-        "                       const long long* labels, const int* n_steps, const double* params, const double* reg,",
-        "                       double dt, double loss_scale, int max_spikes, int n_threads, int compute_grads,",
-        "                       const scalar* W, double* grad_out, double* loss_out, double* z_out,",
-        "                       long long* spikes_out, long long* info) {",
-        "    const Params P = read_params(params, dt);",
-        "    std::vector<scalar> grad_per_sample(compute_grads ? (size_t)n_samples * N_WEIGHTS : 0);",
-        "    std::atomic<int> next(0);",
-        "    std::mutex error_mutex;",
-        "    Status failure{0, {0, 0, 0, 0}};",
-        "    auto worker = [&]() {",
-        "        Workspace ws;",
-        "        while (true) {",
-        "            const int s = next++;",
-        "            if (s >= n_samples) return;",
-        "            { std::lock_guard<std::mutex> lock(error_mutex); if (failure.code) return; }",
-        "            Sample S{in_t + in_offsets[s], in_unit + in_offsets[s], in_offsets[s + 1] - in_offsets[s], (int)labels[s], n_steps[s]};",
-        "            Status st{0, {0, 0, 0, 0}};",
-        "            if (forward(P, ws, S, W, max_spikes, st)) {",
-        "                std::lock_guard<std::mutex> lock(error_mutex);",
-        "                if (!failure.code) { failure = st; failure.info[2] = s; }",
-        "                return;",
-        "            }",
-        "            // Softmax cross-entropy of z and its gradient dL/dz (scaled by loss_scale = 1/batch size).",
-        f"            double zmax = -INFINITY; for (int c = 0; c < {out}_N; c++) zmax = std::max(zmax, ws.acc[c]);",
-        f"            double zsum = 0.0; for (int c = 0; c < {out}_N; c++) zsum += std::exp(ws.acc[c] - zmax);",
-        "            loss_out[s] = std::log(zsum) + zmax - ws.acc[S.label];",
-        f"            for (int c = 0; c < {out}_N; c++) {{",
-        f"                z_out[(long long)s * {out}_N + c] = ws.acc[c];",
-        "                ws.dLdz[c] = (std::exp(ws.acc[c] - zmax) / zsum - (c == S.label ? 1.0 : 0.0)) * loss_scale;",
-        "            }",
-        f"            for (int p = 0; p < {len(pops)}; p++) spikes_out[(long long)s * {len(pops)} + p] = ws.pop_spikes[p];",
-        "            if (compute_grads) {",
-        "                scalar* g = grad_per_sample.data() + (size_t)s * N_WEIGHTS;",
-        "                std::fill(g, g + N_WEIGHTS, (scalar)0);",
-        "                backward(P, ws, S, W, reg, loss_scale, g);",
-        "            }",
-        "        }",
-        "    };",
-        "    const int n_workers = std::max(1, std::min(n_threads, n_samples));",
-        "    std::vector<std::thread> threads;",
-        "    for (int k = 1; k < n_workers; k++) threads.emplace_back(worker);",
-        "    worker();",
-        "    for (auto& th : threads) th.join();",
-        "    if (failure.code) { for (int k = 0; k < 4; k++) info[k] = failure.info[k]; return failure.code; }",
-        "    if (compute_grads) {",
-        "        auto reduce = [&](long long begin, long long end) {",
-        "            for (long long k = begin; k < end; k++) {",
-        "                double sum = 0.0;",
-        "                for (int s = 0; s < n_samples; s++) sum += grad_per_sample[(size_t)s * N_WEIGHTS + k];",
-        "                grad_out[k] = sum;",
-        "            }",
-        "        };",
-        "        std::vector<std::thread> reducers;",
-        "        const long long chunk = (N_WEIGHTS + n_workers - 1) / n_workers;",
-        "        for (int k = 1; k < n_workers; k++) reducers.emplace_back(reduce, std::min(N_WEIGHTS, k * chunk), std::min(N_WEIGHTS, (k + 1) * chunk));",
-        "        reduce(0, std::min(N_WEIGHTS, chunk));",
-        "        for (auto& th : reducers) th.join();",
-        "    }",
-        "    return 0;",
-        "}",
-    ]
+    def backward(self) -> List[str]:
+        L = ["// Backward pass of one trial: adjoints from T down to 0, steps in reverse, each step's events in reverse.",
+             "// grad receives dL/dw for this trial; reg holds 4 numbers per spiking population",
+             "// (lambda_upper, nu_upper, lambda_lower, nu_lower) of the spike-count regulariser.",
+             "static void backward(const Params& P, Workspace& ws, const Sample& S, const scalar* W, const double* reg,",
+             "                     double reg_scale, scalar* grad) {",
+             "    const double dt = P.dt;",
+             "    const double T = S.n_steps * dt;",
+             *(f"    std::fill(ws.{p.name}_lam.begin(), ws.{p.name}_lam.end(), (scalar)0);" for p in self.pops),
+             "    long long e = (long long)ws.events.size() - 1;",
+             "    for (int k = S.n_steps - 1; k >= 0; k--) {",
+             "        const double t0 = k * dt, t1 = (k + 1) * dt;",
+             "        const double wbar = readout_weight(P, (k + 0.5) * dt, T);",
+             f"        for (int i = 0; i < {self.out}_N; i++) ws.drive[i] = ws.dLdz[i] * wbar / T;   // dL/dz_k * w(t) / T",
+             "        ws.pending.clear();",
+             "        while (e >= 0 && ws.events[e].t >= t0) {",
+             "            const Event& ev = ws.events[e--];",
+             "            const double tau = t1 - ev.t;"]
+
+        def grads(pre, who, indent, with_error):
+            out = []
+            for c in self.conns_from(pre):
+                q = c.post
+                out.append(f"{indent}{{   // {c.name}: dL/dw[{who}, j] += lambda_j . e" + (", E += w k_j" if with_error else ""))
+                out.append(f"{indent}    const scalar* wrow = W + W_{c.name} + (long long){who} * {q}_N; (void)wrow;")
+                out.append(f"{indent}    scalar* grow = grad + W_{c.name} + (long long){who} * {q}_N;")
+                if with_error:
+                    out += self.factors_at(q, "error", "tau", "ev.t", indent + "    ")
+                    out.append(f"{indent}    for (int j = 0; j < {q}_N; j++) E += wrow[j] * ws.factor[j];")
+                out += self.factors_at(q, "jump", "tau", "ev.t", indent + "    ")
+                out.append(f"{indent}    for (int j = 0; j < {q}_N; j++) grow[j] += (scalar)ws.factor[j];")
+                out.append(f"{indent}}}")
+            return out
+
+        L += ["            if (ev.pop < 0) {", "                const int u = ev.idx;",
+              *grads(self.inp, "u", "                ", False), "                continue;", "            }"]
+        for p in self.spiking:
+            L += [f"            if (ev.pop == POP_{p}) {{",
+                  "                const int i = ev.idx;",
+                  "                double E = 0.0;",
+                  *grads(p, "i", "                ", True),
+                  "                // lambda of the spiking neuron just after its spike: from lambda(t1) and its later jumps",
+                  f"                double lp[MAX_VARS], lm[MAX_VARS], tmp[MAX_VARS], l1[MAX_VARS];",
+                  f"                for (int v = 0; v < {p}_VARS; v++) l1[v] = ws.{p}_lam[v * {p}_N + i];",
+                  f"                {p}_propagate_adjoint(P, tau, l1, lp);",
+                  "                for (const PendingJump& pj : ws.pending) {",
+                  f"                    if (pj.pop != POP_{p} || pj.idx != i) continue;",
+                  f"                    {p}_propagate_adjoint(P, pj.t - ev.t, pj.dlam, tmp);",
+                  f"                    for (int v = 0; v < {p}_VARS; v++) lp[v] += tmp[v];",
+                  "                }",
+                  f"                const double n = ws.{p}_count[i];",
+                  f"                const double* rg = reg + {4 * self.spiking.index(p)};",
+                  "                const double R = (rg[0] * std::max(n - rg[1], 0.0) - rg[2] * std::max(rg[3] - n, 0.0)) * reg_scale;",
+                  "                std::memcpy(lm, lp, sizeof(lm));",
+                  f"                {p}_spike_jump(P, lm, ws.xlog.data() + ev.xlog, E, R);",
+                  f"                PendingJump pj{{POP_{p}, i, ev.t, {{0}}}};",
+                  f"                for (int v = 0; v < {p}_VARS; v++) pj.dlam[v] = lm[v] - lp[v];",
+                  "                ws.pending.push_back(pj);",
+                  "            }"]
+        L += ["        }",
+              "        // lambda(t0): the whole step's adjoint flow, then every jump of the step carried back to t0"]
+        for p in self.pops:
+            n = p.name
+            drive = ", ws.drive.data()" if n == self.out else ""
+            L.append(f"        {{ {n}_Factors F; {self.factors_fn(n)}(P, dt, F); {n}_adjoint_advance(P, F, ws.{n}_lam.data(){drive}); }}")
+        if self.spiking:
+            L += ["        for (const PendingJump& pj : ws.pending) {", "            double tmp[MAX_VARS];"]
+            for p in self.spiking:
+                L += [f"            if (pj.pop == POP_{p}) {{",
+                      f"                {p}_propagate_adjoint(P, pj.t - t0, pj.dlam, tmp);",
+                      f"                for (int v = 0; v < {p}_VARS; v++) ws.{p}_lam[v * {p}_N + pj.idx] += (scalar)tmp[v];",
+                      "            }"]
+            L += ["        }"]
+        L += ["    }", "}", ""]
+        return L
+
+    def entry(self) -> List[str]:
+        out, n_pops = self.out, len(self.pops)
+        return [
+            "// Entry point: one batch, threads over its trials. Results do not depend on the thread count:",
+            "// each trial writes its own gradient slice, summed afterwards in trial order.",
+            'extern "C" int gep_run(int n_samples, const double* in_t, const int* in_unit, const long long* in_offsets,',
+            "                       const long long* labels, const int* n_steps, const double* params, const double* reg,",
+            "                       double dt, double loss_scale, int max_spikes, int n_threads, int compute_grads,",
+            "                       const scalar* W, double* grad_out, double* loss_out, double* z_out,",
+            "                       long long* spikes_out, long long* info) {",
+            "    const Params P = read_params(params, dt);",
+            "    std::vector<scalar> grad_per_sample(compute_grads ? (size_t)n_samples * N_WEIGHTS : 0);",
+            "    std::atomic<int> next(0);",
+            "    std::mutex error_mutex;",
+            "    Status failure{0, {0, 0, 0, 0}};",
+            "    auto worker = [&]() {",
+            "        Workspace ws;",
+            "        while (true) {",
+            "            const int s = next++;",
+            "            if (s >= n_samples) return;",
+            "            { std::lock_guard<std::mutex> lock(error_mutex); if (failure.code) return; }",
+            "            Sample S{in_t + in_offsets[s], in_unit + in_offsets[s], in_offsets[s + 1] - in_offsets[s], (int)labels[s], n_steps[s]};",
+            "            Status st{0, {0, 0, 0, 0}};",
+            "            if (forward(P, ws, S, W, max_spikes, st)) {",
+            "                std::lock_guard<std::mutex> lock(error_mutex);",
+            "                if (!failure.code) { failure = st; failure.info[2] = s; }",
+            "                return;",
+            "            }",
+            "            // Softmax cross-entropy of z and its gradient dL/dz (scaled by loss_scale = 1/batch size).",
+            f"            double zmax = -INFINITY; for (int c = 0; c < {out}_N; c++) zmax = std::max(zmax, ws.acc[c]);",
+            f"            double zsum = 0.0; for (int c = 0; c < {out}_N; c++) zsum += std::exp(ws.acc[c] - zmax);",
+            "            loss_out[s] = std::log(zsum) + zmax - ws.acc[S.label];",
+            f"            for (int c = 0; c < {out}_N; c++) {{",
+            f"                z_out[(long long)s * {out}_N + c] = ws.acc[c];",
+            "                ws.dLdz[c] = (std::exp(ws.acc[c] - zmax) / zsum - (c == S.label ? 1.0 : 0.0)) * loss_scale;",
+            "            }",
+            f"            for (int p = 0; p < {n_pops}; p++) spikes_out[(long long)s * {n_pops} + p] = ws.pop_spikes[p];",
+            "            if (compute_grads) {",
+            "                scalar* g = grad_per_sample.data() + (size_t)s * N_WEIGHTS;",
+            "                std::fill(g, g + N_WEIGHTS, (scalar)0);",
+            "                backward(P, ws, S, W, reg, loss_scale, g);",
+            "            }",
+            "        }",
+            "    };",
+            "    const int n_workers = std::max(1, std::min(n_threads, n_samples));",
+            "    std::vector<std::thread> threads;",
+            "    for (int k = 1; k < n_workers; k++) threads.emplace_back(worker);",
+            "    worker();",
+            "    for (auto& th : threads) th.join();",
+            "    if (failure.code) { for (int k = 0; k < 4; k++) info[k] = failure.info[k]; return failure.code; }",
+            "    if (compute_grads) {",
+            "        auto reduce = [&](long long begin, long long end) {",
+            "            for (long long k = begin; k < end; k++) {",
+            "                double sum = 0.0;",
+            "                for (int s = 0; s < n_samples; s++) sum += grad_per_sample[(size_t)s * N_WEIGHTS + k];",
+            "                grad_out[k] = sum;",
+            "            }",
+            "        };",
+            "        std::vector<std::thread> reducers;",
+            "        const long long chunk = (N_WEIGHTS + n_workers - 1) / n_workers;",
+            "        for (int k = 1; k < n_workers; k++) reducers.emplace_back(reduce, std::min(N_WEIGHTS, k * chunk), std::min(N_WEIGHTS, (k + 1) * chunk));",
+            "        reduce(0, std::min(N_WEIGHTS, chunk));",
+            "        for (auto& th : reducers) th.join();",
+            "    }",
+            "    return 0;",
+            "}",
+        ]

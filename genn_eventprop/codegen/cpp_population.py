@@ -1,28 +1,21 @@
 """C++ functions for one population: its exact update, threshold, reset, synaptic jump and adjoint kernels.
 
 Every function is named after the population and carries the equation it implements in a comment.
-State is stored variable-major: x[v * N + i] is variable v of neuron i.
+State is stored variable-major: x[v * N + i] is variable v of neuron i. Functions on a single neuron
+take a small double array xs[v].
 """
 from __future__ import annotations
 
 import re
-from typing import Dict, List
+from typing import List
 
 import sympy as sp
 
 from genn_eventprop.codegen.printer import print_assignments, print_expr
 from genn_eventprop.eventprop import AdjointIR, E, R
-from genn_eventprop.integrate import tau
 from genn_eventprop.ir import PopulationIR, w
 
-
-def _factor_matrix(name: str, M: sp.Matrix) -> sp.Matrix:
-    """Symbols F.<name>_i_j standing for the non-zero entries of M (zeros stay zero)."""
-    return sp.Matrix(M.rows, M.cols,
-                     lambda i, j: 0 if M[i, j] == 0 else sp.Symbol(f"F.{name}_{i}_{j}"))
-
-
-_LOCAL = re.compile(r"^(\s*)const double (\w+) = [^;]*;( \(void\)\w+;)?$")
+_LOCAL = re.compile(r"^(\s*)const double (\w+) = ([^;]*);$")
 
 
 def _drop_unused_locals(block: str) -> str:
@@ -31,13 +24,16 @@ def _drop_unused_locals(block: str) -> str:
     kept = []
     for k, line in enumerate(lines):
         m = _LOCAL.match(line)
-        if m:
-            rest = "\n".join(lines[k + 1:])
-            if not re.search(rf"\b{m.group(2)}\b", rest):
-                continue
-            line = f"{m.group(1)}const double {m.group(2)} = {line.split(' = ', 1)[1].split(';')[0]};"
+        if m and not re.search(rf"\b{m.group(2)}\b", "\n".join(lines[k + 1:])):
+            continue
         kept.append(line)
     return "\n".join(kept)
+
+
+def _factor_matrix(name: str, M: sp.Matrix) -> sp.Matrix:
+    """Symbols F.<name>_i_j standing for the non-zero entries of M (zeros stay zero)."""
+    return sp.Matrix(M.rows, M.cols,
+                     lambda i, j: 0 if M[i, j] == 0 else sp.Symbol(f"F.{name}_{i}_{j}"))
 
 
 class PopulationEmitter:
@@ -54,10 +50,10 @@ class PopulationEmitter:
 
     # -- helpers ---------------------------------------------------------------------------------
     def param_locals(self) -> List[str]:
-        return [f"const double {s.name} = P.{self.p}_{s.name}; (void){s.name};" for s in self.pop.params]
+        return [f"const double {s.name} = P.{self.p}_{s.name};" for s in self.pop.params]
 
-    def load_state(self, array: str, index: str = "i", ctype: str = "const double") -> List[str]:
-        return [f"{ctype} {s.name} = {array}[{v} * {self.N} + {index}];" for v, s in enumerate(self.x)]
+    def load_state(self, array: str, index: str = "i") -> List[str]:
+        return [f"const double {s.name} = {array}[{v} * {self.N} + {index}];" for v, s in enumerate(self.x)]
 
     def load_lambda(self, array: str, index: str = "i") -> List[str]:
         return [f"const double {l.name} = {array}[{v} * {self.N} + {index}];" for v, l in enumerate(self.adj.lam)]
@@ -65,29 +61,38 @@ class PopulationEmitter:
     def load_single(self, array: str, symbols) -> List[str]:
         return [f"const double {s.name} = {array}[{v}];" for v, s in enumerate(symbols)]
 
-    def equation_comment(self) -> List[str]:
-        return [f"//   {k}: {v}" for k, v in self.pop.equations.items()]
+    def function(self, comment: str, signature: str, body: List[str]) -> str:
+        lines = [f"// {c}" for c in comment.split("\n")] + [f"static inline {signature} {{"]
+        lines += ["    " + l for l in self.param_locals()] + ["    " + l for l in body] + ["}"]
+        return _drop_unused_locals("\n".join(lines))
+
+    def loop(self, index: str, body: List[str]) -> List[str]:
+        return [f"for (int {index} = 0; {index} < {self.N}; {index}++) {{"] + ["    " + l for l in body] + ["}"]
 
     # -- blocks ----------------------------------------------------------------------------------
     def emit(self) -> str:
-        return "\n".join(_drop_unused_locals(block) for block in self._blocks())
-
-    def _blocks(self):
         parts = [
             f"// {'=' * 94}",
             f"// Population {self.p}: {self.pop.model_name}, {self.pop.size} neurons",
-            *self.equation_comment(),
+            *(f"//   {k}: {v}" for k, v in self.pop.equations.items()),
             f"// {'=' * 94}",
             f"static const int {self.N} = {self.pop.size};",
-            self.factors(), self.advance(), self.integral(), self.receive(),
-            self.adjoint_advance(), *self.synaptic_factors(),
+            f"static const int {self.p}_VARS = {self.n_vars};",
+            self.factors(), self.advance(), self.integral(), self.adjoint_advance(),
+            self.state_at(), self.propagate_state(), self.propagate_adjoint(),
         ]
+        if self.adj.jump_direction is not None:
+            parts += [self.response("jump", self.adj.jump_direction, "Delta x = w e at a presynaptic spike"),
+                      self.response("error", self.adj.error_direction,
+                                    "k = lambda . q with q = (f(x) - f(x + Delta)) / w"),
+                      self.jump_single()]
         if self.pop.spiking:
-            parts += [self.advance_and_check(), self.state_at(), *self.threshold(), self.first_crossing(), self.reset(), self.spike_jump()]
-        return [p for p in parts if p]
+            parts += [self.threshold(), self.threshold_rate(), self.any_above(), self.reset_single(),
+                      self.spike_jump()]
+        return "\n".join(p for p in parts if p)
 
     def factors(self) -> str:
-        """Two functions: all factors (for readout integrals and driven adjoints) and the light update only."""
+        """Two functions: all factors (readout integrals, driven adjoints) and only what a state update needs."""
         full, light = [], []
         for name, M, sym in (("Phi", self.adj.propagator.Phi, self.Phi), ("Psi", self.adj.propagator.Psi, self.Psi),
                              ("Omega", self.adj.propagator.Omega, self.Omega)):
@@ -98,57 +103,25 @@ class PopulationEmitter:
                         if name == "Phi" or (name == "Psi" and self.has_b):
                             light.append((str(sym[i, j]), M[i, j]))
         fields = " ".join(f"double {t[2:]};" for t, _ in full)
-        out = [f"// {self.p}: factors of the exact update over an interval tau (Phi = exp(A tau), Psi = int Phi, Omega = int Psi)",
+        out = [f"// {self.p}: factors of the exact update over an interval tau "
+               "(Phi = exp(A tau), Psi = int Phi, Omega = int Psi)",
                f"struct {self.p}_Factors {{ double tau; {fields} }};"]
         for fn, entries, what in ((f"{self.p}_factors", full, "all factors"),
                                   (f"{self.p}_update_factors", light, "only what the state update needs")):
-            out += [f"// {what}",
-                    f"static inline void {fn}(const Params& P, double tau, {self.p}_Factors& F) {{",
-                    *("    " + l for l in self.param_locals()),
-                    "    F.tau = tau;",
-                    *("    " + l for l in print_assignments([t for t, _ in entries], [e for _, e in entries])),
-                    "}"]
-        return _drop_unused_locals("\n".join(out))
+            body = ["F.tau = tau;"] + print_assignments([t for t, _ in entries], [e for _, e in entries])
+            out.append(self.function(what, f"void {fn}(const Params& P, double tau, {self.p}_Factors& F)", body))
+        return "\n".join(out)
 
     def _affine_terms(self) -> sp.Matrix:
         return self.Psi * self.adj.linear.b
 
     def advance(self) -> str:
         new = self.Phi * sp.Matrix(self.x) + self._affine_terms()
-        lines = [f"out[{v} * {self.N} + i] = {print_expr(new[v])};" for v in range(self.n_vars)]
-        return "\n".join([
-            f"// {self.p}: x(t + tau) = Phi x(t) + Psi b, exact for dx/dt = A x + b   (x and out may alias)",
-            f"static inline void {self.p}_advance(const Params& P, const {self.p}_Factors& F, const scalar* x, scalar* out) {{",
-            *("    " + l for l in self.param_locals()),
-            f"    for (int i = 0; i < {self.N}; i++) {{",
-            *("        " + l for l in self.load_state("x")),
-            *("        " + l for l in lines),
-            "    }",
-            "}",
-        ])
-
-    def advance_and_check(self) -> str:
-        """The tentative update of a spiking population fused with the threshold test (one vectorisable loop)."""
-        new = self.Phi * sp.Matrix(self.x) + self._affine_terms()
-        ends = [sp.Symbol(f"{s.name}_end") for s in self.x]
-        g_end = self.pop.threshold.xreplace(dict(zip(self.x, ends)))
-        lines = [f"const double {e} = {print_expr(new[v])};" for v, e in enumerate(ends)]
-        lines += [f"out[{v} * {self.N} + i] = {e};" for v, e in enumerate(ends)]
-        return "\n".join([
-            f"// {self.p}: x(t + tau) = Phi x(t) + Psi b into out; returns whether any g = {self.pop.threshold} went from < 0 to >= 0",
-            f"static inline int {self.p}_advance_and_check(const Params& P, const {self.p}_Factors& F, const scalar* x, scalar* out, unsigned char* crossed_at) {{",
-            *("    " + l for l in self.param_locals()),
-            "    int crossed = 0;",
-            f"    for (int i = 0; i < {self.N}; i++) {{",
-            *("        " + l for l in self.load_state("x")),
-            *("        " + l for l in lines),
-            f"        const int c = ({print_expr(g_end)} >= 0.0) & ({print_expr(self.pop.threshold)} < 0.0);",
-            "        crossed_at[i] = (unsigned char)c;",
-            "        crossed |= c;",
-            "    }",
-            "    return crossed;",
-            "}",
-        ])
+        body = self.loop("i", self.load_state("x") + [f"out[{v} * {self.N} + i] = {print_expr(new[v])};"
+                                                      for v in range(self.n_vars)])
+        return self.function(f"{self.p}: x(t + tau) = Phi x(t) + Psi b, exact for dx/dt = A x + b (x, out may alias)",
+                             f"void {self.p}_advance(const Params& P, const {self.p}_Factors& F, const scalar* x, scalar* out)",
+                             body)
 
     def integral(self) -> str:
         if self.pop.readout is None:
@@ -156,154 +129,110 @@ class PopulationEmitter:
         d = self.adj.readout_drive
         r0 = sp.simplify(self.pop.readout - (d.T * sp.Matrix(self.x))[0])
         expr = (d.T * (self.Psi * sp.Matrix(self.x) + self.Omega * self.adj.linear.b))[0] + r0 * sp.Symbol("F.tau")
-        return "\n".join([
-            f"// {self.p}: readout integral, acc += weight * integral over tau of ({self.pop.readout})",
-            f"static inline void {self.p}_integrate(const Params& P, const {self.p}_Factors& F, const scalar* x, double weight, double* acc) {{",
-            *("    " + l for l in self.param_locals()),
-            f"    for (int i = 0; i < {self.N}; i++) {{",
-            *("        " + l for l in self.load_state("x")),
-            f"        acc[i] += weight * ({print_expr(expr)});",
-            "    }",
-            "}",
-        ])
-
-    def receive(self) -> str:
-        if self.pop.jump is None:
-            return ""
-        changed = [(v, e) for v, (s, e) in enumerate(zip(self.x, self.pop.jump)) if e != s]
-        lines = [f"x[{v} * {self.N} + j] = {print_expr(e)};" for v, e in changed]
-        eqs = ", ".join(f"{self.x[v]} <- {e}" for v, e in changed)
-        return "\n".join([
-            f"// {self.p}: synaptic jump at a presynaptic spike of weight w: {eqs}",
-            f"static inline void {self.p}_receive(const Params& P, scalar* x, const scalar* weights) {{",
-            *("    " + l for l in self.param_locals()),
-            f"    for (int j = 0; j < {self.N}; j++) {{",
-            "        const double w = weights[j];",
-            *("        " + l for l in self.load_state("x", "j")),
-            *("        " + l for l in lines),
-            "    }",
-            "}",
-        ])
+        body = self.loop("i", self.load_state("x") + [f"acc[i] += weight * ({print_expr(expr)});"])
+        return self.function(f"{self.p}: readout integral, acc += weight * integral over tau of ({self.pop.readout})",
+                             f"void {self.p}_integrate(const Params& P, const {self.p}_Factors& F, const scalar* x, "
+                             "double weight, double* acc)", body)
 
     def adjoint_advance(self) -> str:
         lam = sp.Matrix(self.adj.lam)
         new = self.Phi.T * lam
-        drive = None
-        if self.adj.readout_drive is not None:
-            drive = self.Psi.T * self.adj.readout_drive
+        drive = self.Psi.T * self.adj.readout_drive if self.adj.readout_drive is not None else None
         lines = []
         for v in range(self.n_vars):
             e = print_expr(new[v])
             if drive is not None and drive[v] != 0:
-                e = f"{e} + c * ({print_expr(drive[v])})"
+                e = f"{e} + drive[i] * ({print_expr(drive[v])})"
             lines.append(f"lam[{v} * {self.N} + i] = {e};")
-        adj_flow = ", ".join(f"d{l}/dt = {sp.simplify(-(self.adj.linear.A.T * lam)[k])}" for k, l in enumerate(self.adj.lam))
-        sig_drive = ", const double* drive" if drive is not None else ""
-        return "\n".join([
-            f"// {self.p}: adjoint flow, exact in reversed time: lambda(t - tau) = Phi^T lambda(t)"
-            + (" + c Psi^T dl/dx" if drive is not None else ""),
-            f"//   {adj_flow}" + (" - c * d(readout)/dx" if drive is not None else ""),
-            f"static inline void {self.p}_adjoint_advance(const Params& P, const {self.p}_Factors& F, scalar* lam{sig_drive}) {{",
-            *("    " + l for l in self.param_locals()),
-            f"    for (int i = 0; i < {self.N}; i++) {{",
-            *("        " + l for l in self.load_lambda("lam")),
-            *(["        const double c = drive[i];"] if drive is not None else []),
-            *("        " + l for l in lines),
-            "    }",
-            "}",
-        ])
+        adj_flow = ", ".join(f"d{l}/dt = {sp.simplify(-(self.adj.linear.A.T * lam)[k])}"
+                             for k, l in enumerate(self.adj.lam))
+        comment = (f"{self.p}: adjoint flow, exact in reversed time: lambda(t - tau) = Phi^T lambda(t)"
+                   + (" + c Psi^T dl/dx" if drive is not None else "") + f"\n  {adj_flow}"
+                   + (" - c d(readout)/dx, c = drive[i]" if drive is not None else ""))
+        return self.function(comment, f"void {self.p}_adjoint_advance(const Params& P, const {self.p}_Factors& F, "
+                             f"scalar* lam{', const double* drive' if drive is not None else ''})",
+                             self.loop("i", self.load_lambda("lam") + lines))
 
-    def synaptic_factors(self) -> List[str]:
-        if self.adj.grad_factor is None:
-            return []
-        out = []
-        for kind, expr, doc in (("grad_factor", self.adj.grad_factor, "dL/dw_jn += lambda_j . dDelta/dw"),
-                                ("error_factor", self.adj.error_factor,
-                                 "k_j with dL/dt_s += w_jn k_j, k = lambda . (f(x) - f(x + Delta)) / w")):
-            out.append("\n".join([
-                f"// {self.p}: {doc} = {expr}",
-                f"static inline void {self.p}_{kind}(const Params& P, const scalar* lam, double* out) {{",
-                *("    " + l for l in self.param_locals()),
-                f"    for (int j = 0; j < {self.N}; j++) {{",
-                *("        " + l for l in self.load_lambda("lam", "j")),
-                f"        out[j] = {print_expr(expr)};",
-                "    }",
-                "}",
-            ]))
-        return out
-
-    # -- spiking populations only ----------------------------------------------------------------
     def state_at(self) -> str:
         x0 = [sp.Symbol(f"x0[{v}]") for v in range(self.n_vars)]
         new = self.Phi * sp.Matrix(x0) + self._affine_terms()
-        return "\n".join([
-            f"// {self.p}: state of one neuron a time s after x0 (the same exact update)",
-            f"static inline void {self.p}_state_at(const Params& P, double s, const double* x0, double* xs) {{",
-            *("    " + l for l in self.param_locals()),
-            f"    {self.p}_Factors F; {self.p}_update_factors(P, s, F);",
-            *(f"    xs[{v}] = {print_expr(new[v])};" for v in range(self.n_vars)),
-            "}",
-        ])
+        apply = self.function(f"{self.p}: one neuron's state after the interval F.tau, from x0 (the same exact update)",
+                              f"void {self.p}_apply(const Params& P, const {self.p}_Factors& F, const double* x0, double* xs)",
+                              [f"xs[{v}] = {print_expr(new[v])};" for v in range(self.n_vars)])
+        at = self.function(f"{self.p}: one neuron's state a time s after x0",
+                           f"void {self.p}_state_at(const Params& P, double s, const double* x0, double* xs)",
+                           [f"{self.p}_Factors F; {self.p}_update_factors(P, s, F);", f"{self.p}_apply(P, F, x0, xs);"])
+        return apply + "\n" + at
 
-    def threshold(self) -> List[str]:
+    def propagate_state(self) -> str:
+        d = sp.Matrix([sp.Symbol(f"d[{v}]") for v in range(self.n_vars)])
+        new = self.Phi * d
+        body = [f"{self.p}_Factors F; {self.p}_update_factors(P, s, F);"]
+        body += [f"out[{v}] = {print_expr(new[v])};" for v in range(self.n_vars)]
+        return self.function(f"{self.p}: a state change d made at some time, seen a time s later: Phi(s) d",
+                             f"void {self.p}_propagate_state(const Params& P, double s, const double* d, double* out)", body)
+
+    def propagate_adjoint(self) -> str:
+        d = sp.Matrix([sp.Symbol(f"d[{v}]") for v in range(self.n_vars)])
+        new = self.Phi.T * d
+        body = [f"{self.p}_Factors F; {self.p}_update_factors(P, s, F);"]
+        body += [f"out[{v}] = {print_expr(new[v])};" for v in range(self.n_vars)]
+        return self.function(f"{self.p}: an adjoint change d made at some time, seen a time s earlier: Phi(s)^T d",
+                             f"void {self.p}_propagate_adjoint(const Params& P, double s, const double* d, double* out)", body)
+
+    def response(self, kind: str, direction: sp.Matrix, what: str) -> str:
+        """r = Phi(tau) v (and d . Psi(tau) v for a readout) for the constant vector v of a synaptic event."""
+        r = self.Phi * direction
+        lines = [f"r[{v}] = {print_expr(r[v])};" for v in range(self.n_vars)]
+        if self.adj.readout_drive is not None:
+            lines.append(f"r[{self.n_vars}] = {print_expr((self.adj.readout_drive.T * self.Psi * direction)[0])};")
+        return self.function(f"{self.p}: {what}; v = {list(direction)}\n"
+                             "  r = Phi(tau) v: the effect at the end of an interval tau of a unit change v at its start"
+                             + ("; r[VARS] = readout integral of it" if self.adj.readout_drive is not None else ""),
+                             f"void {self.p}_{kind}_response(const Params& P, const {self.p}_Factors& F, double* r)", lines)
+
+    def jump_single(self) -> str:
+        changed = [(v, e) for v, (s, e) in enumerate(zip(self.x, self.pop.jump)) if e != s]
+        body = self.load_single("xs", self.x) + [f"xs[{v}] = {print_expr(e)};" for v, e in changed]
+        eqs = ", ".join(f"{self.x[v]} <- {e}" for v, e in changed)
+        return self.function(f"{self.p}: synaptic jump of one neuron at a presynaptic spike of weight w: {eqs}",
+                             f"void {self.p}_jump_single(const Params& P, double* xs, double w)", body)
+
+    # -- spiking populations only ----------------------------------------------------------------
+    def threshold(self) -> str:
         g = self.pop.threshold
-        rate = (sp.Matrix([g]).jacobian(self.x) * self.pop.flow)[0]
-        return ["\n".join([
-            f"// {self.p}: threshold g = {g} (spike when it crosses 0 from below) and its rate dg/dt = g_x . f",
-            f"static inline double {self.p}_threshold(const Params& P, const double* xi) {{",
-            *("    " + l for l in self.param_locals()),
-            *("    " + l for l in self.load_single("xi", self.x)),
-            f"    return {print_expr(g)};",
-            "}"]), "\n".join([
-            f"static inline double {self.p}_threshold_rate(const Params& P, const double* xi) {{",
-            *("    " + l for l in self.param_locals()),
-            *("    " + l for l in self.load_single("xi", self.x)),
-            f"    return {print_expr(rate)};",
-            "}",
-        ])]
+        return self.function(f"{self.p}: threshold g = {g} (a spike when it crosses 0 from below)",
+                             f"double {self.p}_threshold(const Params& P, const double* xs)",
+                             self.load_single("xs", self.x) + [f"return {print_expr(g)};"])
 
-    def first_crossing(self) -> str:
-        n = self.n_vars
-        return "\n".join([
-            f"// {self.p}: earliest threshold crossing in (0, tau] among neurons whose g went from < 0 to >= 0",
-            f"static inline void {self.p}_first_crossing(const Params& P, const scalar* x, const scalar* x_end, double tau,",
-            "                                           const unsigned char* crossed_at, double& best_s, int& best_pop, int& best_i, int pop_id) {",
-            f"    double a[{n}], b[{n}];",
-            f"    for (int i = 0; i < {self.N}; i++) {{",
-            "        if (!crossed_at[i]) continue;",
-            f"        for (int v = 0; v < {n}; v++) {{ a[v] = x[v * {self.N} + i]; b[v] = x_end[v * {self.N} + i]; }}",
-            f"        const double g_end = {self.p}_threshold(P, b);",
-            "        if (!(g_end >= 0.0)) continue;",
-            f"        const double g_start = {self.p}_threshold(P, a);",
-            "        if (g_start >= 0.0) continue;   // already above threshold: no crossing from below",
-            f"        const double s = crossing_time(P, a, tau, g_start, g_end, {self.p}_state_at, {self.p}_threshold, {self.p}_threshold_rate, {n});",
-            "        if (s < best_s) { best_s = s; best_pop = pop_id; best_i = i; }",
-            "    }",
-            "}",
-        ])
+    def threshold_rate(self) -> str:
+        rate = (sp.Matrix([self.pop.threshold]).jacobian(self.x) * self.pop.flow)[0]
+        return self.function(f"{self.p}: dg/dt = g_x . f = {rate}",
+                             f"double {self.p}_threshold_rate(const Params& P, const double* xs)",
+                             self.load_single("xs", self.x) + [f"return {print_expr(rate)};"])
 
-    def reset(self) -> str:
+    def any_above(self) -> str:
+        g = self.pop.threshold
+        body = ["int any = 0;"]
+        body += self.loop("i", self.load_state("x") + [f"const int above = ({print_expr(g)} >= 0.0) & !skip[i];",
+                                                       "flags[i] = (unsigned char)above;", "any |= above;"])
+        body += ["return any;"]
+        return self.function(f"{self.p}: flag the neurons with g = {g} >= 0 (not marked skip); returns whether any",
+                             f"int {self.p}_any_above(const Params& P, const scalar* x, const unsigned char* skip, "
+                             "unsigned char* flags)", body)
+
+    def reset_single(self) -> str:
         changed = [(v, e) for v, (s, e) in enumerate(zip(self.x, self.pop.reset)) if e != s]
-        return "\n".join([
-            f"// {self.p}: reset at a spike: " + ", ".join(f"{self.x[v]} <- {e}" for v, e in changed),
-            f"static inline void {self.p}_reset(const Params& P, scalar* x, int i) {{",
-            *("    " + l for l in self.param_locals()),
-            *("    " + l for l in self.load_state("x")),
-            *(f"    x[{v} * {self.N} + i] = {print_expr(e)};" for v, e in changed),
-            "}",
-        ])
+        body = self.load_single("xs", self.x) + [f"xs[{v}] = {print_expr(e)};" for v, e in changed]
+        return self.function(f"{self.p}: reset at a spike: " + ", ".join(f"{self.x[v]} <- {e}" for v, e in changed),
+                             f"void {self.p}_reset_single(const Params& P, double* xs)", body)
 
     def spike_jump(self) -> str:
-        targets = [f"lam[{v} * {self.N} + i]" for v in range(self.n_vars)]
-        body = print_assignments(targets, list(self.adj.spike_jump))
-        return "\n".join([
-            f"// {self.p}: adjoint jump at this neuron's own spike (x = state just before it):",
-            "//   lambda- = h_x^T lambda+ - g_x^T (lambda+ . (h_x f(x) - f(h(x))) + E) / (g_x . f(x)) + R g_x^T",
-            *(f"//   {l} <- {e}" for l, e in zip(self.adj.lam, self.adj.spike_jump)),
-            f"static inline void {self.p}_spike_jump(const Params& P, scalar* lam, int i, const double* xm, double E, double R) {{",
-            *("    " + l for l in self.param_locals()),
-            *("    " + l for l in self.load_single("xm", self.x)),
-            *("    " + l for l in self.load_lambda("lam")),
-            *("    " + l for l in body),
-            "}",
-        ])
+        body = self.load_single("xm", self.x) + self.load_single("lam", self.adj.lam)
+        body += print_assignments([f"lam[{v}]" for v in range(self.n_vars)], list(self.adj.spike_jump))
+        comment = "\n".join([
+            f"{self.p}: adjoint jump at this neuron's own spike (xm = state just before it):",
+            "  lambda- = h_x^T lambda+ - g_x^T (lambda+ . (h_x f(x) - f(h(x))) + E) / (g_x . f(x)) + R g_x^T",
+            *(f"  {l} <- {e}" for l, e in zip(self.adj.lam, self.adj.spike_jump))])
+        return self.function(comment, f"void {self.p}_spike_jump(const Params& P, double* lam, const double* xm, "
+                             "double E, double R)", body)

@@ -1,0 +1,47 @@
+"""Batches for the backends: every trial's spikes concatenated, with CSR offsets."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator, Optional, Sequence
+
+import numpy as np
+
+from genn_eventprop.data.dataset import SpikeDataset
+
+
+@dataclass
+class SpikeBatch:
+    times: np.ndarray      # float64 ms, all trials concatenated, sorted within each trial
+    units: np.ndarray      # int32 channel of each spike
+    offsets: np.ndarray    # int64, len n + 1: trial k's spikes are [offsets[k], offsets[k + 1])
+    labels: np.ndarray     # int64
+    durations: np.ndarray  # float64 ms, trial length of each trial
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def make_batch(dataset: SpikeDataset, indices: Sequence[int], duration: Optional[float] = None) -> SpikeBatch:
+    """The trials `indices` of dataset; duration None means each trial ends at its last spike."""
+    idx = np.asarray(indices, dtype=np.int64)
+    times = [np.asarray(dataset.times[i], dtype=np.float64) for i in idx]
+    units = [np.asarray(dataset.units[i], dtype=np.int32) for i in idx]
+    counts = np.array([len(t) for t in times], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    if duration is None:
+        durations = np.array([float(t[-1]) if len(t) else 0.0 for t in times])
+    else:
+        durations = np.full(len(idx), float(duration))
+    return SpikeBatch(times=np.concatenate(times) if times else np.zeros(0),
+                      units=np.concatenate(units) if units else np.zeros(0, dtype=np.int32),
+                      offsets=offsets, labels=dataset.labels[idx].astype(np.int64), durations=durations)
+
+
+def iterate_batches(dataset: SpikeDataset, batch_size: int, rng: Optional[np.random.Generator] = None,
+                    drop_last: bool = False) -> Iterator[SpikeBatch]:
+    order = rng.permutation(len(dataset)) if rng is not None else np.arange(len(dataset))
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size]
+        if drop_last and len(idx) < batch_size:
+            return
+        yield make_batch(dataset, idx)
