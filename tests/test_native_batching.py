@@ -5,12 +5,12 @@ from genn_eventprop.backends.native import NativeBackend
 from helpers import batch_from, random_samples, tiny_network
 
 
-def backend(tmp_path, threads):
-    return NativeBackend(tiny_network(recurrent=True), precision="float64", threads=threads, cache_dir=str(tmp_path))
+def backend(build_cache, threads):
+    return NativeBackend(tiny_network(recurrent=True), precision="float64", threads=threads, cache_dir=build_cache)
 
 
-def test_batch_equals_trials_run_one_at_a_time(tmp_path):
-    be = backend(tmp_path, threads=2)
+def test_batch_equals_trials_run_one_at_a_time(build_cache):
+    be = backend(build_cache, threads=2)
     weights = be.network.init_weights(np.random.default_rng(1))
     samples = random_samples(seed=1, n=5)
     whole = be.run_batch(weights, batch_from(samples), 1.0)
@@ -22,18 +22,18 @@ def test_batch_equals_trials_run_one_at_a_time(tmp_path):
         np.testing.assert_allclose(whole.grads[name], mean_of_singles, rtol=1e-10, atol=1e-15)
 
 
-def test_results_do_not_depend_on_the_thread_count(tmp_path):
+def test_results_do_not_depend_on_the_thread_count(build_cache):
     weights = tiny_network(recurrent=True).init_weights(np.random.default_rng(2))
     batch = batch_from(random_samples(seed=2, n=7))
-    results = [backend(tmp_path, threads).run_batch(weights, batch, 1.0) for threads in (1, 2, 3, 8)]
+    results = [backend(build_cache, threads).run_batch(weights, batch, 1.0) for threads in (1, 2, 3, 8)]
     for r in results[1:]:
         np.testing.assert_array_equal(r.losses, results[0].losses)
         for name in weights:
             np.testing.assert_array_equal(r.grads[name], results[0].grads[name])
 
 
-def test_nothing_carries_over_from_one_batch_to_the_next(tmp_path):
-    be = backend(tmp_path, threads=2)
+def test_nothing_carries_over_from_one_batch_to_the_next(build_cache):
+    be = backend(build_cache, threads=2)
     weights = be.network.init_weights(np.random.default_rng(4))
     first, second = batch_from(random_samples(seed=10, n=3)), batch_from(random_samples(seed=11, n=3))
     alone = be.run_batch(weights, second, 1.0)
@@ -44,8 +44,8 @@ def test_nothing_carries_over_from_one_batch_to_the_next(tmp_path):
         np.testing.assert_array_equal(after.grads[name], alone.grads[name])
 
 
-def test_evaluation_without_gradients_gives_the_same_loss(tmp_path):
-    be = backend(tmp_path, threads=2)
+def test_evaluation_without_gradients_gives_the_same_loss(build_cache):
+    be = backend(build_cache, threads=2)
     weights = be.network.init_weights(np.random.default_rng(6))
     batch = batch_from(random_samples(seed=6, n=4))
     with_grads = be.run_batch(weights, batch, 1.0)

@@ -1,0 +1,68 @@
+"""Neurons other than LIF go through the same pass: exact gradients, or a clear refusal."""
+import numpy as np
+import pytest
+import sympy as sp
+
+from genn_eventprop.backends.native import NativeBackend
+from genn_eventprop.eventprop import DifferentiationError, derive_population
+from genn_eventprop.gradcheck import gradcheck
+from genn_eventprop.ir import build_population_ir
+from genn_eventprop.models import (AdaptiveLeakyIntegrateFire, ExponentialSynapse, LeakyIntegrate, SpikeInput,
+                                   SumExp)
+from genn_eventprop.models.base import NeuronModel
+from genn_eventprop.network import Connection, Network, Normal, Population
+from helpers import batch_from, random_samples
+
+
+def alif_network(recurrent: bool) -> Network:
+    conns = [Connection("inp", "hid", Normal(1.0, 0.5)), Connection("hid", "out", Normal(0.0, 1.0))]
+    if recurrent:
+        conns.insert(1, Connection("hid", "hid", Normal(0.0, 0.3)))
+    return Network([Population("inp", 3, SpikeInput()),
+                    Population("hid", 4, AdaptiveLeakyIntegrateFire(tau_mem=10.0, tau_adapt=50.0, beta=0.3),
+                               ExponentialSynapse(5.0)),
+                    Population("out", 2, LeakyIntegrate(), ExponentialSynapse(5.0))], conns, "out", SumExp())
+
+
+@pytest.mark.parametrize("recurrent", [False, True], ids=["feedforward", "recurrent"])
+def test_adaptive_lif_weight_gradients_match_finite_differences(recurrent, build_cache):
+    net = alif_network(recurrent)
+    backend = NativeBackend(net, precision="float64", threads=1, cache_dir=build_cache)
+    weights = net.init_weights(np.random.default_rng(3))
+    batch = batch_from(random_samples(seed=3, n=2))
+    assert backend.run_batch(weights, batch, 1.0).spike_counts["hid"].min() >= 2, "adaptation needs repeated spikes"
+    report = gradcheck(backend, weights, batch, dt=1.0, epsilon=1e-6, tolerance=1e-5)
+    assert report.passed, "\n".join(report.lines())
+
+
+def test_the_adaptation_adjoint_jumps_by_minus_beta_times_the_new_voltage_adjoint():
+    # g = V - theta - beta a, so g_x = (1, -beta, 0) and the pass's jump gives lambda_a- - lambda_a+ = -beta lambda_V-
+    adj = derive_population(build_population_ir(
+        Population("hid", 2, AdaptiveLeakyIntegrateFire(), ExponentialSynapse())))
+    lam_a, beta = sp.Symbol("lambda_a", real=True), sp.Symbol("beta", positive=True)
+    assert sp.simplify(adj.spike_jump[1] - lam_a + beta * adj.spike_jump[0]) == 0
+
+
+def _neuron(**overrides) -> NeuronModel:
+    fields = dict(name="Custom", state={"V": 0.0}, params={"tau_mem": 20.0, "theta": 1.0},
+                  flow={"V": "(-V + Isyn) / tau_mem"}, threshold="V - theta", reset={"V": "0"})
+    fields.update(overrides)
+    return NeuronModel(**fields)
+
+
+def test_a_threshold_that_ignores_the_state_is_refused():
+    pop = Population("hid", 2, _neuron(threshold="theta - 1"), ExponentialSynapse())
+    with pytest.raises(DifferentiationError, match="does not depend on the state"):
+        derive_population(build_population_ir(pop))
+
+
+def test_a_non_differentiable_reset_is_refused():
+    pop = Population("hid", 2, _neuron(reset={"V": "Abs(V) - theta"}), ExponentialSynapse())
+    with pytest.raises(DifferentiationError, match="reset uses Abs"):
+        derive_population(build_population_ir(pop))
+
+
+def test_a_non_linear_flow_is_refused_by_name():
+    pop = Population("hid", 2, _neuron(flow={"V": "(V**2 + Isyn) / tau_mem"}), ExponentialSynapse())
+    with pytest.raises(DifferentiationError, match="not linear in the state"):
+        derive_population(build_population_ir(pop))
