@@ -170,6 +170,9 @@ class _Context:
                 L.append(f"    std::vector<unsigned char> {n}_flags = std::vector<unsigned char>({n}_N), "
                          f"{n}_skip = std::vector<unsigned char>({n}_N);")
                 L.append(f"    std::vector<{n}_Factors> {n}_seg;   // update factors of the step's intervals between events")
+                L.append(f"    std::vector<std::vector<double>> {n}_trace = std::vector<std::vector<double>>({n}_N);   // walk states")
+                L.append(f"    std::vector<int> {n}_stamp = std::vector<int>({n}_N, -1);   // step of each trace")
+                L.append(f"    std::vector<size_t> {n}_seen = std::vector<size_t>({n}_N);   // insertions each trace accounts for")
         L += [f"    std::vector<double> acc = std::vector<double>({self.out}_N), dLdz = std::vector<double>({self.out}_N), "
               f"drive = std::vector<double>({self.out}_N);",
               "    std::vector<double> factor;           // grad or error factors of one population",
@@ -178,6 +181,7 @@ class _Context:
               "    std::vector<double> xlog;             // state of each spiking neuron just before its spike",
               "    std::vector<PendingJump> pending;     // adjoint jumps of the current step (backward)",
               "    std::vector<Candidate> candidates;    // neurons above threshold at the step end (forward)",
+              "    std::vector<size_t> inserted;         // where this step's spikes went into step_events",
               f"    long long pop_spikes[{max(1, len(self.pops))}];",
               "};", ""]
         return L
@@ -191,16 +195,30 @@ class _Context:
                 pre = "e.pop < 0" if c.pre == self.inp else f"e.pop == POP_{c.pre}"
                 effects.append(f"        if ({pre}) {p}_jump_single(P, xs, (double)W[W_{c.name} + (long long)e.idx * {p}_N + j]);   // {c.name}")
             L += [
-f"// {p}: neuron j from its state at the step start through the step's events: the interval in",
-                "// which it first crosses threshold (start time t_a, length, state xa at its start), or false. The",
+f"// {p}: neuron j through the step's events, from its state at the step start, to the interval in which",
+                "// it first crosses threshold (start t_a, length, state xa at its start); false if it does not. The",
                 "// interval that ends at one of its own logged spikes is that spike and is not searched again.",
-                f"static bool {p}_walk(const Params& P, const Workspace& ws, const scalar* W, int j, double t0, double t1,",
+                "// The states met at each event are kept (the trace), so that after a spike is inserted into the",
+                "// step the walk resumes at the insertion instead of the step start.",
+                f"static bool {p}_walk(const Params& P, Workspace& ws, const scalar* W, int j, int k, double t0, double t1,",
                 "                     Candidate& c) {",
+                f"    std::vector<double>& trace = ws.{p}_trace[j];",
+                "    size_t q0 = 0;",
+                f"    if (ws.{p}_stamp[j] != k) {{",
+                f"        ws.{p}_stamp[j] = k;",
+                f"        trace.resize({p}_VARS);",
+                f"        for (int v = 0; v < {p}_VARS; v++) trace[v] = ws.{p}_x[v * {p}_N + j];",
+                "    } else {",
+                f"        q0 = trace.size() / {p}_VARS - 1;",
+                f"        for (size_t m = ws.{p}_seen[j]; m < ws.inserted.size(); m++) q0 = std::min(q0, ws.inserted[m]);",
+                f"        trace.resize((q0 + 1) * {p}_VARS);",
+                "    }",
+                f"    ws.{p}_seen[j] = ws.inserted.size();",
                 f"    double xs[MAX_VARS], xe[MAX_VARS];",
-                f"    for (int v = 0; v < {p}_VARS; v++) xs[v] = ws.{p}_x[v * {p}_N + j];",
-                "    double t = t0;",
+                f"    for (int v = 0; v < {p}_VARS; v++) xs[v] = trace[q0 * {p}_VARS + v];",
+                "    double t = q0 == 0 ? t0 : ws.step_events[q0 - 1].t;",
                 "    const size_t n_events = ws.step_events.size();",
-                "    for (size_t q = 0; q <= n_events; q++) {",
+                "    for (size_t q = q0; q <= n_events; q++) {",
                 "        const bool last = q == n_events;",
                 "        const double te = last ? t1 : ws.step_events[q].t;",
                 f"        const bool own = !last && ws.step_events[q].pop == POP_{p} && ws.step_events[q].idx == j;",
@@ -219,6 +237,7 @@ f"// {p}: neuron j from its state at the step start through the step's events: t
                 "        const Event& e = ws.step_events[q];",
                 f"        if (own) {p}_reset_single(P, xs);",
                 *effects,
+                f"        trace.insert(trace.end(), xs, xs + {p}_VARS);",
                 "    }",
                 "    return false;",
                 "}",
@@ -253,13 +272,14 @@ f"// {p}: neuron j from its state at the step start through the step's events: t
                 L.append(f"    std::fill(ws.{p.name}_x.begin() + {v} * {p.name}_N, ws.{p.name}_x.begin() + {v + 1} * {p.name}_N, (scalar){init!r});")
             if p.spiking:
                 L.append(f"    std::fill(ws.{p.name}_count.begin(), ws.{p.name}_count.end(), 0);")
+                L.append(f"    std::fill(ws.{p.name}_stamp.begin(), ws.{p.name}_stamp.end(), -1);   // no trace from another trial")
         L += ["    std::fill(ws.acc.begin(), ws.acc.end(), 0.0);",
               "    ws.events.clear(); ws.xlog.clear();",
               "    long long ip = 0;",
               "    for (int k = 0; k < S.n_steps; k++) {",
               "        const double t0 = k * dt, t1 = (k + 1) * dt;",
               "        const double wbar = readout_weight(P, (k + 0.5) * dt, T);",
-              "        ws.step_events.clear();",
+              "        ws.step_events.clear(); ws.inserted.clear();",
               "        // 1. every population evolves freely over the whole step"]
         for p in self.pops:
             n = p.name
@@ -290,7 +310,7 @@ f"// {p}: neuron j from its state at the step start through the step's events: t
                 L += [f"            if ({p}_any_above(P, ws.{p}_end.data(), ws.{p}_skip.data(), ws.{p}_flags.data()))",
                       f"                for (int j = 0; j < {p}_N; j++) {{",
                       f"                    if (!ws.{p}_flags[j]) continue;",
-                      f"                    if ({p}_walk(P, ws, W, j, t0, t1, c)) ws.candidates.push_back(c); else ws.{p}_skip[j] = 1;",
+                      f"                    if ({p}_walk(P, ws, W, j, k, t0, t1, c)) ws.candidates.push_back(c); else ws.{p}_skip[j] = 1;",
                       "                }"]
             L += ["            // exact times only where needed: in order of interval start, until no later one can be earlier",
                   "            std::sort(ws.candidates.begin(), ws.candidates.end(), [](const Candidate& a, const Candidate& b) { return a.t_a < b.t_a; });",
@@ -311,6 +331,7 @@ f"// {p}: neuron j from its state at the step start through the step's events: t
                   "                [](const Event& a, const Event& b) { return a.t < b.t; });",
                   "            const size_t pos = at - ws.step_events.begin();",
                   "            ws.step_events.insert(at, ev);",
+                  "            ws.inserted.push_back(pos);",
                   "            const double before = pos == 0 ? t0 : ws.step_events[pos - 1].t;",
                   "            const double after = pos + 1 == ws.step_events.size() ? t1 : ws.step_events[pos + 1].t;"]
             for p in self.spiking:

@@ -1,0 +1,235 @@
+"""A folder of WAV recordings turned into a SpikeDataset through the cochlea encoder, with a cache.
+
+Labels and speakers come from the file names, described by a pattern such as
+"{label}_{speaker}_{index}.wav". Encoding is slow next to training an epoch, so the spikes are
+saved once as an SHD-layout HDF5 file whose name is a hash of the encoder settings and of each
+file's name, size and modification time; a later call with the same settings and files reads it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+from scipy.io import wavfile
+
+from ..errors import ConfigError, DataError
+from .cochlea import CochleaEncoder, as_full_scale
+from .dataset import SpikeDataset
+from .h5 import load_h5, save_h5
+
+# Bump when the encoder's output changes for the same settings, so old caches are not reused.
+CACHE_VERSION = 1
+
+# Below this many files a process pool costs more to start than it saves.
+_MIN_FILES_FOR_POOL = 64
+
+_FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "genn_eventprop"
+
+
+def pattern_regex(pattern: str) -> re.Pattern:
+    """A regex for a file-name pattern: {label} and {speaker} are captured, other fields match
+    any non-empty text without '/', the rest is literal."""
+    parts, pos, seen = [], 0, set()
+    for m in _FIELD.finditer(pattern):
+        parts.append(re.escape(pattern[pos:m.start()]))
+        name = m.group(1)
+        if name in ("label", "speaker"):
+            if name in seen:
+                raise ConfigError(f"pattern {pattern!r} names {{{name}}} twice; name it once")
+            seen.add(name)
+            parts.append(f"(?P<{name}>[^/]+?)")
+        else:
+            parts.append(r"[^/]+?")
+        pos = m.end()
+    parts.append(re.escape(pattern[pos:]))
+    if "label" not in seen:
+        raise ConfigError(f"pattern {pattern!r} has no {{label}} field; write where the label is in "
+                          "the file names, e.g. \"{label}_{speaker}_{index}.wav\"")
+    return re.compile("".join(parts))
+
+
+def read_wav(path) -> Tuple[int, np.ndarray]:
+    """(sample rate, mono waveform at full scale +-1); the first channel of a multi-channel file."""
+    try:
+        with warnings.catch_warnings():
+            # Unknown metadata chunks are skipped with a warning; they do not affect the audio.
+            warnings.simplefilter("ignore", wavfile.WavFileWarning)
+            rate, data = wavfile.read(str(path))
+    except Exception as err:  # scipy raises ValueError, EOFError, struct.error... on a bad file
+        raise DataError(f"{path} is not a readable WAV file ({err}); re-export it as PCM WAV "
+                        "or remove it from the folder") from None
+    if data.ndim == 2:
+        data = data[:, 0]
+    return int(rate), as_full_scale(data)
+
+
+def _encode_file(job: Tuple[str, CochleaEncoder]) -> Tuple[np.ndarray, np.ndarray]:
+    path, encoder = job
+    rate, waveform = read_wav(path)
+    return encoder.encode(waveform, rate)
+
+
+def _match_files(folder: Path, pattern: str):
+    """Sorted (relative path, label text, speaker text or None) of matching files; skipped count."""
+    regex = pattern_regex(pattern)
+    if "/" in pattern:
+        candidates = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    else:
+        candidates = sorted(p.name for p in folder.iterdir() if p.is_file())
+    matched, skipped = [], 0
+    for rel in candidates:
+        m = regex.fullmatch(rel)
+        if m is None:
+            skipped += 1
+            continue
+        matched.append((rel, m.group("label"), m.groupdict().get("speaker")))
+    return matched, skipped
+
+
+def _label_ids(texts: Sequence[str], class_names: Optional[Sequence[str]]):
+    """(label ids, class names). Integer labels are their own ids; names are sorted unless given."""
+    all_integers = all(t.isdigit() for t in texts)
+    if class_names is not None:
+        names = [str(c) for c in class_names]
+        index = {n: i for i, n in enumerate(names)}
+        if all(t in index for t in texts):
+            return np.array([index[t] for t in texts], dtype=np.int64), names
+        if all_integers and max(int(t) for t in texts) < len(names):
+            return np.array([int(t) for t in texts], dtype=np.int64), names
+        unknown = sorted(set(t for t in texts if t not in index))
+        raise DataError(f"labels {unknown[:10]} in the file names are not among class_names {names}; "
+                        "add them to class_names or leave class_names unset")
+    if all_integers:
+        ids = np.array([int(t) for t in texts], dtype=np.int64)
+        return ids, [str(i) for i in range(int(ids.max()) + 1)]
+    names = sorted(set(texts))
+    index = {n: i for i, n in enumerate(names)}
+    return np.array([index[t] for t in texts], dtype=np.int64), names
+
+
+def _cache_key(folder: Path, rels: List[str], encoder: CochleaEncoder) -> str:
+    files = []
+    for rel in rels:
+        st = (folder / rel).stat()
+        files.append([rel, st.st_size, st.st_mtime_ns])
+    blob = json.dumps({"version": CACHE_VERSION, "encoder": encoder.settings(), "files": files},
+                      sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def _resolve_encoder(folder: Path, rels: List[str], encoder: CochleaEncoder) -> CochleaEncoder:
+    """Fix f_max from the lowest sample rate, so every file is encoded on the same channels."""
+    if encoder.f_max is not None:
+        return encoder
+    rates = []
+    for rel in rels:
+        try:
+            rates.append(wavfile.read(str(folder / rel), mmap=True)[0])
+        except Exception as err:
+            raise DataError(f"{folder / rel} is not a readable WAV file ({err}); re-export it as "
+                            "PCM WAV or remove it from the folder") from None
+    return replace(encoder, f_max=encoder.highest_frequency(min(rates)))
+
+
+def _encode_all(folder: Path, rels: List[str], encoder: CochleaEncoder, workers: int):
+    jobs = [(str(folder / rel), encoder) for rel in rels]
+    if workers > 1 and len(jobs) >= _MIN_FILES_FOR_POOL:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(_encode_file, jobs, chunksize=16))
+    else:
+        results = [_encode_file(job) for job in jobs]
+    return [r[0] for r in results], [r[1] for r in results]
+
+
+def _read_cache(cache_file: Path, count: int):
+    """(times, units) from a cache file, or None when it is missing or unreadable."""
+    if not cache_file.is_file():
+        return None
+    try:
+        cached = load_h5(cache_file)
+    except Exception as err:  # a cache cut short by a killed run: encode again
+        warnings.warn(f"ignoring unreadable spike cache {cache_file} ({err}); encoding again")
+        return None
+    if len(cached) != count:
+        return None
+    return cached.times, cached.units
+
+
+def _write_cache(dataset: SpikeDataset, cache_file: Path) -> None:
+    try:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        partial = cache_file.with_name(f"{cache_file.stem}.{os.getpid()}.partial.h5")
+        save_h5(dataset, partial)
+        os.replace(partial, cache_file)  # readers never see a half-written cache
+    except OSError as err:
+        warnings.warn(f"could not write the spike cache {cache_file} ({err}); set cache_dir to a "
+                      "writable folder to avoid encoding again next time")
+
+
+def load_audio_folder(path, pattern: str = "{label}_{speaker}_{index}.wav",
+                      encoder: Optional[CochleaEncoder] = None, cache_dir=None,
+                      class_names: Optional[Sequence[str]] = None,
+                      workers: Optional[int] = None) -> SpikeDataset:
+    """Encode every file of `path` whose name matches `pattern` into spikes.
+
+    pattern: file names relative to `path` with {label} (required), {speaker} (optional) and any
+        other {field} (ignored); a '/' in it searches sub-folders. Files that do not match are
+        skipped, with one warning giving their number.
+    encoder: CochleaEncoder settings (default CochleaEncoder()). An unset f_max is fixed from the
+        lowest sample rate in the folder.
+    cache_dir: where encoded spikes are cached (default ~/.cache/genn_eventprop).
+    class_names: order of the classes; labels are looked up in it by name, or used as indices
+        when they are integers. Unset: integer labels are their own ids, names are sorted.
+    workers: processes that encode (default: the CPUs this process may use).
+    """
+    folder = Path(path).expanduser()
+    if not folder.is_dir():
+        raise DataError(f"audio folder {folder} does not exist or is not a folder; set data.path "
+                        "to the folder that holds the recordings")
+    encoder = encoder if encoder is not None else CochleaEncoder()
+    matched, skipped = _match_files(folder, pattern)
+    if not matched:
+        raise DataError(f"no file in {folder} matches the pattern {pattern!r}; set data.pattern to "
+                        "describe the file names, e.g. \"{label}_{speaker}_{index}.wav\"")
+    if skipped:
+        warnings.warn(f"{skipped} files in {folder} do not match the pattern {pattern!r} and were "
+                      "skipped")
+    rels = [m[0] for m in matched]
+    labels, names = _label_ids([m[1] for m in matched], class_names)
+    speakers = speaker_names = None
+    if matched[0][2] is not None:
+        speaker_names = sorted(set(m[2] for m in matched))
+        index = {n: i for i, n in enumerate(speaker_names)}
+        speakers = np.array([index[m[2]] for m in matched], dtype=np.int64)
+
+    cache_file = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    cache_file = cache_file / f"audio-{folder.name}-{_cache_key(folder, rels, encoder)}.h5"
+    resolved = _resolve_encoder(folder, rels, encoder)
+    cached = _read_cache(cache_file, len(rels))
+    if cached is not None:
+        times, units = cached
+    else:
+        if workers is None:
+            workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        times, units = _encode_all(folder, rels, resolved, max(1, int(workers or 1)))
+    dataset = SpikeDataset(
+        times=list(times), units=list(units), labels=labels, num_channels=resolved.channels,
+        num_classes=len(names), speakers=speakers, class_names=names, speaker_names=speaker_names,
+        extra={"files": rels, "encoder": resolved.settings(), "cache_file": str(cache_file)},
+    )
+    if cached is None:
+        _write_cache(dataset, cache_file)
+    return dataset
