@@ -145,6 +145,33 @@ def evaluate(run_dir, data_path, checkpoint, overrides):
 
 
 @main.command()
+@click.argument("search_config", type=click.Path(dir_okay=False), required=False)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Search folder (default: searches/<name>).")
+@click.option("--resume", "resume_dir", type=click.Path(file_okay=False), help="Continue the search in this folder.")
+@user_errors
+def search(search_config, out_dir, resume_dir):
+    """Bayesian search over config keys (scikit-optimize); resumable, with parallel workers."""
+    from genn_eventprop.search import run_search
+
+    if resume_dir:
+        saved = os.path.join(resume_dir, "search.yaml")
+        if not os.path.exists(saved):
+            raise UserError(f"--resume {resume_dir}: no search.yaml there; give a folder written by 'genn-eventprop search'")
+        cfg_path, folder = saved, resume_dir
+    else:
+        if not search_config:
+            raise UserError("give a SEARCH_CONFIG file, or --resume DIR")
+        cfg_path = search_config
+        folder = out_dir or os.path.join("searches", os.path.splitext(os.path.basename(search_config))[0])
+    summary = run_search(cfg_path, folder, resume=bool(resume_dir), log=click.echo)
+    click.echo(f"{summary['done']} trials done, {summary['failed']} failed, {summary['builds']} model builds, "
+               f"{summary['wall_seconds']:.0f} s")
+    if summary["best"]:
+        click.echo(f"best: trial {summary['best']['trial']}, value {summary['best']['value']:.4g}, "
+                   f"{summary['best']['params']}; config: {os.path.join(folder, 'best.yaml')}")
+
+
+@main.command()
 @user_errors
 def info():
     """Which backends can run here: the C++ compiler, pygenn and CUDA."""
