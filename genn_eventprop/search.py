@@ -372,9 +372,14 @@ def run_search(cfg_path: str, search_dir: str, resume: bool = False, log=print) 
         log(f"resuming {search_dir}: {len(store.rows())} trials recorded, {n} interrupted trial(s) to run again")
     elif store.rows():
         raise UserError(f"{search_dir} already holds a search; continue it with: genn-eventprop search --resume {search_dir}")
-    with open(os.path.join(search_dir, "search.yaml"), "w") as f:
+    saved = os.path.join(search_dir, "search.yaml")
+    if os.path.abspath(cfg_path) != os.path.abspath(saved):   # a copy whose base resolves from anywhere
         with open(cfg_path) as src:
-            f.write(src.read())
+            raw = yaml.safe_load(src)
+        raw["base"] = cfg.base
+        with open(saved + ".tmp", "w") as f:
+            yaml.safe_dump(raw, f, sort_keys=False)
+        os.replace(saved + ".tmp", saved)
     t0 = time.time()
     host = socket.gethostname()
     if cfg.workers == 1:
