@@ -5,7 +5,7 @@ import importlib
 from typing import Callable, Dict
 
 from genn_eventprop.errors import ConfigError
-from genn_eventprop.models import (INTEGRAL_READOUTS, ExponentialSynapse, Gauss, LeakyIntegrate,
+from genn_eventprop.models import (INTEGRAL_READOUTS, AdaptiveLeakyIntegrateFire, ExponentialSynapse, Gauss, LeakyIntegrate,
                                    LeakyIntegrateFire, SpikeInput)
 from genn_eventprop.models.base import NeuronModel
 from genn_eventprop.network import Connection, Network, Normal, Population
@@ -18,7 +18,12 @@ def _lif(layer) -> NeuronModel:
     return LeakyIntegrateFire(tau_mem=layer.tau_mem, threshold=layer.threshold, reset=layer.reset)
 
 
-HIDDEN_NEURONS: Dict[str, Callable] = {"lif": _lif}
+def _alif(layer) -> NeuronModel:
+    return AdaptiveLeakyIntegrateFire(tau_mem=layer.tau_mem, threshold=layer.threshold, tau_adapt=layer.tau_adapt,
+                                      beta=layer.beta, reset=layer.reset)
+
+
+HIDDEN_NEURONS: Dict[str, Callable] = {"lif": _lif, "alif": _alif}
 
 
 def _user_neuron(spec: str, layer) -> NeuronModel:
