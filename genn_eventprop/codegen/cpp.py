@@ -59,6 +59,7 @@ struct Status { int code; long long info[4]; };
 
 // A neuron found above threshold at a step end: the interval of its first crossing, then the exact time.
 struct Candidate { int pop, idx; double t_a, len, g_lo, g_hi, xa[MAX_VARS], t_cross, x_cross[MAX_VARS]; };
+struct Pick { double t_a; int pop, idx; };
 
 static inline void add_response(scalar* x, int n, int vars, const scalar* wrow, const double* r) {
     for (int v = 0; v < vars; v++) {
@@ -173,6 +174,8 @@ class _Context:
                 L.append(f"    std::vector<std::vector<double>> {n}_trace = std::vector<std::vector<double>>({n}_N);   // walk states")
                 L.append(f"    std::vector<int> {n}_stamp = std::vector<int>({n}_N, -1);   // step of each trace")
                 L.append(f"    std::vector<size_t> {n}_seen = std::vector<size_t>({n}_N);   // insertions each trace accounts for")
+                L.append(f"    std::vector<Candidate> {n}_cand = std::vector<Candidate>({n}_N);   // crossing found by the last walk")
+                L.append(f"    std::vector<unsigned char> {n}_known = std::vector<unsigned char>({n}_N);   // 0 none, 1 interval, 2 time")
         L += [f"    std::vector<double> acc = std::vector<double>({self.out}_N), dLdz = std::vector<double>({self.out}_N), "
               f"drive = std::vector<double>({self.out}_N);",
               "    std::vector<double> factor;           // grad or error factors of one population",
@@ -180,7 +183,7 @@ class _Context:
               "    std::vector<Event> step_events;       // the current step's, in time order",
               "    std::vector<double> xlog;             // state of each spiking neuron just before its spike",
               "    std::vector<PendingJump> pending;     // adjoint jumps of the current step (backward)",
-              "    std::vector<Candidate> candidates;    // neurons above threshold at the step end (forward)",
+              "    std::vector<Pick> order;              // candidates of the current step by interval start (forward)",
               "    std::vector<size_t> inserted;         // where this step's spikes went into step_events",
               f"    long long pop_spikes[{max(1, len(self.pops))}];",
               "};", ""]
@@ -302,26 +305,32 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
                       "        }"]
             L += ["        // 3. the step's spikes, earliest first: a neuron above threshold at the step end is walked",
                   "        //    through the step to its crossing; its reset and outgoing jumps are superposed too.",
-                  *(f"        std::fill(ws.{p}_skip.begin(), ws.{p}_skip.end(), 0);" for p in self.spiking),
+                  *(f"        std::fill(ws.{p}_skip.begin(), ws.{p}_skip.end(), 0); std::fill(ws.{p}_known.begin(), ws.{p}_known.end(), 0);"
+                    for p in self.spiking),
 "        while (true) {",
-                  "            ws.candidates.clear();",
-                  "            Candidate c;"]
+                  "            ws.order.clear();"]
             for p in self.spiking:
                 L += [f"            if ({p}_any_above(P, ws.{p}_end.data(), ws.{p}_skip.data(), ws.{p}_flags.data()))",
                       f"                for (int j = 0; j < {p}_N; j++) {{",
                       f"                    if (!ws.{p}_flags[j]) continue;",
-                      f"                    if ({p}_walk(P, ws, W, j, k, t0, t1, c)) ws.candidates.push_back(c); else ws.{p}_skip[j] = 1;",
+                      f"                    if (!ws.{p}_known[j]) {{   // walk only neurons whose trajectory changed",
+                      f"                        if (!{p}_walk(P, ws, W, j, k, t0, t1, ws.{p}_cand[j])) {{ ws.{p}_skip[j] = 1; continue; }}",
+                      f"                        ws.{p}_known[j] = 1;",
+                      "                    }",
+                      f"                    ws.order.push_back(Pick{{ws.{p}_cand[j].t_a, POP_{p}, j}});",
                       "                }"]
             L += ["            // exact times only where needed: in order of interval start, until no later one can be earlier",
-                  "            std::sort(ws.candidates.begin(), ws.candidates.end(), [](const Candidate& a, const Candidate& b) { return a.t_a < b.t_a; });",
+                  "            std::sort(ws.order.begin(), ws.order.end(), [](const Pick& a, const Pick& b) { return a.t_a < b.t_a; });",
                   "            double best_t = INFINITY, best_x[MAX_VARS]; int best_pop = -1, best_i = -1;",
-                  "            for (Candidate& cand : ws.candidates) {",
-                  "                if (cand.t_a >= best_t) break;"]
+                  "            for (const Pick& o : ws.order) {",
+                  "                if (o.t_a >= best_t) break;",
+                  "                Candidate* cand = nullptr;"]
             for p in self.spiking:
-                L.append(f"                if (cand.pop == POP_{p}) {p}_cross(P, cand);")
-            L += ["                if (cand.t_cross < best_t) {",
-                  "                    best_t = cand.t_cross; best_pop = cand.pop; best_i = cand.idx;",
-                  "                    std::memcpy(best_x, cand.x_cross, sizeof(best_x));",
+                L.append(f"                if (o.pop == POP_{p}) {{ cand = &ws.{p}_cand[o.idx]; "
+                         f"if (ws.{p}_known[o.idx] == 1) {{ {p}_cross(P, *cand); ws.{p}_known[o.idx] = 2; }} }}")
+            L += ["                if (cand->t_cross < best_t) {",
+                  "                    best_t = cand->t_cross; best_pop = o.pop; best_i = o.idx;",
+                  "                    std::memcpy(best_x, cand->x_cross, sizeof(best_x));",
                   "                }",
                   "            }"]
             L += ["            if (best_pop < 0) break;",
@@ -350,7 +359,10 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
                       f"                {p}_propagate_state(P, t1 - best_t, d, r);",
                       f"                for (int v = 0; v < {p}_VARS; v++) ws.{p}_end[v * {p}_N + i] += (scalar)r[v];",
                       *self.deliver_end(p, "i", "t1 - best_t", "                "),
-                      f"                std::fill(ws.{p}_skip.begin(), ws.{p}_skip.end(), 0);",
+                      f"                ws.{p}_known[i] = 0;",
+                      *(f"                std::fill(ws.{q}_known.begin(), ws.{q}_known.end(), 0); "
+                        f"std::fill(ws.{q}_skip.begin(), ws.{q}_skip.end(), 0);   // {q} receives its spikes"
+                        for q in sorted({c.post for c in self.conns_from(p)} & set(self.spiking))),
                       "            }"]
             L += ["        }"]
         L += ["        ws.events.insert(ws.events.end(), ws.step_events.begin(), ws.step_events.end());",
