@@ -63,11 +63,14 @@ class Augment:
 
 @dataclass
 class Encoder:
+    """The cochlea encoder of audio folders (genn_eventprop/data/cochlea.py)."""
     channels: int = ranged(700, 1)
     f_min: float = ranged(50.0, 0.0, low_open=True)
-    f_max: Optional[float] = None
-    compression: str = choice("cbrt", "cbrt", "log")
-    gain: float = ranged(1.0, 0.0, low_open=True)
+    f_max: Optional[float] = ranged(None, 0.0, low_open=True)   # null: 0.45 x sample rate
+    compression: str = choice("log", "log", "cbrt")
+    floor_db: float = -60.0          # channels stay silent below this level (dB re full scale)
+    max_rate: float = ranged(50.0, 0.0, low_open=True)   # spikes/s of a channel at full scale
+    peak_db: Optional[float] = None  # normalise each recording's peak to this level (null: keep levels)
 
 
 @dataclass

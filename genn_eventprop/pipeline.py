@@ -62,7 +62,7 @@ def load_data(cfg) -> Splits:
         from genn_eventprop.data.cochlea import CochleaEncoder
         e = d.encoder
         encoder = CochleaEncoder(channels=e.channels, f_min=e.f_min, f_max=e.f_max, compression=e.compression,
-                                 gain=e.gain)
+                                 floor_db=e.floor_db, max_rate=e.max_rate, peak_db=e.peak_db)
         train = load_audio_folder(d.path, pattern=d.pattern, encoder=encoder, cache_dir=d.cache_dir)
     else:
         raise ConfigError(f"data.kind {d.kind!r} is unknown")

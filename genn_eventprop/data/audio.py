@@ -101,7 +101,7 @@ def _match_files(folder: Path, pattern: str):
 
 def _label_ids(texts: Sequence[str], class_names: Optional[Sequence[str]]):
     """(label ids, class names). Integer labels are their own ids; names are sorted unless given."""
-    all_integers = all(t.isdigit() for t in texts)
+    all_integers = all(re.fullmatch("[0-9]+", t) for t in texts)
     if class_names is not None:
         names = [str(c) for c in class_names]
         index = {n: i for i, n in enumerate(names)}
@@ -136,11 +136,10 @@ def _resolve_encoder(folder: Path, rels: List[str], encoder: CochleaEncoder) -> 
         return encoder
     rates = []
     for rel in rels:
-        try:
+        try:  # a memory map reads the header only
             rates.append(wavfile.read(str(folder / rel), mmap=True)[0])
-        except Exception as err:
-            raise DataError(f"{folder / rel} is not a readable WAV file ({err}); re-export it as "
-                            "PCM WAV or remove it from the folder") from None
+        except Exception:  # formats a map cannot serve (e.g. 24-bit): read it all
+            rates.append(read_wav(folder / rel)[0])
     return replace(encoder, f_max=encoder.highest_frequency(min(rates)))
 
 
@@ -159,7 +158,7 @@ def _read_cache(cache_file: Path, count: int):
     if not cache_file.is_file():
         return None
     try:
-        cached = load_h5(cache_file)
+        cached = load_h5(str(cache_file))
     except Exception as err:  # a cache cut short by a killed run: encode again
         warnings.warn(f"ignoring unreadable spike cache {cache_file} ({err}); encoding again")
         return None
@@ -170,10 +169,7 @@ def _read_cache(cache_file: Path, count: int):
 
 def _write_cache(dataset: SpikeDataset, cache_file: Path) -> None:
     try:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        partial = cache_file.with_name(f"{cache_file.stem}.{os.getpid()}.partial.h5")
-        save_h5(dataset, partial)
-        os.replace(partial, cache_file)  # readers never see a half-written cache
+        save_h5(dataset, str(cache_file))  # atomic: readers never see a half-written cache
     except OSError as err:
         warnings.warn(f"could not write the spike cache {cache_file} ({err}); set cache_dir to a "
                       "writable folder to avoid encoding again next time")
@@ -205,7 +201,7 @@ def load_audio_folder(path, pattern: str = "{label}_{speaker}_{index}.wav",
         raise DataError(f"no file in {folder} matches the pattern {pattern!r}; set data.pattern to "
                         "describe the file names, e.g. \"{label}_{speaker}_{index}.wav\"")
     if skipped:
-        warnings.warn(f"{skipped} files in {folder} do not match the pattern {pattern!r} and were "
+        warnings.warn(f"{skipped} file(s) in {folder} do not match the pattern {pattern!r} and were "
                       "skipped")
     rels = [m[0] for m in matched]
     labels, names = _label_ids([m[1] for m in matched], class_names)
