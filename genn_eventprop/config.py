@@ -240,6 +240,11 @@ def _coerce(value, tp, key: str):
     if dataclasses.is_dataclass(tp):
         return _build(tp, value, key)
     if tp is float:
+        if isinstance(value, str):   # YAML 1.1 reads 1e-3 (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"config key '{key}' must be {_type_name(tp)}, got {value!r}")
         return float(value)
