@@ -1,0 +1,107 @@
+"""The command line: gradcheck, codegen, evaluate, and exit code 2 with one line for bad input."""
+import os
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFIGS = os.path.join(ROOT, "configs")
+
+
+def cli(*args, cwd=ROOT, env_extra=None):
+    env = dict(os.environ, **(env_extra or {}))
+    return subprocess.run([sys.executable, "-m", "genn_eventprop.cli.main", *args], capture_output=True, text=True,
+                          cwd=cwd, env=env)
+
+
+@pytest.fixture
+def cache(tmp_path):
+    return {"GENN_EVENTPROP_CACHE": str(tmp_path / "cache")}
+
+
+def test_gradcheck_passes_on_the_shipped_config(cache):
+    r = cli("gradcheck", os.path.join(CONFIGS, "gradcheck.yaml"), env_extra=cache)
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    assert any(l.startswith("input_to_hidden") and l.endswith("ok") for l in lines)
+    assert any(l.startswith("hidden_to_hidden") for l in lines)
+    assert lines[-1].startswith("PASSED")
+
+
+def test_gradcheck_exits_1_when_the_tolerance_is_not_met(cache):
+    r = cli("gradcheck", os.path.join(CONFIGS, "gradcheck.yaml"), "--set", "gradcheck.tolerance=1e-15",
+            env_extra=cache)
+    assert r.returncode == 1 and "FAILED" in r.stdout
+
+
+def test_codegen_writes_commented_cpp_with_the_adjoint_kernels(tmp_path, cache):
+    r = cli("codegen", os.path.join(CONFIGS, "gradcheck.yaml"), "--out", str(tmp_path / "code"), env_extra=cache)
+    assert r.returncode == 0, r.stderr
+    src = (tmp_path / "code" / "network.cpp").read_text()
+    assert "Population hidden: LeakyIntegrateFire + ExponentialSynapse" in src
+    assert "hidden_spike_jump" in src and "adjoint flow" in src and "static void backward(" in src
+    assert "dV/dt: (I - V)/tau_mem" in src
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--set", "train.batchsize=4"], "unknown config key 'train.batchsize': did you mean 'train.batch_size'?"),
+    (["--set", "data.kind=h5", "--set", "data.path=missing.h5"], "data.path: no such file or folder"),
+    (["--set", "train.max_spikes=1", "--set", "data.yinyang.train_size=50", "--set", "model.hidden.init.mean=5.0"],
+     "raise train.max_spikes"),
+])
+def test_bad_input_is_one_line_and_exit_code_2(tmp_path, cache, args, message):
+    r = cli("train", os.path.join(CONFIGS, "yinyang.yaml"), "--out", str(tmp_path / "run"), *args, env_extra=cache)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert message in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_a_corrupt_dataset_is_exit_code_2(tmp_path, cache):
+    bad = tmp_path / "bad.h5"
+    bad.write_bytes(b"\x00" * 64)
+    r = cli("train", os.path.join(CONFIGS, "yinyang.yaml"), "--out", str(tmp_path / "run"),
+            "--set", "data.kind=h5", "--set", f"data.path={bad}", env_extra=cache)
+    assert r.returncode == 2 and "is not a readable HDF5 file" in r.stderr
+
+
+def test_a_failed_resume_keeps_the_run_folder(tmp_path, cache):
+    run = tmp_path / "run"
+    r = cli("train", os.path.join(CONFIGS, "yinyang.yaml"), "--out", str(run), "--set", "train.epochs=1",
+            "--set", "data.yinyang.train_size=60", "--set", "data.yinyang.valid_size=30",
+            "--set", "data.yinyang.test_size=30", env_extra=cache)
+    assert r.returncode == 0, r.stderr
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    r = cli("train", "--resume", str(run), "--set", "train.epochs=abc", env_extra=cache)
+    assert r.returncode == 2 and "train.epochs" in r.stderr
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+
+
+def test_evaluate_reports_accuracy_per_class_and_confusion(tmp_path, cache):
+    run = tmp_path / "run"
+    cli("train", os.path.join(CONFIGS, "yinyang.yaml"), "--out", str(run), "--set", "train.epochs=1",
+        "--set", "data.yinyang.train_size=90", "--set", "data.yinyang.valid_size=30",
+        "--set", "data.yinyang.test_size=60", env_extra=cache)
+    r = cli("evaluate", str(run), env_extra=cache)
+    assert r.returncode == 0, r.stderr
+    assert "on the test set: 60 samples" in r.stdout
+    assert "per-class accuracy: yin" in r.stdout and "confusion matrix" in r.stdout
+
+
+def test_evaluate_on_another_file_of_the_same_shape(tmp_path, cache):
+    from genn_eventprop.data.h5 import save_h5
+    from genn_eventprop.data.yinyang import make_yinyang
+    run = tmp_path / "run"
+    cli("train", os.path.join(CONFIGS, "yinyang.yaml"), "--out", str(run), "--set", "train.epochs=1",
+        "--set", "data.yinyang.train_size=90", "--set", "data.yinyang.valid_size=30", env_extra=cache)
+    save_h5(make_yinyang(45, seed=9), str(tmp_path / "more.h5"))
+    r = cli("evaluate", str(run), "--data", str(tmp_path / "more.h5"), "--set", "data.kind=h5", env_extra=cache)
+    assert r.returncode == 0, r.stderr
+    assert "45 samples" in r.stdout
+
+
+def test_info_names_the_native_compiler(cache):
+    r = cli("info", env_extra=cache)
+    assert r.returncode == 0 and "native" in r.stdout
