@@ -357,7 +357,21 @@ def _best(cfg: SearchConfig, rows: List[dict]) -> Optional[dict]:
 
 
 # -- the whole search ---------------------------------------------------------------------------
-def _worker_main(cfg_path: str, search_dir: str, worker: str):
+def _die_with_parent():
+    """A worker must not outlive its search: a killed search is resumed, and an orphan still running a
+    trial would then run it twice. Linux: ask the kernel to kill us when the parent dies."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _worker_main(cfg_path: str, search_dir: str, worker: str, parent: int):
+    _die_with_parent()
+    if os.getppid() != parent:   # the parent died before we asked
+        return
     cfg = load_search_config(cfg_path)
     worker_loop(cfg, search_dir, worker)
 
@@ -386,7 +400,8 @@ def run_search(cfg_path: str, search_dir: str, resume: bool = False, log=print) 
         worker_loop(cfg, search_dir, f"{host}-0", log)
     else:
         ctx = mp.get_context("spawn")
-        procs = [ctx.Process(target=_worker_main, args=(cfg.path, search_dir, f"{host}-{k}")) for k in range(cfg.workers)]
+        procs = [ctx.Process(target=_worker_main, args=(saved, search_dir, f"{host}-{k}", os.getpid()))
+                 for k in range(cfg.workers)]
         for p in procs:
             p.start()
         try:
