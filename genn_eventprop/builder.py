@@ -5,7 +5,7 @@ import importlib
 from typing import Callable, Dict
 
 from genn_eventprop.errors import ConfigError
-from genn_eventprop.models import (INTEGRAL_READOUTS, AdaptiveLeakyIntegrateFire, ExponentialSynapse, Gauss, LeakyIntegrate,
+from genn_eventprop.models import (READOUTS, AdaptiveLeakyIntegrateFire, ExponentialSynapse, Gauss, LeakyIntegrate,
                                    LeakyIntegrateFire, SpikeInput)
 from genn_eventprop.models.base import NeuronModel
 from genn_eventprop.network import Connection, Network, Normal, Population
@@ -66,10 +66,10 @@ def build_network(cfg, num_channels: int, num_classes: int) -> Network:
     out = cfg.model.output
     if out.neuron != "li":
         raise ConfigError(f"model.output.neuron: {out.neuron!r} is not available; the readout neuron is 'li'")
-    if out.readout not in INTEGRAL_READOUTS:
+    if out.readout not in READOUTS:
         raise ConfigError(f"model.output.readout: {out.readout!r} is not implemented yet; choose one of "
-                          f"{sorted(INTEGRAL_READOUTS)}")
-    readout = (Gauss(out.gauss.mu, out.gauss.sigma) if out.readout == "gauss" else INTEGRAL_READOUTS[out.readout]())
+                          f"{sorted(READOUTS)}")
+    readout = (Gauss(out.gauss.mu, out.gauss.sigma) if out.readout == "gauss" else READOUTS[out.readout]())
     pops.append(Population(OUTPUT, num_classes, LeakyIntegrate(tau_mem=out.tau_mem), ExponentialSynapse(tau_syn=out.tau_syn)))
     conns.append(Connection(previous, OUTPUT, Normal(out.init.mean, out.init.std)))
     return Network(pops, conns, OUTPUT, readout)

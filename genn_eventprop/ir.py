@@ -67,6 +67,7 @@ class ReadoutIR:
     name: str
     weighting: sp.Expr                 # w(t), in t, T and readout params
     params: Dict[sp.Symbol, float]
+    kind: str = "integral"             # integral | max | avg_xentropy
 
 
 @dataclass
@@ -137,4 +138,4 @@ def build_ir(network: Network) -> NetworkIR:
     rparams = {sp.Symbol(n, positive=True): float(v) for n, v in r.params.items()}
     weighting = _parse(r.weighting, {"t": t, "T": T, **{s.name: s for s in rparams}}, f"readout {r.name} weighting")
     return NetworkIR(network=network, populations=pops,
-                     readout=ReadoutIR(network.readout_population, r.name, weighting, rparams))
+                     readout=ReadoutIR(network.readout_population, r.name, weighting, rparams, r.kind))

@@ -7,7 +7,7 @@ from typing import Dict, List, Optional, Union
 import numpy as np
 
 from genn_eventprop.models.base import InputModel, NeuronModel, SynapseModel
-from genn_eventprop.models.readouts import IntegralReadout
+from genn_eventprop.models.readouts import IntegralReadout, SampledReadout
 
 
 @dataclass
@@ -51,7 +51,7 @@ class Network:
     populations: List[Population]
     connections: List[Connection]
     readout_population: str
-    readout: IntegralReadout
+    readout: Union[IntegralReadout, SampledReadout]
 
     def __post_init__(self):
         names = [p.name for p in self.populations]

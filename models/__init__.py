@@ -1,11 +1,13 @@
 """The model library: neurons, synapses and readouts written as equations."""
 from .base import InputModel, NeuronModel, SynapseModel
 from .neurons import AdaptiveLeakyIntegrateFire, LeakyIntegrate, LeakyIntegrateFire, SpikeInput
-from .readouts import INTEGRAL_READOUTS, Gauss, IntegralReadout, Linear, Sigmoid, Sum, SumExp
+from .readouts import (INTEGRAL_READOUTS, READOUTS, AvgXentropy, Gauss, IntegralReadout, Linear, MaxOverTime,
+                       SampledReadout, Sigmoid, Sum, SumExp)
 from .synapses import ExponentialSynapse
 
 __all__ = [
     "InputModel", "NeuronModel", "SynapseModel", "IntegralReadout",
     "LeakyIntegrateFire", "AdaptiveLeakyIntegrateFire", "LeakyIntegrate", "SpikeInput", "ExponentialSynapse",
     "Sum", "SumExp", "Linear", "Sigmoid", "Gauss", "INTEGRAL_READOUTS",
+    "READOUTS", "SampledReadout", "MaxOverTime", "AvgXentropy",
 ]

@@ -16,6 +16,22 @@ class IntegralReadout:
     name: str
     weighting: str
     params: Dict[str, float] = field(default_factory=dict)
+    kind: str = "integral"
+
+
+@dataclass
+class SampledReadout:
+    """A readout of the voltage sampled at the end of every time step (exact values of the exact trajectory).
+
+    kind "max":          z_k = max over steps of V_k(t_step); softmax cross-entropy of z.
+    kind "avg_xentropy": L = mean over steps of the cross-entropy of softmax(V(t_step)); the adjoint gets an
+                         impulse at every sample time.
+    """
+
+    name: str
+    kind: str
+    weighting: str = "1"
+    params: Dict[str, float] = field(default_factory=dict)
 
 
 def Sum() -> IntegralReadout:
@@ -47,4 +63,13 @@ def Gauss(mu: Optional[float] = None, sigma: Optional[float] = None) -> Integral
     return IntegralReadout("gauss", f"exp(-(t - {centre})**2 / (2 * {width}**2))", params)
 
 
+def MaxOverTime() -> SampledReadout:
+    return SampledReadout("max", "max")
+
+
+def AvgXentropy() -> SampledReadout:
+    return SampledReadout("avg_xentropy", "avg_xentropy")
+
+
 INTEGRAL_READOUTS = {"sum": Sum, "sum_exp": SumExp, "linear": Linear, "sigmoid": Sigmoid, "gauss": Gauss}
+READOUTS = {**INTEGRAL_READOUTS, "max": MaxOverTime, "avg_xentropy": AvgXentropy}

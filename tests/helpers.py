@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from genn_eventprop.data.batch import SpikeBatch
-from genn_eventprop.models import ExponentialSynapse, LeakyIntegrate, LeakyIntegrateFire, SpikeInput, Sum, SumExp
+from genn_eventprop.models import READOUTS, ExponentialSynapse, LeakyIntegrate, LeakyIntegrateFire, SpikeInput
 from genn_eventprop.network import Connection, Network, Normal, Population
 
 
@@ -17,7 +17,7 @@ def tiny_network(recurrent: bool = False, readout: str = "sum_exp", hidden: int 
         [Population("inp", 3, SpikeInput()),
          Population("hid", hidden, LeakyIntegrateFire(tau_mem=10.0, reset=reset), ExponentialSynapse(5.0)),
          Population("out", 2, LeakyIntegrate(tau_mem=20.0), ExponentialSynapse(5.0))],
-        conns, "out", {"sum": Sum, "sum_exp": SumExp}[readout]())
+        conns, "out", READOUTS[readout]())
 
 
 def batch_from(samples, duration: float = 50.0) -> SpikeBatch:

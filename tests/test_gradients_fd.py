@@ -24,6 +24,17 @@ def test_every_weight_gradient_matches_finite_differences(recurrent, readout, bu
     assert report.passed
 
 
+@pytest.mark.parametrize("readout", ["linear", "sigmoid", "gauss", "max", "avg_xentropy"])
+def test_every_readout_and_loss_has_exact_gradients(readout, build_cache):
+    net = tiny_network(recurrent=True, readout=readout)
+    backend = NativeBackend(net, precision="float64", threads=1, cache_dir=build_cache)
+    weights = net.init_weights(np.random.default_rng(3))
+    report = gradcheck(backend, weights, batch_from(random_samples(seed=3, n=2)), dt=1.0, epsilon=1e-6,
+                       tolerance=TOLERANCE)
+    assert all(c.skipped == 0 for c in report.connections)
+    assert report.passed, "\n".join(report.lines())
+
+
 def test_reset_by_subtraction_gradients_match_finite_differences(build_cache):
     net = tiny_network(recurrent=True, reset="subtract")
     backend = NativeBackend(net, precision="float64", threads=1, cache_dir=build_cache)

@@ -139,15 +139,17 @@ def emit_cpp(ir: NetworkIR, adjoint: Dict[str, AdjointIR], precision: str = "flo
     L += [f"// Readout '{readout.name}': weighting w(t) = {readout.weighting}, held constant within each step",
           "static inline double readout_weight(const Params& P, double t, double T) {", "    (void)P;",
           f"    return {print_expr(readout.weighting, rename)};", "}", ""]
-    ctx = _Context(net, pops, emitters, out.name, spiking, inp.name, pid)
+    ctx = _Context(net, pops, emitters, out.name, spiking, inp.name, pid, readout.kind)
     L += ctx.workspace() + ctx.walks() + ctx.forward() + ctx.backward()
     L += ["}  // namespace", ""] + ctx.entry()
     return EmittedProgram("\n".join(L) + "\n", param_names, spiking, [p.name for p in pops], offsets, n_w, out.size)
 
 
 class _Context:
-    def __init__(self, net, pops, emitters, out, spiking, inp, pid):
+    def __init__(self, net, pops, emitters, out, spiking, inp, pid, kind):
         self.net, self.pops, self.em, self.out, self.spiking, self.inp, self.pid = net, pops, emitters, out, spiking, inp, pid
+        self.kind = kind   # readout: integral | max | avg_xentropy
+        self.integral = kind == "integral"
 
     def conns_from(self, pre):
         return [c for c in self.net.connections if c.pre == pre]
@@ -178,11 +180,15 @@ class _Context:
                 L.append(f"    std::vector<unsigned char> {n}_known = std::vector<unsigned char>({n}_N);   // 0 none, 1 interval, 2 time")
         L += [f"    std::vector<double> acc = std::vector<double>({self.out}_N), dLdz = std::vector<double>({self.out}_N), "
               f"drive = std::vector<double>({self.out}_N);",
+              f"    std::vector<int> argmax = std::vector<int>({self.out}_N);   // max readout: step of each maximum",
+              "    std::vector<double> pcoef;            // avg_xentropy: softmax(V(t_k)) - onehot per step",
+              "    double ce_sum = 0.0;                  // avg_xentropy: summed per-step cross-entropy",
               "    std::vector<double> factor;           // grad or error factors of one population",
               "    std::vector<Event> events;            // every spike of the trial, in time order",
               "    std::vector<Event> step_events;       // the current step's, in time order",
               "    std::vector<double> xlog;             // state of each spiking neuron just before its spike",
               "    std::vector<PendingJump> pending;     // adjoint jumps of the current step (backward)",
+              "    double loss_scale = 1.0;",
               "    std::vector<Pick> order;              // candidates of the current step by interval start (forward)",
               "    std::vector<size_t> inserted;         // where this step's spikes went into step_events",
               f"    long long pop_spikes[{max(1, len(self.pops))}];",
@@ -260,7 +266,7 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
                   f"{indent}    {q}_Factors F; {self.factors_fn(q)}(P, {tau}, F); double r[MAX_VARS]; {q}_jump_response(P, F, r);",
                   f"{indent}    const scalar* wrow = W + W_{c.name} + (long long){who} * {q}_N;",
                   f"{indent}    add_response(ws.{q}_end.data(), {q}_N, {q}_VARS, wrow, r);"]
-            if q == self.out:
+            if q == self.out and self.integral:
                 L.append(f"{indent}    for (int j = 0; j < {q}_N; j++) ws.acc[j] += wbar * r[{q}_VARS] * wrow[j];")
             L.append(f"{indent}}}")
         return L
@@ -277,6 +283,8 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
                 L.append(f"    std::fill(ws.{p.name}_count.begin(), ws.{p.name}_count.end(), 0);")
                 L.append(f"    std::fill(ws.{p.name}_stamp.begin(), ws.{p.name}_stamp.end(), -1);   // no trace from another trial")
         L += ["    std::fill(ws.acc.begin(), ws.acc.end(), 0.0);",
+              *(["    ws.ce_sum = 0.0;", f"    ws.pcoef.assign((size_t)S.n_steps * {self.out}_N, 0.0);"]
+                if self.kind == "avg_xentropy" else []),
               "    ws.events.clear(); ws.xlog.clear();",
               "    long long ip = 0;",
               "    for (int k = 0; k < S.n_steps; k++) {",
@@ -286,7 +294,7 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
               "        // 1. every population evolves freely over the whole step"]
         for p in self.pops:
             n = p.name
-            integ = f" {n}_integrate(P, F, ws.{n}_x.data(), wbar, ws.acc.data());" if n == self.out else ""
+            integ = f" {n}_integrate(P, F, ws.{n}_x.data(), wbar, ws.acc.data());" if n == self.out and self.integral else ""
             L.append(f"        {{ {n}_Factors F; {self.factors_fn(n)}(P, dt, F);{integ} {n}_advance(P, F, ws.{n}_x.data(), ws.{n}_end.data()); }}")
         L += ["        // 2. the step's input spikes, each adding its effect on the end-of-step state",
               "        while (ip < S.n_spikes && S.t[ip] < t1) {",
@@ -367,8 +375,10 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
             L += ["        }"]
         L += ["        ws.events.insert(ws.events.end(), ws.step_events.begin(), ws.step_events.end());",
               *(f"        ws.{p.name}_x.swap(ws.{p.name}_end);" for p in self.pops),
-              "    }",
-              f"    for (int i = 0; i < {self.out}_N; i++) ws.acc[i] /= T;   // z_k = (1/T) integral w(t) V_k dt"]
+              *self.sample_readout(),
+              "    }"]
+        if self.integral:
+            L.append(f"    for (int i = 0; i < {self.out}_N; i++) ws.acc[i] /= T;   // z_k = (1/T) integral w(t) V_k dt")
         for p in self.pops:
             k = self.pid[p.name]
             if p.spiking:
@@ -377,6 +387,43 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
                 L.append(f"    ws.pop_spikes[{k}] = 0;")
         L += ["    return 0;", "}", ""]
         return L
+
+    def sample_readout(self) -> List[str]:
+        """Forward, at each step end: the sampled readouts."""
+        o = self.out
+        if self.kind == "max":
+            return [f"        for (int j = 0; j < {o}_N; j++) {{   // max readout: z_j = max over step ends of V_j",
+                    f"            const double v = {o}_readout_value(P, ws.{o}_x.data(), j);",
+                    "            if (k == 0 || v > ws.acc[j]) { ws.acc[j] = v; ws.argmax[j] = k; }",
+                    "        }"]
+        if self.kind == "avg_xentropy":
+            return [f"        {{   // avg_xentropy: cross-entropy of softmax(V(t_k)), and its gradient for the backward pass",
+                    f"            double v[{o}_N], vmax = -INFINITY, sum = 0.0;",
+                    f"            for (int j = 0; j < {o}_N; j++) {{ v[j] = {o}_readout_value(P, ws.{o}_x.data(), j); vmax = std::max(vmax, v[j]); }}",
+                    f"            for (int j = 0; j < {o}_N; j++) sum += std::exp(v[j] - vmax);",
+                    "            ws.ce_sum += std::log(sum) + vmax - v[S.label];",
+                    f"            for (int j = 0; j < {o}_N; j++) {{",
+                    f"                ws.pcoef[(size_t)k * {o}_N + j] = std::exp(v[j] - vmax) / sum - (j == S.label ? 1.0 : 0.0);",
+                    "                ws.acc[j] += v[j] / S.n_steps;   // z: time-averaged V, for predictions",
+                    "            }",
+                    "        }"]
+        return []
+
+    def readout_impulse(self) -> List[str]:
+        """Backward, at each step end: the adjoint impulse of a sampled readout, dL/dV(t_k) along d(readout)/dx."""
+        o = self.out
+        d = self.em[o].adj.readout_drive
+        comps = [(v, e) for v, e in enumerate(d) if e != 0]
+        if self.kind == "max":
+            coef = "(ws.argmax[j] == k ? ws.dLdz[j] : 0.0)"
+        elif self.kind == "avg_xentropy":
+            coef = f"ws.pcoef[(size_t)k * {o}_N + j] * ws.loss_scale / S.n_steps"
+        else:
+            return []
+        return [f"        for (int j = 0; j < {o}_N; j++) {{   // sampled readout: impulse at t1",
+                f"            const double c = {coef};",
+                *(f"            ws.{o}_lam[{v} * {o}_N + j] += (scalar)(c * ({print_expr(e)}));" for v, e in comps),
+                "        }"]
 
     def factors_at(self, q: str, kind: str, tau: str, t_event: str, indent: str) -> List[str]:
         """Backward: ws.factor[j] = lambda_q,j(t_event) . v (v the jump or error direction), by superposition
@@ -408,7 +455,9 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
              "    for (int k = S.n_steps - 1; k >= 0; k--) {",
              "        const double t0 = k * dt, t1 = (k + 1) * dt;",
              "        const double wbar = readout_weight(P, (k + 0.5) * dt, T);",
-             f"        for (int i = 0; i < {self.out}_N; i++) ws.drive[i] = ws.dLdz[i] * wbar / T;   // dL/dz_k * w(t) / T",
+             (f"        for (int i = 0; i < {self.out}_N; i++) ws.drive[i] = ws.dLdz[i] * wbar / T;   // dL/dz_k * w(t) / T"
+              if self.integral else f"        (void)wbar; std::fill(ws.drive.begin(), ws.drive.end(), 0.0);   // sampled readout: no flow drive"),
+             *self.readout_impulse(),
              "        ws.pending.clear();",
              "        while (e >= 0 && ws.events[e].t >= t0) {",
              "            const Event& ev = ws.events[e--];",
@@ -502,7 +551,9 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
             "            // Softmax cross-entropy of z and its gradient dL/dz (scaled by loss_scale = 1/batch size).",
             f"            double zmax = -INFINITY; for (int c = 0; c < {out}_N; c++) zmax = std::max(zmax, ws.acc[c]);",
             f"            double zsum = 0.0; for (int c = 0; c < {out}_N; c++) zsum += std::exp(ws.acc[c] - zmax);",
-            "            loss_out[s] = std::log(zsum) + zmax - ws.acc[S.label];",
+            "            ws.loss_scale = loss_scale;",
+            ("            loss_out[s] = ws.ce_sum / S.n_steps;   // avg_xentropy: mean per-step cross-entropy"
+             if self.kind == "avg_xentropy" else "            loss_out[s] = std::log(zsum) + zmax - ws.acc[S.label];"),
             f"            for (int c = 0; c < {out}_N; c++) {{",
             f"                z_out[(long long)s * {out}_N + c] = ws.acc[c];",
             "                ws.dLdz[c] = (std::exp(ws.acc[c] - zmax) / zsum - (c == S.label ? 1.0 : 0.0)) * loss_scale;",

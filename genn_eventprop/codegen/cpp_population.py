@@ -78,7 +78,7 @@ class PopulationEmitter:
             f"// {'=' * 94}",
             f"static const int {self.N} = {self.pop.size};",
             f"static const int {self.p}_VARS = {self.n_vars};",
-            self.factors(), self.advance(), self.integral(), self.adjoint_advance(),
+            self.factors(), self.advance(), self.integral(), self.readout_value(), self.adjoint_advance(),
             self.state_at(), self.propagate_state(), self.propagate_adjoint(),
         ]
         if self.adj.jump_direction is not None:
@@ -133,6 +133,13 @@ class PopulationEmitter:
         return self.function(f"{self.p}: readout integral, acc += weight * integral over tau of ({self.pop.readout})",
                              f"void {self.p}_integrate(const Params& P, const {self.p}_Factors& F, const scalar* x, "
                              "double weight, double* acc)", body)
+
+    def readout_value(self) -> str:
+        if self.pop.readout is None:
+            return ""
+        return self.function(f"{self.p}: the readout variable {self.pop.readout} of neuron i",
+                             f"double {self.p}_readout_value(const Params& P, const scalar* x, int i)",
+                             self.load_state("x") + [f"return {print_expr(self.pop.readout)};"])
 
     def adjoint_advance(self) -> str:
         lam = sp.Matrix(self.adj.lam)
