@@ -239,11 +239,31 @@ class Trainer:
                 self.log(f"test accuracy {100 * ev.accuracy:.2f}% (best epoch {results['best_epoch']})")
         _atomic_write_text(os.path.join(self.run_dir, "results.json"), json.dumps(results, indent=2))
         try:
-            from genn_eventprop.plots import plot_run
+            from genn_eventprop.plots import plot_raster, plot_run
             plot_run(self.run_dir)
+            data = self.splits.test if self.splits.test is not None and len(self.splits.test) else self.splits.valid
+            if os.path.exists(best_path) and data is not None and len(data):
+                self._plot_hidden_raster(data, plot_raster)
         except ImportError:
             pass
         return results
+
+    def _plot_hidden_raster(self, dataset, plot_raster):
+        """plots/hidden_raster.png: the hidden spikes of the first evaluation sample, best weights."""
+        weights, _, _ = self.load_checkpoint(self._checkpoint_path("best"))
+        batch = next(self._batches(self._prepare_eval_set(dataset.subset([0])), None))
+        r = self.backend.run_batch(weights, batch, self.cfg.dt, compute_gradients=False, record=True)
+        if not getattr(r, "recorded", None):
+            return
+        times, neurons, offset = [], [], 0
+        for h in self.hidden:
+            t, i = r.recorded[h]
+            times.append(t), neurons.append(i + offset)
+            offset += self.network.population(h).size
+        label = dataset.class_names[dataset.labels[0]] if dataset.class_names else int(dataset.labels[0])
+        plot_raster(np.concatenate(times), np.concatenate(neurons),
+                    os.path.join(self.run_dir, "plots", "hidden_raster.png"),
+                    f"hidden spikes, first evaluation sample (class {label})")
 
     # -- files -----------------------------------------------------------------------------------
     def _write_code(self):

@@ -52,3 +52,15 @@ def test_evaluation_without_gradients_gives_the_same_loss(build_cache):
     without = be.run_batch(weights, batch, 1.0, compute_gradients=False)
     assert without.grads is None
     np.testing.assert_array_equal(without.losses, with_grads.losses)
+
+
+def test_recorded_spikes_of_trial_0_match_its_spike_count_and_lie_within_the_trial(build_cache):
+    be = backend(build_cache, threads=2)
+    weights = be.network.init_weights(np.random.default_rng(5))
+    batch = batch_from(random_samples(seed=5, n=3), duration=50.0)
+    r = be.run_batch(weights, batch, 1.0, compute_gradients=False, record=True)
+    times, neurons = r.recorded["hid"]
+    assert len(times) == r.spike_counts["hid"][0] > 0
+    assert np.all(np.diff(times) >= 0) and np.all((times > 0) & (times <= 50.0))
+    assert np.all((neurons >= 0) & (neurons < 4))
+    assert np.any(np.abs(times - np.round(times)) > 1e-6), "spike times are not snapped to the grid"

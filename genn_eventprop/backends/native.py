@@ -91,6 +91,7 @@ class BatchResult:
     z: np.ndarray                       # readout scores, [trial, class]
     grads: Optional[Dict[str, np.ndarray]]   # dL/dw of the batch-mean loss, per connection [pre, post]
     spike_counts: Dict[str, np.ndarray]  # per population, spikes per trial
+    recorded: Optional[Dict[str, tuple]] = None   # record=True: population -> (times ms, neuron) of trial 0
 
     @property
     def loss(self) -> float:
@@ -128,7 +129,8 @@ class NativeBackend:
         fn = self._lib.gep_run
         W = np.ctypeslib.ndpointer(self.dtype, flags="C_CONTIGUOUS")
         fn.argtypes = [ctypes.c_int, _DBL, _I32, _I64, _I64, _I32, _DBL, _DBL, ctypes.c_double, ctypes.c_double,
-                       ctypes.c_int, ctypes.c_int, ctypes.c_int, W, _DBL, _DBL, _DBL, _I64, _I64]
+                       ctypes.c_int, ctypes.c_int, ctypes.c_int, W, _DBL, _DBL, _DBL, _I64, _I64,
+                       _DBL, _I32, _I32, ctypes.c_longlong, _I64]
         fn.restype = ctypes.c_int
         self._run = fn
         self.params: Dict[str, float] = {}
@@ -164,7 +166,7 @@ class NativeBackend:
                                       f"(denominator {den} = 0); e.g. tau_mem must differ from tau_syn")
 
     def run_batch(self, weights: Dict[str, np.ndarray], batch, dt: float, compute_gradients: bool = True,
-                  loss_scale: Optional[float] = None) -> BatchResult:
+                  loss_scale: Optional[float] = None, record: bool = False) -> BatchResult:
         """Forward (and backward) pass of every trial in batch.
 
         batch has times (ms, float64), units (int32), offsets (CSR over trials), labels and durations (ms).
@@ -200,8 +202,12 @@ class NativeBackend:
         spikes = np.zeros(n * len(prog.populations), dtype=np.int64)
         info = np.zeros(4, dtype=np.int64)
         scale = 1.0 / max(n, 1) if loss_scale is None else float(loss_scale)
+        cap = self.max_spikes * sum(self.network.population(p).size for p in prog.spiking) if record else 0
+        rec_t, rec_pop, rec_idx = np.zeros(max(cap, 1)), np.zeros(max(cap, 1), np.int32), np.zeros(max(cap, 1), np.int32)
+        rec_n = np.zeros(1, dtype=np.int64)
         rc = self._run(n, times, units, offsets, labels, n_steps, params, reg, float(dt), scale, self.max_spikes,
-                       int(self.threads), int(compute_gradients), W, grad, losses, z, spikes, info)
+                       int(self.threads), int(compute_gradients), W, grad, losses, z, spikes, info,
+                       rec_t, rec_pop, rec_idx, cap, rec_n)
         if rc == 1:
             pop = prog.populations[int(info[0])]
             raise SpikeBufferOverflow(
@@ -215,5 +221,10 @@ class NativeBackend:
             grads = {c.name: grad[prog.weight_offsets[c.name]:prog.weight_offsets[c.name] + int(np.prod(s))].reshape(s).copy()
                      for c, s in zip(self.network.connections, self.network.weight_shapes().values())}
         counts = spikes.reshape(n, len(prog.populations))
+        recorded = None
+        if record:
+            m = int(rec_n[0])
+            recorded = {p: (rec_t[:m][rec_pop[:m] == k].copy(), rec_idx[:m][rec_pop[:m] == k].copy())
+                        for k, p in enumerate(prog.populations)}
         return BatchResult(losses, z.reshape(n, prog.n_outputs), grads,
-                           {p: counts[:, k].copy() for k, p in enumerate(prog.populations)})
+                           {p: counts[:, k].copy() for k, p in enumerate(prog.populations)}, recorded)
