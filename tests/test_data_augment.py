@@ -55,3 +55,59 @@ def test_delay_lines_repeat_each_channel_later():
         sel = out.units[0] >= 4 * k
         sel &= out.units[0] < 4 * (k + 1)
         np.testing.assert_allclose(np.sort(out.times[0][sel]), np.sort(d.times[0]) + 10.0 * k)
+
+
+def two_samples_of_one_class():
+    """Sample 0: 20 spikes on channel 10 around 20 ms; sample 1: on channel 30 around 60 ms."""
+    offsets = np.linspace(-10.0, 10.0, 20)
+    return SpikeDataset(times=[20.0 + offsets, 60.0 + offsets], units=[np.full(20, 10), np.full(20, 30)],
+                        labels=np.array([1, 1]), num_channels=50, num_classes=2)
+
+
+def test_blend_meets_both_samples_at_their_common_centre():
+    d = two_samples_of_one_class()
+    out = Augmenter({"blend": 1.0}, d.num_channels, np.random.default_rng(0))(d)
+    for t, u in zip(out.times, out.units):
+        assert set(u.tolist()) == {20}                        # channel centres 10 and 30 meet at 20
+        assert set(np.round(t - 40.0, 9)) <= set(np.round(np.linspace(-10.0, 10.0, 20), 9))
+        assert 0 < len(t) < 40
+
+
+def test_blend_partners_come_from_the_same_class():
+    d = two_samples_of_one_class()
+    d.times.append(np.array([5.0]))
+    d.units.append(np.array([45]))
+    d.labels = np.array([1, 1, 0])
+    out = Augmenter({"blend": 1.0}, d.num_channels, np.random.default_rng(0))(d)
+    np.testing.assert_array_equal(out.times[2], [5.0])      # alone in its class: left as it is
+    assert not set(out.units[0].tolist()) & {45}
+
+
+def test_jitter_moves_times_but_loses_no_spike():
+    d = dataset(n=3)
+    out = Augmenter({"jitter": 20.0}, d.num_channels, np.random.default_rng(5))(d)
+    for a, b in zip(d.times, out.times):
+        assert len(a) == len(b) and not np.array_equal(a, b)
+        assert b.min() >= 0.0 and b.max() <= d.duration()
+
+
+def test_delay_spacing_may_be_given_in_ms_by_name():
+    aug = Augmenter({"delay": {"count": 1, "spacing_ms": 4.0}}, 3, np.random.default_rng(0))
+    out = aug(SpikeDataset([np.array([1.0])], [np.array([2])], np.array([0]), 3, 1))
+    np.testing.assert_array_equal(out.times[0], [1.0, 5.0])
+    np.testing.assert_array_equal(out.units[0], [2, 5])
+
+
+def test_an_unknown_augmentation_is_a_config_error():
+    from genn_eventprop.errors import ConfigError
+    with pytest.raises(ConfigError, match="unknown key\\(s\\) rotate"):
+        Augmenter({"rotate": 1}, 4, np.random.default_rng(0))
+
+
+def test_the_same_seed_gives_the_same_augmentation():
+    d = dataset()
+    config = {"shift": 5, "blend": 0.5, "dilation": 0.2, "jitter": 1.0}
+    a = Augmenter(config, d.num_channels, np.random.default_rng(7))(d)
+    b = Augmenter(config, d.num_channels, np.random.default_rng(7))(d)
+    for ta, tb in zip(a.times, b.times):
+        np.testing.assert_array_equal(ta, tb)

@@ -74,3 +74,35 @@ def test_mismatched_times_and_units_are_corrupt(tmp_path):
         f.create_dataset("labels", data=np.array([0]))
     with pytest.raises(DataError, match="corrupt: a sample has 2 spike times but 1 units"):
         load_h5(str(tmp_path / "c.h5"))
+
+
+def test_channels_default_to_700_then_grow_to_the_largest_unit(tmp_path):
+    write_shd_file(tmp_path / "small.h5", [([0.1], [5])], labels=[0], speakers=[0])
+    write_shd_file(tmp_path / "wide.h5", [([0.1], [900])], labels=[0], speakers=[0])
+    assert load_h5(str(tmp_path / "small.h5")).num_channels == 700
+    assert load_h5(str(tmp_path / "wide.h5")).num_channels == 901
+    assert load_h5(str(tmp_path / "small.h5"), num_channels=6).num_channels == 6
+
+
+def test_a_requested_channel_count_below_the_data_is_refused(tmp_path):
+    write_shd_file(tmp_path / "d.h5", [([0.1], [5])], labels=[0], speakers=[0])
+    with pytest.raises(DataError, match="has spikes on channel 5, beyond its 5 channels"):
+        load_h5(str(tmp_path / "d.h5"), num_channels=5)
+
+
+def test_a_speaker_list_of_the_wrong_length_is_corrupt(tmp_path):
+    write_shd_file(tmp_path / "d.h5", [([0.1], [5]), ([0.2], [6])], labels=[0, 1], speakers=[0])
+    with pytest.raises(DataError, match="corrupt: 1 speakers for 2 samples"):
+        load_h5(str(tmp_path / "d.h5"))
+
+
+def test_a_failed_save_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
+    good = SpikeDataset(times=[np.array([1.0])], units=[np.array([0])], labels=np.array([0]), num_channels=1,
+                        num_classes=1)
+    save_h5(good, str(tmp_path / "d.h5"))
+    bad = SpikeDataset(times=[np.array(["not a time"])], units=[np.array([0])], labels=np.array([1]),
+                       num_channels=1, num_classes=2)
+    with pytest.raises(ValueError):
+        save_h5(bad, str(tmp_path / "d.h5"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.h5"]
+    np.testing.assert_array_equal(load_h5(str(tmp_path / "d.h5")).labels, [0])

@@ -29,3 +29,37 @@ def test_random_validation_takes_the_fraction_without_overlap():
 def test_an_unknown_speaker_lists_the_known_ones():
     with pytest.raises(DataError, match="unknown speaker 'eve'; this dataset's speakers are: ann, bob, cid, dee"):
         split_by_speakers(dataset(), ["eve"])
+
+
+def test_validation_by_speaker_holds_out_those_speakers():
+    train, valid = split_validation(dataset(), by="speaker", speakers=["bob"])
+    assert set(valid.speakers.tolist()) == {1} and len(train) == 9
+
+
+def test_validation_by_speaker_without_speakers_is_refused():
+    with pytest.raises(DataError, match="set data.validation.speakers"):
+        split_validation(dataset(), by="speaker")
+
+
+def test_a_fraction_of_one_or_more_is_refused():
+    with pytest.raises(DataError, match="fraction must be at least 0 and below 1"):
+        split_validation(dataset(), fraction=1.0)
+
+
+def test_the_random_split_is_the_same_for_the_same_seed():
+    a, b = split_validation(dataset(), fraction=0.5, seed=3), split_validation(dataset(), fraction=0.5, seed=3)
+    assert [t[0] for t in a[1].times] == [t[0] for t in b[1].times]
+
+
+def test_without_speaker_names_unknown_ids_list_the_known_ids():
+    d = dataset()
+    d.speaker_names = None
+    with pytest.raises(DataError, match="unknown speaker 7; this dataset's speakers are: 0, 1, 2, 3"):
+        split_by_speakers(d, [7])
+
+
+def test_a_dataset_without_speakers_cannot_be_split_by_speaker():
+    d = dataset()
+    d.speakers = None
+    with pytest.raises(DataError, match="has no speaker information"):
+        split_by_speakers(d, ["ann"])

@@ -31,3 +31,17 @@ def test_the_spikes_encode_the_point_and_its_class():
 def test_the_dots_and_the_halves():
     assert yinyang_class(0.25, 0.5) == 2 and yinyang_class(0.75, 0.5) == 2
     assert yinyang_class(0.5, 0.9) != yinyang_class(0.5, 0.1)
+
+
+def test_a_size_not_divisible_by_three_is_balanced_within_one():
+    assert np.bincount(make_yinyang(7, seed=0).labels).tolist() == [3, 2, 2]
+
+
+def test_different_seeds_give_different_points():
+    assert not np.array_equal(make_yinyang(9, seed=0).extra["points"], make_yinyang(9, seed=1).extra["points"])
+
+
+def test_spike_times_are_exact_not_on_a_time_grid():
+    d = make_yinyang(30, seed=3)
+    coded = np.concatenate([t[u < 4] for t, u in zip(d.times, d.units)])
+    assert np.all(np.abs(coded * 10 - np.round(coded * 10)) > 0)   # none on a 0.1 ms grid

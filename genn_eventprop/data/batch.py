@@ -29,7 +29,7 @@ def make_batch(dataset: SpikeDataset, indices: Sequence[int], duration: Optional
     counts = np.array([len(t) for t in times], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     if duration is None:
-        durations = np.array([float(t[-1]) if len(t) else 0.0 for t in times])
+        durations = np.array([float(t[-1]) if len(t) else 0.0 for t in times], dtype=np.float64)
     else:
         durations = np.full(len(idx), float(duration))
     return SpikeBatch(times=np.concatenate(times) if times else np.zeros(0),
@@ -38,10 +38,14 @@ def make_batch(dataset: SpikeDataset, indices: Sequence[int], duration: Optional
 
 
 def iterate_batches(dataset: SpikeDataset, batch_size: int, rng: Optional[np.random.Generator] = None,
-                    drop_last: bool = False) -> Iterator[SpikeBatch]:
+                    drop_last: bool = False, duration: Optional[float] = None) -> Iterator[SpikeBatch]:
+    """Batches of batch_size trials: in order (rng None) or in an order drawn from rng; the last batch is
+    smaller unless drop_last. duration as in make_batch."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be 1 or more, got {batch_size}")
     order = rng.permutation(len(dataset)) if rng is not None else np.arange(len(dataset))
     for start in range(0, len(order), batch_size):
         idx = order[start:start + batch_size]
         if drop_last and len(idx) < batch_size:
             return
-        yield make_batch(dataset, idx)
+        yield make_batch(dataset, idx, duration)

@@ -38,11 +38,15 @@ def split_by_speakers(dataset: SpikeDataset, speakers: Sequence) -> Tuple[SpikeD
 
 def split_validation(dataset: SpikeDataset, by: str = "random", fraction: float = 0.1, speakers: Sequence = (),
                      seed: int = 0) -> Tuple[SpikeDataset, SpikeDataset]:
-    """(train, validation): a random fraction, or the given speakers."""
+    """(train, validation): a random fraction (rounded to whole samples; seeded), or the given speakers."""
     if by == "speaker":
+        if not speakers:
+            raise DataError("validation by speaker needs the speakers to hold out; set data.validation.speakers")
         return split_by_speakers(dataset, speakers)
     if by != "random":
         raise DataError(f"validation split 'by' must be random or speaker, got {by!r}")
+    if not 0.0 <= fraction < 1.0:
+        raise DataError(f"the validation fraction must be at least 0 and below 1, got {fraction}")
     n = len(dataset)
     order = np.random.default_rng(seed).permutation(n)
     n_valid = int(round(fraction * n))

@@ -25,6 +25,11 @@ def yinyang_class(x: float, y: float) -> int:
 
 
 def make_yinyang(size: int, seed: int = 0, t_min: float = 2.0, t_max: float = 27.0, t_bias: float = 0.0) -> SpikeDataset:
+    """size points (classes balanced to within one), the same for the same seed. Channels 0-3 carry
+    x, 1 - x, y, 1 - y; channel 4 is the bias. extra['points'] holds each sample's (x, y)."""
+    if size < 0 or not t_min < t_max or t_bias < 0 or t_min < 0:
+        raise ValueError(f"make_yinyang needs size >= 0 and 0 <= t_min < t_max, t_bias >= 0; got size {size}, "
+                         f"t_min {t_min}, t_max {t_max}, t_bias {t_bias}")
     rng = np.random.default_rng(seed)
     per_class = [size // 3 + (1 if c < size % 3 else 0) for c in range(3)]
     points = {c: [] for c in range(3)}
