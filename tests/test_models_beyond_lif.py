@@ -66,3 +66,15 @@ def test_a_non_linear_flow_is_refused_by_name():
     pop = Population("hid", 2, _neuron(flow={"V": "(V**2 + Isyn) / tau_mem"}), ExponentialSynapse())
     with pytest.raises(DifferentiationError, match="not linear in the state"):
         derive_population(build_population_ir(pop))
+
+
+@pytest.mark.parametrize("config", ["gradcheck_alif.yaml", "gradcheck_custom.yaml"])
+def test_the_shipped_gradcheck_configs_of_other_neurons_pass(config, monkeypatch, build_cache):
+    import os
+    from genn_eventprop.config import load_config
+    from genn_eventprop.pipeline import run_gradcheck
+    monkeypatch.setenv("GENN_EVENTPROP_CACHE", build_cache)
+    cfg = load_config(os.path.join(os.path.dirname(__file__), "..", "configs", config))
+    report = run_gradcheck(cfg)
+    assert report.passed and all(c.skipped == 0 for c in report.connections), "\n".join(report.lines())
+    assert max(c.max_relative_error for c in report.connections) < 1e-5
