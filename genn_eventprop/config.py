@@ -1,40 +1,55 @@
 """The YAML config, validated into typed objects.
 
-The schema is the dataclasses below: each field's type, default, allowed choices and range. Errors are
-one line naming the dotted key and the fix (ConfigError; the CLI exits with code 2). Relative paths are
-taken from the current folder when they exist there, otherwise from the config file's folder.
+The schema is the dataclasses below: each field's type and default, and in its metadata the allowed
+choices or range. A section written partly in the file keeps the defaults of the keys it leaves out
+(`recurrent_init: {std: 0.1}` keeps the recurrent mean 0.0).
+
+Every mistake raises ConfigError with one line that names the dotted key and the fix; the CLI prints it
+and exits with code 2.
+
+Paths (data.path, data.test_path, data.cache_dir): `~` is expanded; a relative path is looked up first
+from the current folder, then from the folder of the config file; the first that exists is used. A path
+found in neither place is taken from the current folder (data.cache_dir is created there; SHD and SSC
+are downloaded there). Resolved paths are stored absolute, so a run folder's config.yaml works from
+anywhere.
 """
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
+import numbers
 import os
 import typing
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, List, Optional, Sequence, Union
 
 import yaml
 
 from genn_eventprop.errors import ConfigError
 
 
-def choice(default, *choices, doc=""):
-    return field(default=default, metadata={"choices": choices, "doc": doc})
+def choice(default, *choices):
+    return field(default=default, metadata={"choices": choices})
 
 
-def ranged(default, low=None, high=None, low_open=False, doc=""):
-    return field(default=default, metadata={"low": low, "high": high, "low_open": low_open, "doc": doc})
+def ranged(default, low=None, high=None, low_open=False, high_open=False):
+    return field(default=default, metadata={"low": low, "high": high, "low_open": low_open, "high_open": high_open})
 
 
-def nested(cls):
-    return field(default_factory=cls)
+def positive(default):
+    return ranged(default, 0.0, low_open=True)
+
+
+def nested(factory):
+    return field(default_factory=factory)
 
 
 # -- the schema ---------------------------------------------------------------------------------
 @dataclass
 class Validation:
     by: str = choice("random", "random", "speaker", "none")
-    fraction: float = ranged(0.1, 0.0, 1.0)
+    fraction: float = ranged(0.1, 0.0, 1.0, high_open=True)
     speakers: List[Any] = field(default_factory=list)
 
 
@@ -65,12 +80,12 @@ class Augment:
 class Encoder:
     """The cochlea encoder of audio folders (genn_eventprop/data/cochlea.py)."""
     channels: int = ranged(700, 1)
-    f_min: float = ranged(50.0, 0.0, low_open=True)
-    f_max: Optional[float] = ranged(None, 0.0, low_open=True)   # null: 0.45 x sample rate
+    f_min: float = positive(50.0)
+    f_max: Optional[float] = positive(None)      # null: 0.45 x the lowest sample rate
     compression: str = choice("log", "log", "cbrt")
-    floor_db: float = -60.0          # channels stay silent below this level (dB re full scale)
-    max_rate: float = ranged(50.0, 0.0, low_open=True)   # spikes/s of a channel at full scale
-    peak_db: Optional[float] = None  # normalise each recording's peak to this level (null: keep levels)
+    floor_db: float = ranged(-60.0, high=0.0, high_open=True)   # channels stay silent below this level (dB FS)
+    max_rate: float = positive(50.0)             # spikes/s of a channel at full scale
+    peak_db: Optional[float] = None              # normalise each recording's peak to this level (null: keep)
 
 
 @dataclass
@@ -87,7 +102,7 @@ class Data:
     test_path: Optional[str] = None
     pattern: str = "{label}_{speaker}_{index}.wav"
     cache_dir: Optional[str] = None
-    duration: Optional[float] = ranged(None, 0.0, low_open=True)
+    duration: Optional[float] = positive(None)
     tail: float = ranged(20.0, 0.0)
     validation: Validation = nested(Validation)
     test: TestSplit = nested(TestSplit)
@@ -98,6 +113,7 @@ class Data:
 
 @dataclass
 class Init:
+    """Normal initial weights N(mean, std)."""
     mean: float = 0.03
     std: float = ranged(0.01, 0.0)
 
@@ -105,37 +121,40 @@ class Init:
 @dataclass
 class Hidden:
     size: int = ranged(256, 1)
-    neuron: str = "lif"          # lif | alif | "package.module:factory"
-    tau_mem: float = ranged(20.0, 0.0, low_open=True)
-    tau_syn: float = ranged(5.0, 0.0, low_open=True)
-    threshold: float = ranged(1.0, 0.0, low_open=True)
+    neuron: str = "lif"          # lif | alif | "package.module:function" (checked when the network is built)
+    tau_mem: float = positive(20.0)
+    tau_syn: float = positive(5.0)
+    threshold: float = positive(1.0)
     reset: str = choice("zero", "zero", "subtract")
     recurrent: bool = False
-    tau_adapt: float = ranged(200.0, 0.0, low_open=True)   # alif only
-    beta: float = ranged(0.2, 0.0)                          # alif only: threshold rise per spike
+    tau_adapt: float = positive(200.0)           # alif only: time constant of the adaptation
+    beta: float = ranged(0.2, 0.0)               # alif only: threshold rise per spike
     init: Init = nested(Init)
-    recurrent_init: Init = field(default_factory=lambda: Init(0.0, 0.02))
+    recurrent_init: Init = nested(lambda: Init(0.0, 0.02))
 
 
 @dataclass
 class Gauss:
-    mu: Optional[float] = None
-    sigma: Optional[float] = ranged(None, 0.0, low_open=True)
+    mu: Optional[float] = None                   # ms; null: the middle of the trial
+    sigma: Optional[float] = positive(None)      # ms; null: a quarter of the trial
+
+
+READOUTS = ("sum", "sum_exp", "linear", "sigmoid", "gauss", "max", "first_spike", "avg_xentropy")
 
 
 @dataclass
 class Output:
     neuron: str = choice("li", "li")
-    tau_mem: float = ranged(20.0, 0.0, low_open=True)
-    tau_syn: float = ranged(5.0, 0.0, low_open=True)
-    readout: str = choice("sum_exp", "sum", "sum_exp", "linear", "sigmoid", "gauss", "max", "first_spike", "avg_xentropy")
+    tau_mem: float = positive(20.0)
+    tau_syn: float = positive(5.0)
+    readout: str = choice("sum_exp", *READOUTS)
     gauss: Gauss = nested(Gauss)
-    init: Init = field(default_factory=lambda: Init(0.0, 0.03))
+    init: Init = nested(lambda: Init(0.0, 0.03))
 
 
 @dataclass
 class Model:
-    hidden: Union[Hidden, List[Hidden]] = nested(Hidden)
+    hidden: Union[Hidden, List[Hidden]] = nested(Hidden)   # one layer, or a list of layers
     output: Output = nested(Output)
 
     @property
@@ -145,7 +164,7 @@ class Model:
 
 @dataclass
 class Warmup:
-    start: Optional[float] = ranged(None, 0.0, low_open=True)
+    start: Optional[float] = positive(None)      # null: no warm-up
     factor: float = ranged(1.05, 1.0, low_open=True)
 
 
@@ -158,10 +177,10 @@ class Decay:
 @dataclass
 class Optimiser:
     name: str = choice("adam", "adam")
-    lr: float = ranged(1.0e-3, 0.0, low_open=True)
-    beta1: float = ranged(0.9, 0.0, 1.0)
-    beta2: float = ranged(0.999, 0.0, 1.0)
-    eps: float = ranged(1.0e-8, 0.0, low_open=True)
+    lr: float = positive(1.0e-3)
+    beta1: float = ranged(0.9, 0.0, 1.0, high_open=True)
+    beta2: float = ranged(0.999, 0.0, 1.0, high_open=True)
+    eps: float = positive(1.0e-8)
     warmup: Warmup = nested(Warmup)
     decay: Decay = nested(Decay)
 
@@ -186,19 +205,19 @@ class Train:
 
 @dataclass
 class Gradcheck:
-    epsilon: float = ranged(1.0e-4, 0.0, low_open=True)
-    tolerance: float = ranged(1.0e-3, 0.0, low_open=True)
+    epsilon: float = positive(1.0e-4)
+    tolerance: float = positive(1.0e-3)
     samples: int = ranged(2, 1)
     precision: str = choice("float64", "float32", "float64")
 
 
 @dataclass
 class Config:
-    seed: int = 1
+    seed: int = ranged(1, 0)                     # numpy's generators take seeds >= 0
     backend: str = choice("native", "native", "genn-cuda", "genn-cpu")
-    dt: float = ranged(1.0, 0.0, low_open=True)
+    dt: float = positive(1.0)
     precision: str = choice("float32", "float32", "float64")
-    threads: int = ranged(0, 0)
+    threads: int = ranged(0, 0)                  # 0: all cores
     data: Data = nested(Data)
     model: Model = nested(Model)
     train: Train = nested(Train)
@@ -212,55 +231,82 @@ class Config:
         return dataclasses.asdict(self)
 
 
-PATH_KEYS = {"data.path", "data.test_path", "data.cache_dir"}
-PATHS_REQUIRED = {"shd", "ssc", "audio", "h5"}
+PATH_KEYS = ("data.path", "data.test_path", "data.cache_dir")
+KINDS_NEEDING_PATH = ("shd", "ssc", "audio", "h5")
+KINDS_DOWNLOADED = ("shd", "ssc")    # their folder may be empty or absent: tonic downloads into it
 
 
 # -- building and checking ----------------------------------------------------------------------
-def _type_name(tp) -> str:
-    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(tp, str(tp))
+def _join(prefix: str, name) -> str:
+    return f"{prefix}.{name}" if prefix else str(name)
 
 
-def _coerce(value, tp, key: str):
-    origin = typing.get_origin(tp)
-    if origin is Union:
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        if value is None and type(None) in typing.get_args(tp):
+def _type_error(key: str, wanted: str, value) -> ConfigError:
+    return ConfigError(f"config key '{key}' must be {wanted}, got {value!r}")
+
+
+def _to_float(value, key: str) -> float:
+    if isinstance(value, str):   # YAML 1.1 reads 1e-3 (no dot) as a string
+        try:
+            value = float(value)
+        except ValueError:
+            raise _type_error(key, "a number", value) from None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise _type_error(key, "a number", value)
+    value = float(value)
+    if not math.isfinite(value):
+        raise _type_error(key, "a finite number", value)
+    return value
+
+
+def _to_int(value, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise _type_error(key, "an integer", value)
+    return int(value)
+
+
+def _to_speakers(value, key: str) -> list:
+    if not isinstance(value, list):
+        raise _type_error(key, "a list such as [theo, jackson]", value)
+    for item in value:
+        if isinstance(item, bool) or not isinstance(item, (str, numbers.Integral)):
+            raise ConfigError(f"config key '{key}' must list speaker names or numbers, got {item!r}")
+    return [item if isinstance(item, str) else int(item) for item in value]
+
+
+def _coerce(value, tp, key: str, default):
+    """value checked against the annotation tp; default is the field's default (the base of a section)."""
+    args = typing.get_args(tp)
+    if typing.get_origin(tp) is Union:
+        if value is None and type(None) in args:
             return None
-        if len(args) == 1:
-            return _coerce(value, args[0], key)
-        # Hidden or list of Hidden
+        options = [a for a in args if a is not type(None)]
+        if len(options) == 1:
+            return _coerce(value, options[0], key, default)
+        # Union[Section, List[Section]]: one mapping, or a list of them
+        section = options[0]
         if isinstance(value, list):
-            return [_build(args[0], v, f"{key}.{i}") for i, v in enumerate(value)]
-        return _build(args[0], value, key)
-    if origin in (list, List):
-        if not isinstance(value, list):
-            raise ConfigError(f"config key '{key}' must be a list, got {value!r}")
-        return value
+            if not value:
+                raise ConfigError(f"config key '{key}' needs at least one entry")
+            return [_build(section, v, _join(key, i), section()) for i, v in enumerate(value)]
+        return _build(section, value, key, default if isinstance(default, section) else section())
+    if typing.get_origin(tp) is list:
+        return _to_speakers(value, key)
     if dataclasses.is_dataclass(tp):
-        return _build(tp, value, key)
+        return _build(tp, value, key, default)
     if tp is float:
-        if isinstance(value, str):   # YAML 1.1 reads 1e-3 (no dot) as a string
-            try:
-                return float(value)
-            except ValueError:
-                pass
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"config key '{key}' must be {_type_name(tp)}, got {value!r}")
-        return float(value)
+        return _to_float(value, key)
     if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"config key '{key}' must be {_type_name(tp)}, got {value!r}")
-        return value
+        return _to_int(value, key)
     if tp is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"config key '{key}' must be {_type_name(tp)}, got {value!r}")
+            raise _type_error(key, "true or false", value)
         return value
     if tp is str:
         if not isinstance(value, str):
-            raise ConfigError(f"config key '{key}' must be {_type_name(tp)}, got {value!r}")
+            raise _type_error(key, "a string", value)
         return value
-    return value
+    raise TypeError(f"config schema: no check for the type {tp} of '{key}'")
 
 
 def _check_field(f: dataclasses.Field, value, key: str):
@@ -270,125 +316,229 @@ def _check_field(f: dataclasses.Field, value, key: str):
     if meta.get("choices") and value not in meta["choices"]:
         raise ConfigError(f"config key '{key}' must be one of {', '.join(map(str, meta['choices']))}; got {value!r}")
     low, high = meta.get("low"), meta.get("high")
-    if low is not None and (value < low or (meta.get("low_open") and value == low)):
-        raise ConfigError(f"config key '{key}' must be {'>' if meta.get('low_open') else '>='} {low}, got {value!r}")
-    if high is not None and value > high:
-        raise ConfigError(f"config key '{key}' must be <= {high}, got {value!r}")
+    too_low = low is not None and (value < low or (meta["low_open"] and value == low))
+    too_high = high is not None and (value > high or (meta["high_open"] and value == high))
+    if too_low or too_high:
+        bounds = []
+        if low is not None:
+            bounds.append(f"{'>' if meta['low_open'] else '>='} {low!r}")
+        if high is not None:
+            bounds.append(f"{'<' if meta['high_open'] else '<='} {high!r}")
+        raise ConfigError(f"config key '{key}' must be {' and '.join(bounds)}, got {value!r}")
 
 
-def _build(cls, raw, prefix: str):
+def _default(f: dataclasses.Field):
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+
+
+def _build(cls, raw, prefix: str, base=None):
+    """An instance of the section cls from the mapping raw; keys raw leaves out come from base."""
     if raw is None:
         raw = {}
-    if dataclasses.is_dataclass(raw):
+    if dataclasses.is_dataclass(raw) and not isinstance(raw, type):
         raw = dataclasses.asdict(raw)
     if not isinstance(raw, dict):
-        raise ConfigError(f"config key '{prefix}' must be a mapping of settings, got {raw!r}")
-    hints = typing.get_type_hints(cls)
+        where = f"config key '{prefix}'" if prefix else "a config"
+        raise ConfigError(f"{where} must be a mapping of settings, got {raw!r}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for k in raw:
         if k not in fields:
-            full = f"{prefix}.{k}" if prefix else str(k)
-            options = [f"{prefix}.{n}" if prefix else n for n in fields]
-            close = difflib.get_close_matches(full, options, n=1, cutoff=0.6)
-            hint = f": did you mean '{close[0]}'?" if close else f"; valid keys here: {', '.join(sorted(fields))}"
+            full = _join(prefix, k)
+            close = difflib.get_close_matches(full, [_join(prefix, n) for n in fields], n=1, cutoff=0.6)
+            hint = f": did you mean '{close[0]}'?" if close else f"; the keys here are {', '.join(fields)}"
             raise ConfigError(f"unknown config key '{full}'{hint}")
+    hints = typing.get_type_hints(cls)
     values = {}
     for name, f in fields.items():
-        key = f"{prefix}.{name}" if prefix else name
+        key = _join(prefix, name)
+        default = getattr(base, name) if base is not None else _default(f)
         if name in raw:
-            values[name] = _coerce(raw[name], hints[name], key)
+            values[name] = _coerce(raw[name], hints[name], key, default)
             _check_field(f, values[name], key)
+        else:
+            values[name] = default   # base is a fresh object: nothing is shared between configs
     return cls(**values)
 
 
-def _resolve_path(value: Optional[str], key: str, base_dir: Optional[str]) -> Optional[str]:
+def _resolve_path(value: Optional[str], base_dir: Optional[str]) -> Optional[str]:
+    """Absolute path: from the current folder if it exists there, else from base_dir if there, else current."""
     if value is None:
         return None
     value = os.path.expanduser(value)
-    if os.path.isabs(value) or os.path.exists(value) or base_dir is None:
-        return value
-    candidate = os.path.join(base_dir, value)
-    return candidate if os.path.exists(candidate) else value
+    if not os.path.isabs(value) and not os.path.exists(value) and base_dir is not None:
+        candidate = os.path.join(base_dir, value)
+        if os.path.exists(candidate):
+            return os.path.abspath(candidate)
+    return os.path.abspath(value)
 
 
-def _set(raw: dict, dotted: str, value):
-    parts = dotted.split(".")
-    node = raw
-    for i, part in enumerate(parts[:-1]):
-        if isinstance(node, list):
-            try:
-                node = node[int(part)]
-            except (ValueError, IndexError):
-                raise ConfigError(f"--set {dotted}: '{part}' is not an index of the list at "
-                                  f"'{'.'.join(parts[:i])}'") from None
-            continue
-        nxt = node.get(part)
-        if nxt is None:
-            nxt = node[part] = {}
-        elif not isinstance(nxt, (dict, list)):
-            raise ConfigError(f"--set {dotted}: '{'.'.join(parts[:i + 1])}' is a value, not a section")
-        node = nxt
-    if isinstance(node, list):
-        raise ConfigError(f"--set {dotted}: give a list index after '{'.'.join(parts[:-1])}'")
-    node[parts[-1]] = value
-
-
-def apply_overrides(raw: dict, overrides: Sequence[str]) -> dict:
-    for item in overrides:
-        if "=" not in item:
-            raise ConfigError(f"--set {item!r}: write KEY=VALUE, e.g. --set model.hidden.size=512")
-        key, text = item.split("=", 1)
-        try:
-            value = yaml.safe_load(text) if text.strip() else None
-        except yaml.YAMLError:
-            value = text
-        _set(raw, key.strip(), value)
-    return raw
-
-
-def config_from_dict(raw: dict, base_dir: Optional[str] = None, check_paths: bool = True) -> Config:
-    cfg = _build(Config, raw, "")
+def _check_relations(cfg: Config, written_paths: dict, check_paths: bool):
+    """Rules between keys, checked after every key is valid on its own."""
     d = cfg.data
-    for key in PATH_KEYS:
-        attr = key.split(".")[1]
-        setattr(d, attr, _resolve_path(getattr(d, attr), key, base_dir))
-    if d.kind in PATHS_REQUIRED and not d.path:
-        raise ConfigError(f"data.path is required for data.kind={d.kind}; set it in the config or with --set data.path=...")
+    if d.kind in KINDS_NEEDING_PATH and not d.path:
+        raise ConfigError(f"data.path is required for data.kind={d.kind}; set it in the config or with "
+                          f"--set data.path=...")
+    if d.test_path and d.kind != "h5":
+        raise ConfigError(f"data.test_path is read only for data.kind=h5 (this config has data.kind={d.kind}); "
+                          f"remove it")
     if check_paths:
         for key in ("data.path", "data.test_path"):
             value = getattr(d, key.split(".")[1])
-            if value and d.kind != "yinyang" and not os.path.exists(value):
-                raise ConfigError(f"{key}: no such file or folder '{value}'; fix the path or use --set {key}=...")
+            if value is None or os.path.exists(value) or d.kind == "yinyang":
+                continue
+            if key == "data.path" and d.kind in KINDS_DOWNLOADED:
+                continue
+            written = written_paths[key]
+            where = "" if os.path.isabs(os.path.expanduser(written)) else \
+                " (a relative path is looked up from the current folder, then from the config file's folder)"
+            raise ConfigError(f"{key}: no such file or folder '{written}'; fix the path or use "
+                              f"--set {key}=...{where}")
+    if d.test.speakers and (d.kind not in ("audio", "h5") or d.test_path):
+        own = "data.test_path" if d.test_path else f"data.kind={d.kind}"
+        raise ConfigError(f"data.test.speakers holds out a test set from audio or h5 data without a test file, "
+                          f"but {own} brings its own test set; remove data.test.speakers")
+    if d.validation.by == "speaker" and not d.validation.speakers:
+        raise ConfigError("data.validation.by=speaker needs data.validation.speakers, e.g. [theo]")
+    e = d.encoder
+    if e.f_max is not None and not e.f_max > e.f_min:
+        raise ConfigError(f"data.encoder.f_max ({e.f_max!r}) must be above data.encoder.f_min ({e.f_min!r})")
+    if e.peak_db is not None and not e.peak_db > e.floor_db:
+        raise ConfigError(f"data.encoder.peak_db ({e.peak_db!r}) must be above data.encoder.floor_db "
+                          f"({e.floor_db!r})")
     if cfg.backend == "genn-cpu" and cfg.train.batch_size > 1:
         raise ConfigError("backend genn-cpu (GeNN's CPU backend) runs batch size 1 only; set train.batch_size=1 "
                           "or use backend native for batches on the CPU")
-    if d.validation.by == "speaker" and not d.validation.speakers:
-        raise ConfigError("data.validation.by=speaker needs data.validation.speakers, e.g. [theo]")
+
+
+def config_from_dict(raw: dict, base_dir: Optional[str] = None, check_paths: bool = True) -> Config:
+    """A validated Config from a plain mapping (as read from YAML).
+
+    base_dir: the config file's folder, where relative paths are looked for second.
+    check_paths: whether data.path and data.test_path must exist (False to check a config's shape only).
+    """
+    cfg = _build(Config, raw, "")
+    written = {key: getattr(cfg.data, key.split(".")[1]) for key in PATH_KEYS}
+    for key in PATH_KEYS:
+        setattr(cfg.data, key.split(".")[1], _resolve_path(written[key], base_dir))
+    _check_relations(cfg, written, check_paths)
     return cfg
 
 
-def load_config(path: str, overrides: Sequence[str] = ()) -> Config:
+# -- overrides ----------------------------------------------------------------------------------
+def _set(raw: dict, dotted: str, value):
+    parts = dotted.split(".")
+    if not all(parts):
+        raise ConfigError(f"--set {dotted}=...: the key has an empty part; write it as section.key, "
+                          f"e.g. model.hidden.size")
+    node = raw
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        here = ".".join(parts[:i])
+        if isinstance(node, list):
+            if not part.isdigit():
+                raise ConfigError(f"--set {dotted}: '{here}' is a list of {len(node)}; address an element by its "
+                                  f"index, e.g. {here}.0.{'.'.join(parts[i:])}")
+            if int(part) >= len(node):
+                indices = f", so its indices are 0 to {len(node) - 1}" if node else ""
+                raise ConfigError(f"--set {dotted}: '{here}' is a list of {len(node)}{indices}")
+            part = int(part)
+        elif not isinstance(node, dict):
+            raise ConfigError(f"--set {dotted}: '{here}' is a value, not a section")
+        if last:
+            node[part] = value
+            return
+        child = node[part] if isinstance(node, list) else node.get(part)
+        if child is None:
+            child = node[part] = {}
+        node = child
+
+
+def _parse_value(text: str):
+    if not text.strip():
+        return None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:   # not a YAML value (e.g. a file name with braces): keep the text
+        return text
+
+
+def apply_overrides(raw: dict, overrides: Sequence[str]) -> dict:
+    """raw with each "a.b.c=value" applied in order; value is read as a YAML scalar or list."""
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"--set {item}: write KEY=VALUE, e.g. --set model.hidden.size=512")
+        key, text = item.split("=", 1)
+        _set(raw, key.strip(), _parse_value(text))
+    return raw
+
+
+# -- files --------------------------------------------------------------------------------------
+class _DuplicateKey(yaml.YAMLError):
+    def __init__(self, key, mark):
+        super().__init__(f"duplicate key {key!r}")
+        self.key, self.problem_mark = key, mark
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key written twice in one mapping (PyYAML would keep the last silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, typing.Hashable) and key in seen:
+                raise _DuplicateKey(key, key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _StrictLoader.construct_mapping)
+
+
+def read_yaml(path: str):
+    """The YAML document in path; a missing file or bad syntax is a one-line ConfigError."""
     if not os.path.exists(path):
         raise ConfigError(f"no config file at '{path}'")
     try:
-        with open(path) as f:
-            raw = yaml.safe_load(f)
+        with open(path, "rb") as f:
+            return yaml.load(f, Loader=_StrictLoader)
+    except _DuplicateKey as err:
+        raise ConfigError(f"{path} line {err.problem_mark.line + 1}: the key {err.key!r} is written twice in "
+                          f"the same section; keep one") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err)
+        problem = " ".join(problem.split())
         raise ConfigError(f"{path}{where}: not valid YAML ({problem})") from None
+    except OSError as err:
+        raise ConfigError(f"cannot read the config file '{path}' ({err.strerror or err})") from None
+
+
+def load_config(path: str, overrides: Sequence[str] = ()) -> Config:
+    """The config in the YAML file path, with --set overrides ("a.b.c=value") applied."""
+    raw = read_yaml(path)
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: a config is a mapping of sections (seed, data, model, train, ...)")
+        raise ConfigError(f"{path}: a config is a mapping of sections (seed, data, model, train, ...), "
+                          f"not a {type(raw).__name__}")
     raw = apply_overrides(raw, overrides)
     return config_from_dict(raw, base_dir=os.path.dirname(os.path.abspath(path)))
 
 
 def save_config(cfg: Config, path: str):
-    """Atomic write of the resolved config; loading it gives an equal Config."""
+    """Write cfg as YAML atomically (a reader never sees half a file); loading it gives an equal Config."""
     tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-        yaml.safe_dump(cfg.to_dict(), f, sort_keys=False)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w") as f:
+            yaml.safe_dump(cfg.to_dict(), f, sort_keys=False)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
