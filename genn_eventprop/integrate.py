@@ -35,13 +35,21 @@ def linear_form(flow: sp.Matrix, state: List[sp.Symbol]) -> Optional[LinearForm]
 
 
 def _clean(expr: sp.Expr) -> sp.Expr:
-    """Generic branch of piecewise results (distinct time constants) with only decaying exponentials."""
+    """Generic branch of piecewise results (distinct time constants), complex exponentials (oscillating
+    systems) as real sines and cosines, exponentials combined."""
     expr = expr.replace(lambda e: isinstance(e, sp.Piecewise), lambda e: e.args[0][0])
+    if expr.has(sp.I):
+        expr = sp.simplify(expr.rewrite(sp.cos))
     return sp.simplify(sp.powsimp(sp.expand(expr), combine="exp"))
 
 
 def _integrate(M: sp.Matrix) -> sp.Matrix:
-    return M.subs(tau, _s).integrate((_s, 0, tau)).applyfunc(_clean)
+    out = M.subs(tau, _s).integrate((_s, 0, tau)).applyfunc(_clean)
+    if out.has(sp.Integral):
+        from genn_eventprop.errors import ConfigError
+        raise ConfigError("sympy could not integrate this model's exact update in closed form; simplify the flow "
+                          f"(unevaluated: {[e for e in out if e.has(sp.Integral)][0]})")
+    return out
 
 
 @dataclass
