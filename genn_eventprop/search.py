@@ -218,12 +218,18 @@ class TrialStore:
                    (status, value, objective, reason, built, time.time(), trial_id))
         self._commit()
 
-    def requeue_running(self) -> int:
-        """After a crash or kill: trials left 'running' go back to 'pending' to be run again."""
+    def requeue_running(self, host: str) -> int:
+        """After a crash or kill: this machine's trials left 'running' go back to 'pending' to be run again
+        (another machine sharing the database may still be running its own)."""
         self.begin()
-        cur = self._exec("UPDATE trials SET status='pending', worker=NULL WHERE status='running'")
+        cur = self._exec("UPDATE trials SET status='pending', worker=NULL WHERE status='running' AND worker LIKE ?",
+                         (f"{host}-%",))
         self._commit()
         return cur.rowcount
+
+    @property
+    def shared(self) -> bool:
+        return not isinstance(self.conn, sqlite3.Connection)
 
 
 # -- one worker ---------------------------------------------------------------------------------
@@ -381,9 +387,12 @@ def run_search(cfg_path: str, search_dir: str, resume: bool = False, log=print) 
     cfg = load_search_config(cfg_path)
     os.makedirs(search_dir, exist_ok=True)
     store = TrialStore(cfg.storage or os.path.join(search_dir, "search.db"))
+    host = socket.gethostname()
     if resume:
-        n = store.requeue_running()
+        n = store.requeue_running(host)
         log(f"resuming {search_dir}: {len(store.rows())} trials recorded, {n} interrupted trial(s) to run again")
+    elif store.rows() and store.shared:
+        log(f"joining the search in {cfg.storage}: {len(store.rows())} trials recorded")
     elif store.rows():
         raise UserError(f"{search_dir} already holds a search; continue it with: genn-eventprop search --resume {search_dir}")
     saved = os.path.join(search_dir, "search.yaml")
@@ -395,7 +404,6 @@ def run_search(cfg_path: str, search_dir: str, resume: bool = False, log=print) 
             yaml.safe_dump(raw, f, sort_keys=False)
         os.replace(saved + ".tmp", saved)
     t0 = time.time()
-    host = socket.gethostname()
     if cfg.workers == 1:
         worker_loop(cfg, search_dir, f"{host}-0", log)
     else:
