@@ -8,7 +8,7 @@ from typing import List, Optional
 import numpy as np
 
 from genn_eventprop.builder import build_network, hidden_names
-from genn_eventprop.errors import ConfigError, DataError
+from genn_eventprop.errors import ConfigError, DataError, UserError
 from genn_eventprop.network import Network
 
 
@@ -97,7 +97,13 @@ def make_backend(cfg, network: Network, precision: Optional[str] = None, threads
         backend = NativeBackend(network, precision=precision, threads=cfg.threads if threads is None else threads,
                                 max_spikes=cfg.train.max_spikes)
     else:
-        from genn_eventprop.backends.genn import GeNNBackend   # optional: needs pygenn
+        try:
+            from genn_eventprop.backends.genn import GeNNBackend   # optional: needs pygenn
+        except ModuleNotFoundError as err:
+            if err.name != "genn_eventprop.backends.genn":
+                raise
+            raise UserError(f"backend {cfg.backend}: the GeNN emitter is not part of this version of "
+                            "genn-eventprop yet; use backend: native (docs/genn.md says what is ready)") from None
         backend = GeNNBackend(network, kind=cfg.backend, precision=precision, max_spikes=cfg.train.max_spikes,
                               batch_size=cfg.train.batch_size)
     r = cfg.train.regularisation

@@ -105,3 +105,9 @@ def test_evaluate_on_another_file_of_the_same_shape(tmp_path, cache):
 def test_info_names_the_native_compiler(cache):
     r = cli("info", env_extra=cache)
     assert r.returncode == 0 and "native" in r.stdout
+
+
+def test_a_genn_backend_that_is_not_there_is_one_clear_line(tmp_path, cache):
+    r = cli("train", os.path.join(CONFIGS, "yinyang.yaml"), "--out", str(tmp_path / "run"),
+            "--set", "backend=genn-cuda", "--set", "data.yinyang.train_size=30", env_extra=cache)
+    assert r.returncode == 2 and "use backend: native" in r.stderr
