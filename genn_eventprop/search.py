@@ -348,13 +348,23 @@ def worker_loop(cfg: SearchConfig, search_dir: str, worker: str, log=print) -> N
         n_done = len(finished)
         best = _best(cfg, rows)
         log(f"[{worker}] trial {trial_id} of {cfg.trials} ({n_done} finished"
-            + (f", best {cfg.objective} {best['value']:.4g}" if best else "") + f"): {params}")
+            + (f", best {cfg.objective} {best['value']:.4g}" if best else "") + _eta(cfg, finished)
+            + f"): {params}")
         try:
             value, objective, built = run_trial(cfg, params, os.path.join(search_dir, "trials", f"{trial_id:04d}"))
             store.finish(trial_id, "done", value, objective, built=int(built))
         except UserError as err:
             store.finish(trial_id, "failed", reason=str(err))
             log(f"[{worker}] trial {trial_id} failed: {err}")
+
+
+def _eta(cfg: SearchConfig, finished: List[dict]) -> str:
+    """Estimated time left: mean trial duration so far times the trials left, spread over the workers."""
+    spans = [r["finished"] - r["started"] for r in finished if r["finished"] and r["started"]]
+    if not spans:
+        return ""
+    left = max(cfg.trials - len(finished), 0) * (sum(spans) / len(spans)) / cfg.workers
+    return f", ETA {left / 60:.1f} min" if left >= 60 else f", ETA {left:.0f} s"
 
 
 def _best(cfg: SearchConfig, rows: List[dict]) -> Optional[dict]:

@@ -115,3 +115,23 @@ def test_a_bad_search_space_exits_2_on_the_command_line(tmp_path):
     r = subprocess.run([sys.executable, "-m", "genn_eventprop.cli.main", "search", path, "--out", str(tmp_path / "s")],
                        cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_k_fold_cross_validation_trains_once_per_fold_and_averages(tmp_path):
+    folder = str(tmp_path / "s")
+    summary = run_search(write_search(tmp_path, trials=1, extra={"cross_validation": {"kind": "kfold", "folds": 3}}),
+                         folder, log=lambda *a: None)
+    trial = os.path.join(folder, "trials", "0001")
+    assert sorted(os.listdir(trial)) == ["fold0", "fold1", "fold2"]
+    best = []
+    for f in range(3):
+        with open(os.path.join(trial, f"fold{f}", "metrics.csv")) as fh:
+            best.append(max(float(r["valid_accuracy"]) for r in csv.DictReader(fh)))
+    assert summary["best"]["value"] == pytest.approx(sum(best) / 3)
+
+
+def test_progress_names_the_trial_the_best_so_far_and_the_time_left(tmp_path):
+    lines = []
+    run_search(write_search(tmp_path, trials=3), str(tmp_path / "s"), log=lines.append)
+    assert lines[0].endswith("): " + lines[0].split("): ", 1)[1]) and "trial 1 of 3 (0 finished)" in lines[0]
+    assert "trial 3 of 3 (2 finished, best valid_accuracy" in lines[2] and ", ETA " in lines[2]
