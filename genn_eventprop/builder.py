@@ -5,7 +5,7 @@ import importlib
 from typing import Callable, Dict
 
 from genn_eventprop.errors import ConfigError
-from genn_eventprop.models import (READOUTS, AdaptiveLeakyIntegrateFire, ExponentialSynapse, Gauss, LeakyIntegrate,
+from genn_eventprop.models import (READOUTS, AdaptiveLeakyIntegrateFire, FirstSpike, ExponentialSynapse, Gauss, LeakyIntegrate,
                                    LeakyIntegrateFire, SpikeInput)
 from genn_eventprop.models.base import NeuronModel
 from genn_eventprop.network import Connection, Network, Normal, Population
@@ -64,12 +64,21 @@ def build_network(cfg, num_channels: int, num_classes: int) -> Network:
             conns.append(Connection(name, name, Normal(layer.recurrent_init.mean, layer.recurrent_init.std)))
         previous = name
     out = cfg.model.output
-    if out.neuron != "li":
-        raise ConfigError(f"model.output.neuron: {out.neuron!r} is not available; the readout neuron is 'li'")
     if out.readout not in READOUTS:
         raise ConfigError(f"model.output.readout: {out.readout!r} is not implemented yet; choose one of "
                           f"{sorted(READOUTS)}")
-    readout = (Gauss(out.gauss.mu, out.gauss.sigma) if out.readout == "gauss" else READOUTS[out.readout]())
-    pops.append(Population(OUTPUT, num_classes, LeakyIntegrate(tau_mem=out.tau_mem), ExponentialSynapse(tau_syn=out.tau_syn)))
+    if (out.readout == "first_spike") != (out.neuron == "lif"):
+        raise ConfigError("model.output: readout first_spike goes with neuron lif (spiking outputs), every other "
+                          "readout with neuron li")
+    if out.readout == "gauss":
+        readout = Gauss(out.gauss.mu, out.gauss.sigma)
+    elif out.readout == "first_spike":
+        f = out.first_spike
+        readout = FirstSpike(f.tau0, f.tau1, f.alpha)
+    else:
+        readout = READOUTS[out.readout]()
+    neuron = (LeakyIntegrateFire(tau_mem=out.tau_mem, threshold=out.threshold) if out.neuron == "lif"
+              else LeakyIntegrate(tau_mem=out.tau_mem))
+    pops.append(Population(OUTPUT, num_classes, neuron, ExponentialSynapse(tau_syn=out.tau_syn)))
     conns.append(Connection(previous, OUTPUT, Normal(out.init.mean, out.init.std)))
     return Network(pops, conns, OUTPUT, readout)

@@ -143,12 +143,21 @@ READOUTS = ("sum", "sum_exp", "linear", "sigmoid", "gauss", "max", "first_spike"
 
 
 @dataclass
+class FirstSpikeLoss:
+    tau0: float = positive(0.5)     # ms: softmax temperature of the first-spike times
+    tau1: float = positive(6.4)     # ms: time scale of the early-spike term
+    alpha: float = ranged(3e-3, 0.0)  # weight of the early-spike term
+
+
+@dataclass
 class Output:
-    neuron: str = choice("li", "li")
+    neuron: str = choice("li", "li", "lif")   # lif: spiking outputs, for readout first_spike
+    threshold: float = positive(1.0)          # lif outputs only
     tau_mem: float = positive(20.0)
     tau_syn: float = positive(5.0)
     readout: str = choice("sum_exp", *READOUTS)
     gauss: Gauss = nested(Gauss)
+    first_spike: FirstSpikeLoss = nested(FirstSpikeLoss)
     init: Init = nested(lambda: Init(0.0, 0.03))
 
 

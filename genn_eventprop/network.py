@@ -7,7 +7,7 @@ from typing import Dict, List, Optional, Union
 import numpy as np
 
 from genn_eventprop.models.base import InputModel, NeuronModel, SynapseModel
-from genn_eventprop.models.readouts import IntegralReadout, SampledReadout
+from genn_eventprop.models.readouts import FirstSpikeReadout, IntegralReadout, SampledReadout
 
 
 @dataclass
@@ -51,7 +51,7 @@ class Network:
     populations: List[Population]
     connections: List[Connection]
     readout_population: str
-    readout: Union[IntegralReadout, SampledReadout]
+    readout: Union[IntegralReadout, SampledReadout, FirstSpikeReadout]
 
     def __post_init__(self):
         names = [p.name for p in self.populations]
@@ -65,7 +65,11 @@ class Network:
                 raise ValueError(f"connection {c.name} targets input population {c.post!r}")
             if self.population(c.post).synapse is None:
                 raise ValueError(f"population {c.post!r} receives {c.name} but has no synapse model")
-        if self.population(self.readout_population).neuron.readout is None:
+        out = self.population(self.readout_population).neuron
+        if getattr(self.readout, "kind", "integral") == "first_spike":
+            if not out.spiking:
+                raise ValueError(f"readout first_spike needs spiking neurons in {self.readout_population!r}")
+        elif out.readout is None:
             raise ValueError(f"readout population {self.readout_population!r} has no readout variable")
 
     def population(self, name: str) -> Population:

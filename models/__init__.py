@@ -1,7 +1,7 @@
 """The model library: neurons, synapses and readouts written as equations."""
 from .base import InputModel, NeuronModel, SynapseModel
 from .neurons import AdaptiveLeakyIntegrateFire, LeakyIntegrate, LeakyIntegrateFire, SpikeInput
-from .readouts import (INTEGRAL_READOUTS, READOUTS, AvgXentropy, Gauss, IntegralReadout, Linear, MaxOverTime,
+from .readouts import (INTEGRAL_READOUTS, READOUTS, AvgXentropy, FirstSpike, FirstSpikeReadout, Gauss, IntegralReadout, Linear, MaxOverTime,
                        SampledReadout, Sigmoid, Sum, SumExp)
 from .synapses import ExponentialSynapse
 
@@ -9,5 +9,5 @@ __all__ = [
     "InputModel", "NeuronModel", "SynapseModel", "IntegralReadout",
     "LeakyIntegrateFire", "AdaptiveLeakyIntegrateFire", "LeakyIntegrate", "SpikeInput", "ExponentialSynapse",
     "Sum", "SumExp", "Linear", "Sigmoid", "Gauss", "INTEGRAL_READOUTS",
-    "READOUTS", "SampledReadout", "MaxOverTime", "AvgXentropy",
+    "READOUTS", "SampledReadout", "MaxOverTime", "AvgXentropy", "FirstSpike", "FirstSpikeReadout",
 ]

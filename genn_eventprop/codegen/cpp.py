@@ -102,8 +102,9 @@ def emit_cpp(ir: NetworkIR, adjoint: Dict[str, AdjointIR], precision: str = "flo
     inp = net.input_population
     readout = ir.readout
     out = ir.populations[readout.population]
-    if out.spiking:
-        raise ConfigError(f"the readout population {out.name} must be non-spiking")
+    if out.spiking != (readout.kind == "first_spike"):
+        raise ConfigError(f"the readout population {out.name} must be spiking for readout first_spike and "
+                          "non-spiking for every other readout")
 
     param_names = [f"{p.name}_{s.name}" for p in pops for s in p.params]
     param_names += [f"readout_{s.name}" for s in readout.params]
@@ -148,8 +149,9 @@ def emit_cpp(ir: NetworkIR, adjoint: Dict[str, AdjointIR], precision: str = "flo
 class _Context:
     def __init__(self, net, pops, emitters, out, spiking, inp, pid, kind):
         self.net, self.pops, self.em, self.out, self.spiking, self.inp, self.pid = net, pops, emitters, out, spiking, inp, pid
-        self.kind = kind   # readout: integral | max | avg_xentropy
+        self.kind = kind   # readout: integral | max | avg_xentropy | first_spike
         self.integral = kind == "integral"
+        self.driven = emitters[out].adj.readout_drive is not None   # the readout has a state variable
 
     def conns_from(self, pre):
         return [c for c in self.net.connections if c.pre == pre]
@@ -183,6 +185,7 @@ class _Context:
               f"    std::vector<int> argmax = std::vector<int>({self.out}_N);   // max readout: step of each maximum",
               "    std::vector<double> pcoef;            // avg_xentropy: softmax(V(t_k)) - onehot per step",
               "    double ce_sum = 0.0;                  // avg_xentropy: summed per-step cross-entropy",
+              f"    std::vector<double> first_t = std::vector<double>({self.out}_N), dLdt = std::vector<double>({self.out}_N);   // first_spike",
               "    std::vector<double> factor;           // grad or error factors of one population",
               "    std::vector<Event> events;            // every spike of the trial, in time order",
               "    std::vector<Event> step_events;       // the current step's, in time order",
@@ -283,6 +286,7 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
                 L.append(f"    std::fill(ws.{p.name}_count.begin(), ws.{p.name}_count.end(), 0);")
                 L.append(f"    std::fill(ws.{p.name}_stamp.begin(), ws.{p.name}_stamp.end(), -1);   // no trace from another trial")
         L += ["    std::fill(ws.acc.begin(), ws.acc.end(), 0.0);",
+              "    std::fill(ws.first_t.begin(), ws.first_t.end(), INFINITY);",
               *(["    ws.ce_sum = 0.0;", f"    ws.pcoef.assign((size_t)S.n_steps * {self.out}_N, 0.0);"]
                 if self.kind == "avg_xentropy" else []),
               "    ws.events.clear(); ws.xlog.clear();",
@@ -361,6 +365,8 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
                       f"                    st.code = 1; st.info[0] = POP_{p}; st.info[1] = i; st.info[3] = ws.{p}_count[i]; return 1;",
                       "                }",
                       f"                for (int v = 0; v < {p}_VARS; v++) ws.xlog.push_back(best_x[v]);",
+                      *([f"                if (ws.first_t[i] == INFINITY) ws.first_t[i] = best_t;   // first_spike readout"]
+                        if p == self.out else []),
                       f"                double h[MAX_VARS], d[MAX_VARS], r[MAX_VARS];   // reset: x_end += Phi(t1 - t_s) (h(x-) - x-)",
                       f"                std::memcpy(h, best_x, sizeof(h)); {p}_reset_single(P, h);",
                       f"                for (int v = 0; v < {p}_VARS; v++) d[v] = h[v] - best_x[v];",
@@ -409,11 +415,24 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
                     "        }"]
         return []
 
+    def phantom(self) -> List[str]:
+        """first_spike: a silent correct output neuron gets a phantom spike at T (heuristic: the loss is flat)."""
+        if self.kind != "first_spike":
+            return []
+        o = self.out
+        return [f"    if (ws.first_t[S.label] == INFINITY) {{   // phantom spike of the silent correct neuron at T",
+                f"        double xm[MAX_VARS], l[MAX_VARS];",
+                f"        for (int v = 0; v < {o}_VARS; v++) {{ xm[v] = ws.{o}_x[v * {o}_N + S.label]; l[v] = 0.0; }}",
+                f"        {o}_phantom_jump(P, l, xm, ws.dLdt[S.label]);",
+                f"        for (int v = 0; v < {o}_VARS; v++) ws.{o}_lam[v * {o}_N + S.label] = (scalar)l[v];",
+                "    }"]
+
     def readout_impulse(self) -> List[str]:
         """Backward, at each step end: the adjoint impulse of a sampled readout, dL/dV(t_k) along d(readout)/dx."""
         o = self.out
-        d = self.em[o].adj.readout_drive
-        comps = [(v, e) for v, e in enumerate(d) if e != 0]
+        if self.kind not in ("max", "avg_xentropy"):
+            return []
+        comps = [(v, e) for v, e in enumerate(self.em[o].adj.readout_drive) if e != 0]
         if self.kind == "max":
             coef = "(ws.argmax[j] == k ? ws.dLdz[j] : 0.0)"
         elif self.kind == "avg_xentropy":
@@ -430,7 +449,7 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
         from lambda(t1), the readout drive and the adjoint jumps already met later in this step."""
         L = [f"{indent}{{ {q}_Factors F; {self.factors_fn(q)}(P, {tau}, F); double r[MAX_VARS]; {q}_{kind}_response(P, F, r);",
              f"{indent}  ws.factor.resize({q}_N); project(ws.{q}_lam.data(), {q}_N, {q}_VARS, r, ws.factor.data());"]
-        if q == self.out:
+        if q == self.out and self.driven:
             L.append(f"{indent}  for (int j = 0; j < {q}_N; j++) ws.factor[j] += ws.drive[j] * r[{q}_VARS]; }}")
         else:
             L.append(f"{indent}}}")
@@ -451,12 +470,13 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
              "    const double dt = P.dt;",
              "    const double T = S.n_steps * dt;",
              *(f"    std::fill(ws.{p.name}_lam.begin(), ws.{p.name}_lam.end(), (scalar)0);" for p in self.pops),
+             *self.phantom(),
              "    long long e = (long long)ws.events.size() - 1;",
              "    for (int k = S.n_steps - 1; k >= 0; k--) {",
              "        const double t0 = k * dt, t1 = (k + 1) * dt;",
              "        const double wbar = readout_weight(P, (k + 0.5) * dt, T);",
              (f"        for (int i = 0; i < {self.out}_N; i++) ws.drive[i] = ws.dLdz[i] * wbar / T;   // dL/dz_k * w(t) / T"
-              if self.integral else f"        (void)wbar; std::fill(ws.drive.begin(), ws.drive.end(), 0.0);   // sampled readout: no flow drive"),
+              if self.integral else f"        (void)wbar; std::fill(ws.drive.begin(), ws.drive.end(), 0.0);   // no flow drive"),
              *self.readout_impulse(),
              "        ws.pending.clear();",
              "        while (e >= 0 && ws.events[e].t >= t0) {",
@@ -484,6 +504,8 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
             L += [f"            if (ev.pop == POP_{p}) {{",
                   "                const int i = ev.idx;",
                   "                double E = 0.0;",
+                  *(["                if (ws.first_t[i] == ev.t) E += ws.dLdt[i];   // first_spike loss: dL/dt of this spike"]
+                    if p == self.out and self.kind == "first_spike" else []),
                   *grads(p, "i", "                ", True),
                   "                // lambda of the spiking neuron just after its spike: from lambda(t1) and its later jumps",
                   f"                double lp[MAX_VARS], lm[MAX_VARS], tmp[MAX_VARS], l1[MAX_VARS];",
@@ -507,7 +529,7 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
               "        // lambda(t0): the whole step's adjoint flow, then every jump of the step carried back to t0"]
         for p in self.pops:
             n = p.name
-            drive = ", ws.drive.data()" if n == self.out else ""
+            drive = ", ws.drive.data()" if n == self.out and self.driven else ""
             L.append(f"        {{ {n}_Factors F; {self.factors_fn(n)}(P, dt, F); {n}_adjoint_advance(P, F, ws.{n}_lam.data(){drive}); }}")
         if self.spiking:
             L += ["        for (const PendingJump& pj : ws.pending) {", "            double tmp[MAX_VARS];"]
@@ -554,6 +576,8 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
             "                for (const Event& e : ws.events) if (e.pop >= 0 && n < rec_cap) { rec_t[n] = e.t; rec_pop[n] = e.pop; rec_idx[n] = e.idx; n++; }",
             "                *rec_n = n;",
             "            }",
+            *([f"            for (int c = 0; c < {out}_N; c++) ws.acc[c] = -std::min(ws.first_t[c], S.n_steps * dt) / P.readout_tau0;   // z = -t_first / tau0"]
+              if self.kind == "first_spike" else []),
             "            // Softmax cross-entropy of z and its gradient dL/dz (scaled by loss_scale = 1/batch size).",
             f"            double zmax = -INFINITY; for (int c = 0; c < {out}_N; c++) zmax = std::max(zmax, ws.acc[c]);",
             f"            double zsum = 0.0; for (int c = 0; c < {out}_N; c++) zsum += std::exp(ws.acc[c] - zmax);",
@@ -564,6 +588,12 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
             f"                z_out[(long long)s * {out}_N + c] = ws.acc[c];",
             "                ws.dLdz[c] = (std::exp(ws.acc[c] - zmax) / zsum - (c == S.label ? 1.0 : 0.0)) * loss_scale;",
             "            }",
+            *([f"            {{   // first_spike: + alpha (exp(t_y / tau1) - 1); dL/dt_k = -dL/dz_k / tau0 (+ the early-spike term for y)",
+               f"                const double ty = std::min(ws.first_t[S.label], S.n_steps * dt);",
+               f"                loss_out[s] += P.readout_alpha * (std::exp(ty / P.readout_tau1) - 1.0);",
+               f"                for (int c = 0; c < {out}_N; c++) ws.dLdt[c] = -ws.dLdz[c] / P.readout_tau0;",
+               f"                ws.dLdt[S.label] += P.readout_alpha / P.readout_tau1 * std::exp(ty / P.readout_tau1) * loss_scale;",
+               "            }"] if self.kind == "first_spike" else []),
             f"            for (int p = 0; p < {n_pops}; p++) spikes_out[(long long)s * {n_pops} + p] = ws.pop_spikes[p];",
             "            if (compute_grads) {",
             "                scalar* g = grad_per_sample.data() + (size_t)s * N_WEIGHTS;",

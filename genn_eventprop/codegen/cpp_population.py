@@ -88,7 +88,7 @@ class PopulationEmitter:
                       self.jump_single()]
         if self.pop.spiking:
             parts += [self.threshold(), self.threshold_rate(), self.any_above(), self.reset_single(),
-                      self.spike_jump()]
+                      self.spike_jump(), self.phantom_jump()]
         return "\n".join(p for p in parts if p)
 
     def factors(self) -> str:
@@ -233,6 +233,16 @@ class PopulationEmitter:
         body = self.load_single("xs", self.x) + [f"xs[{v}] = {print_expr(e)};" for v, e in changed]
         return self.function(f"{self.p}: reset at a spike: " + ", ".join(f"{self.x[v]} <- {e}" for v, e in changed),
                              f"void {self.p}_reset_single(const Params& P, double* xs)", body)
+
+    def phantom_jump(self) -> str:
+        """A spike that did not happen, at the end of the trial (first-spike readout): the jump term with
+        its slope held above a floor, so that dL/dt reaches the adjoint with the sign that makes it fire."""
+        g_x = sp.Matrix([self.pop.threshold]).jacobian(self.x)
+        slope = (g_x * self.pop.flow)[0]
+        body = self.load_single("xm", self.x) + [f"const double slope = std::max({print_expr(slope)}, 1e-3);"]
+        body += [f"lam[{v}] -= ({print_expr(g_x[v])}) * E / slope;" for v in range(self.n_vars) if g_x[v] != 0]
+        return self.function(f"{self.p}: phantom spike at the trial's end: lambda -= g_x^T E / max(g_x . f, 1e-3)",
+                             f"void {self.p}_phantom_jump(const Params& P, double* lam, const double* xm, double E)", body)
 
     def spike_jump(self) -> str:
         body = self.load_single("xm", self.x) + self.load_single("lam", self.adj.lam)
