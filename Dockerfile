@@ -1,7 +1,7 @@
 # genn-eventprop with GeNN 5 (pygenn, CUDA and CPU backends) and the native C++ backend.
 #
 #   docker build -t genn-eventprop .
-#   docker run --gpus all -v /path/to/data:/data -v "$PWD/runs:/work/runs" genn-eventprop \
+#   docker run --gpus all -v /path/to/data:/data -v "$PWD/runs:/workspace/runs" genn-eventprop \
 #       train configs/shd.yaml --set data.path=/data
 #
 # (backend genn-cuda is selectable once the GeNN emitter lands; see the status note in docs/genn.md)
@@ -35,10 +35,10 @@ RUN python3 -m venv ${VIRTUAL_ENV} \
 # pygenn from GeNN's release tag. CUDA_PATH makes its setup.py build the CUDA backend next to the
 # CPU one. That backend links against libcuda, which a build container only has as the toolkit's
 # stub; at run time `--gpus all` supplies the driver's real libcuda.so.1.
-RUN git clone --depth 1 --branch ${GENN_VERSION} https://github.com/genn-team/genn.git /tmp/genn \
-    && cd /tmp/genn \
+RUN git clone --depth 1 --branch ${GENN_VERSION} https://github.com/genn-team/genn.git /opt/genn-src \
+    && cd /opt/genn-src \
     && LIBRARY_PATH=${CUDA_PATH}/lib64/stubs pip install --no-build-isolation . \
-    && cd / && rm -rf /tmp/genn \
+    && cd / && rm -rf /opt/genn-src \
     && python -c "import pygenn; print('pygenn', pygenn.__version__)"
 
 # The project: copy only what the package needs (never a local .venv or run folders).
@@ -49,10 +49,10 @@ COPY models ./models
 COPY cli ./cli
 COPY configs ./configs
 RUN pip install '.[genn,plot]' \
-    && mkdir -p /work \
-    && cp -r configs /work/configs
+    && mkdir -p /workspace \
+    && cp -r configs /workspace/configs
 
-# Relative paths in commands (configs/shd.yaml, runs/...) resolve here; mount /work/runs to keep runs.
-WORKDIR /work
+# Relative paths in commands (configs/shd.yaml, runs/...) resolve here; mount /workspace/runs to keep runs.
+WORKDIR /workspace
 ENTRYPOINT ["genn-eventprop"]
 CMD ["info"]

@@ -4,7 +4,8 @@ Linear systems dx/dt = A x + b (LIF with exponential synapses, adaptive LIF) are
     x(tau) = Phi(tau) x0 + Psi(tau) b,  Phi = exp(A tau),  Psi = integral_0^tau Phi(s) ds,
 and so is the integral of the trajectory (for readouts):
     integral_0^tau x(s) ds = Psi(tau) x0 + Omega(tau) b,  Omega = integral_0^tau Psi(s) ds.
-Non-linear systems get one exponential-Euler step (exact for the linear part of each variable).
+Non-linear flows are refused by the EventProp pass (eventprop.py): their exact adjoint needs the state
+trajectory in the backward pass, which the native backend does not keep.
 """
 from __future__ import annotations
 
@@ -67,14 +68,3 @@ def exact_propagator(form: LinearForm) -> Propagator:
     Omega = _integrate(Psi) if any(e != 0 for e in form.b) else sp.zeros(*Phi.shape)
     return Propagator(Phi, Psi, Omega)
 
-
-def exponential_euler_step(flow: sp.Matrix, state: List[sp.Symbol], step: sp.Expr = tau) -> sp.Matrix:
-    """One exponential-Euler step: x <- x + (exp(a h) - 1)/a * f(x) with a = df_i/dx_i (Euler where a = 0)."""
-    new = []
-    for i, x in enumerate(state):
-        a = sp.diff(flow[i], x)
-        if a == 0 or any(sym in state for sym in a.free_symbols):
-            new.append(x + step * flow[i])
-        else:
-            new.append(x + (sp.exp(a * step) - 1) / a * flow[i])
-    return sp.Matrix(new)
