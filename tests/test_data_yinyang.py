@@ -45,3 +45,11 @@ def test_spike_times_are_exact_not_on_a_time_grid():
     d = make_yinyang(30, seed=3)
     coded = np.concatenate([t[u < 4] for t, u in zip(d.times, d.units)])
     assert np.all(np.abs(coded * 10 - np.round(coded * 10)) > 0)   # none on a 0.1 ms grid
+
+
+def test_a_subset_keeps_each_sample_with_its_point():
+    d = make_yinyang(30, seed=2)
+    sub = d.subset([5, 1, 17])
+    for k, i in enumerate([5, 1, 17]):
+        np.testing.assert_array_equal(sub.extra["points"][k], d.extra["points"][i])
+        np.testing.assert_array_equal(sub.times[k], d.times[i])

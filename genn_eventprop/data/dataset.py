@@ -46,8 +46,16 @@ class SpikeDataset:
             speakers=None if self.speakers is None else self.speakers[idx],
             class_names=self.class_names,
             speaker_names=self.speaker_names,
-            extra=dict(self.extra),
+            extra={k: self._subset_extra(v, idx) for k, v in self.extra.items()},
         )
+
+    def _subset_extra(self, value, idx):
+        """Per-sample entries of extra (arrays or lists with one item per sample) follow the subset."""
+        if isinstance(value, np.ndarray) and value.ndim and len(value) == len(self):
+            return value[idx]
+        if isinstance(value, list) and len(value) == len(self):
+            return [value[i] for i in idx]
+        return value
 
     def duration(self) -> float:
         """The latest spike time over all samples (ms); 0 for an empty dataset."""
