@@ -155,7 +155,11 @@ class NativeBackend:
         self.regularisation[population] = (lambda_upper, nu_upper, lambda_lower, nu_lower)
 
     def _check_params(self, dt: float):
-        """A propagator whose denominators vanish (e.g. tau_mem == tau_syn) would give inf or nan."""
+        """A propagator whose denominators vanish (e.g. tau_mem == tau_syn) would give inf or nan.
+        Checked once per set of parameter values (sympy is slow next to a small batch)."""
+        key = (dt, tuple(sorted(self.params.items())))
+        if key == getattr(self, "_checked", None):
+            return
         for pop in self.ir.populations.values():
             values = {s: self.params[f"{pop.name}_{s.name}"] for s in pop.params}
             for entry in self.adjoint[pop.name].propagator.Phi:
@@ -164,6 +168,7 @@ class NativeBackend:
                 if abs(d) < 1e-9:
                     raise ConfigError(f"population {pop.name}: parameters {values} make the exact update singular "
                                       f"(denominator {den} = 0); e.g. tau_mem must differ from tau_syn")
+        self._checked = key
 
     def run_batch(self, weights: Dict[str, np.ndarray], batch, dt: float, compute_gradients: bool = True,
                   loss_scale: Optional[float] = None, record: bool = False) -> BatchResult:
