@@ -17,8 +17,7 @@ import numpy as np
 
 from genn_eventprop.config import load_config
 from genn_eventprop.optim import Adam
-from genn_eventprop.pipeline import load_data, make_backend, network_for, trial_durations
-from genn_eventprop.data.batch import make_batch
+from genn_eventprop.pipeline import load_data, make_backend, make_trial_batch, network_for, trial_durations
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -53,9 +52,7 @@ def main():
         t0, seen, hidden = time.perf_counter(), 0, 0.0
         for start in range(0, len(order), args.batch):
             idx = order[start:start + args.batch]
-            batch = make_batch(train, idx)
-            batch.durations = trial_durations(cfg, [train.times[i] for i in idx])
-            r = backend.run_batch(weights, batch, cfg.dt)
+            r = backend.run_batch(weights, make_trial_batch(cfg, train, idx), cfg.dt)
             opt.step(weights, r.grads, 1e-3)
             seen += len(idx)
             hidden += r.spike_counts["hidden"].sum()

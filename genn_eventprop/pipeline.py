@@ -90,6 +90,26 @@ def trial_durations(cfg, batch_times: List[np.ndarray]) -> np.ndarray:
     return np.array([(float(t[-1]) if len(t) else 0.0) + cfg.data.tail for t in batch_times])
 
 
+def _genn_backend_module(what: str):
+    """genn_eventprop.backends.genn, or one clear line while the GeNN emitter is not part of this version."""
+    import importlib
+    try:
+        return importlib.import_module("genn_eventprop.backends.genn")   # optional: needs pygenn
+    except ModuleNotFoundError as err:
+        if err.name != "genn_eventprop.backends.genn":
+            raise
+        raise UserError(f"{what}: the GeNN emitter is not part of this version of genn-eventprop yet; use "
+                        "backend: native (docs/genn.md says what is ready)") from None
+
+
+def make_trial_batch(cfg, dataset, indices):
+    """The trials `indices` of dataset as a backend batch, each with its trial length (trial_durations)."""
+    from genn_eventprop.data.batch import make_batch
+    batch = make_batch(dataset, indices)
+    batch.durations = trial_durations(cfg, [dataset.times[i] for i in indices])
+    return batch
+
+
 def make_backend(cfg, network: Network, precision: Optional[str] = None, threads: Optional[int] = None):
     precision = precision or cfg.precision
     if cfg.backend == "native":
@@ -97,14 +117,7 @@ def make_backend(cfg, network: Network, precision: Optional[str] = None, threads
         backend = NativeBackend(network, precision=precision, threads=cfg.threads if threads is None else threads,
                                 max_spikes=cfg.train.max_spikes)
     else:
-        try:
-            from genn_eventprop.backends.genn import GeNNBackend   # optional: needs pygenn
-        except ModuleNotFoundError as err:
-            if err.name != "genn_eventprop.backends.genn":
-                raise
-            raise UserError(f"backend {cfg.backend}: the GeNN emitter is not part of this version of "
-                            "genn-eventprop yet; use backend: native (docs/genn.md says what is ready)") from None
-        backend = GeNNBackend(network, kind=cfg.backend, precision=precision, max_spikes=cfg.train.max_spikes,
+        backend = _genn_backend_module(cfg.backend).GeNNBackend(network, kind=cfg.backend, precision=precision, max_spikes=cfg.train.max_spikes,
                               batch_size=cfg.train.batch_size)
     r = cfg.train.regularisation
     for name in hidden_names(cfg):
@@ -128,13 +141,12 @@ def write_code(cfg, out_dir: str, backend_kind: str = "native") -> List[str]:
         ir = build_ir(network)
         program = emit_cpp(ir, derive(ir), cfg.precision)
         path = os.path.join(out_dir, "network.cpp")
-        _atomic_write(path, program.source)
+        atomic_write_text(path, program.source)
         return [path]
-    from genn_eventprop.backends.genn import write_genn_code
-    return write_genn_code(network, out_dir, cfg)
+    return _genn_backend_module("codegen --backend genn").write_genn_code(network, out_dir, cfg)
 
 
-def _atomic_write(path: str, text: str):
+def atomic_write_text(path: str, text: str):
     tmp = f"{path}.tmp{os.getpid()}"
     with open(tmp, "w") as f:
         f.write(text)
@@ -143,7 +155,6 @@ def _atomic_write(path: str, text: str):
 
 def run_gradcheck(cfg):
     """Finite-difference check of every weight on the first gradcheck.samples training trials."""
-    from genn_eventprop.data.batch import make_batch
     from genn_eventprop.gradcheck import gradcheck
 
     splits = load_data(cfg)
@@ -153,6 +164,5 @@ def run_gradcheck(cfg):
         backend.set_regularisation(name)
     weights = network.init_weights(np.random.default_rng(cfg.seed))
     idx = np.arange(min(cfg.gradcheck.samples, len(splits.train)))
-    batch = make_batch(splits.train, idx)
-    batch.durations = trial_durations(cfg, [splits.train.times[i] for i in idx])
+    batch = make_trial_batch(cfg, splits.train, idx)
     return gradcheck(backend, weights, batch, cfg.dt, cfg.gradcheck.epsilon, cfg.gradcheck.tolerance)

@@ -19,7 +19,8 @@ import numpy as np
 
 from genn_eventprop.builder import hidden_names
 from genn_eventprop.errors import ConfigError, UserError
-from genn_eventprop.pipeline import Splits, load_data, make_backend, network_for, trial_durations
+from genn_eventprop.pipeline import (Splits, atomic_write_text, load_data, make_backend, make_trial_batch,
+                                     network_for)
 
 METRIC_FIELDS = ["epoch", "lr", "train_loss", "train_accuracy", "valid_loss", "valid_accuracy",
                  "hidden_spikes_per_neuron", "epoch_seconds", "train_samples_per_second"]
@@ -42,13 +43,6 @@ class Evaluation:
 def _atomic_savez(path: str, **arrays):
     tmp = f"{path}.tmp{os.getpid()}.npz"
     np.savez(tmp, **arrays)
-    os.replace(tmp, path)
-
-
-def _atomic_write_text(path: str, text: str):
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(text)
     os.replace(tmp, path)
 
 
@@ -88,25 +82,20 @@ class Trainer:
         self.optimiser = Adam(beta1=o.beta1, beta2=o.beta2, eps=o.eps)
         self.schedule = LearningRateSchedule(o.lr, warmup_start=o.warmup.start, warmup_factor=o.warmup.factor,
                                              decay_factor=o.decay.factor, decay_every=o.decay.every)
-        self.augmenter = None
         a = cfg.data.augment
         if a.shift or a.blend or a.dilation or a.jitter or a.delay.count:
-            from genn_eventprop.data.augment import Augmenter
             self.augmenter_config = a.to_dict() if hasattr(a, "to_dict") else vars(a)
         else:
             self.augmenter_config = None
 
     # -- batches ---------------------------------------------------------------------------------
     def _batches(self, dataset, rng: Optional[np.random.Generator]):
-        from genn_eventprop.data.batch import make_batch
         n = len(dataset)
         order = rng.permutation(n) if rng is not None else np.arange(n)
         bs = self.cfg.train.batch_size
         for start in range(0, n, bs):
             idx = order[start:start + bs]
-            batch = make_batch(dataset, idx)
-            batch.durations = trial_durations(self.cfg, [dataset.times[i] for i in idx])
-            yield batch
+            yield make_trial_batch(self.cfg, dataset, idx)
 
     def _prepare_eval_set(self, dataset):
         """Delay lines are part of the input encoding, so evaluation data gets them too."""
@@ -237,7 +226,7 @@ class Trainer:
                 ev = self.evaluate(self.splits.test, weights)
                 results["test"] = ev.to_dict()
                 self.log(f"test accuracy {100 * ev.accuracy:.2f}% (best epoch {results['best_epoch']})")
-        _atomic_write_text(os.path.join(self.run_dir, "results.json"), json.dumps(results, indent=2))
+        atomic_write_text(os.path.join(self.run_dir, "results.json"), json.dumps(results, indent=2))
         try:
             from genn_eventprop.plots import plot_raster, plot_run
             plot_run(self.run_dir)
@@ -271,7 +260,7 @@ class Trainer:
         os.makedirs(code_dir, exist_ok=True)
         source = getattr(self.backend, "source", None)
         if source:
-            _atomic_write_text(os.path.join(code_dir, "network.cpp"), source)
+            atomic_write_text(os.path.join(code_dir, "network.cpp"), source)
 
     def _append_metrics(self, path: str, row: dict):
         if path.endswith(".jsonl"):
@@ -293,4 +282,4 @@ class Trainer:
         with open(path) as f:
             lines = f.readlines()
         header = 0 if path.endswith(".jsonl") else 1
-        _atomic_write_text(path, "".join(lines[:header + keep_epochs]))
+        atomic_write_text(path, "".join(lines[:header + keep_epochs]))
