@@ -1,7 +1,7 @@
 """One expression printer for every target: sympy expressions to C-family code, with shared subexpressions."""
 from __future__ import annotations
 
-from typing import Dict, Iterable, List, Sequence, Tuple
+from typing import Dict, List, Sequence
 
 import sympy as sp
 from sympy.printing.c import C99CodePrinter
@@ -42,12 +42,3 @@ def print_assignments(targets: Sequence[str], exprs: Sequence[sp.Expr], rename: 
     lines += [f"{tgt} = {_printer.doprint(val)};" for tgt, val in zip(targets, reduced)]
     return lines
 
-
-def linear_combination(coeffs: Iterable[Tuple[str, sp.Expr]], operand: Sequence[str]) -> str:
-    """'F.a*x0 + F.b*x1' for the non-zero coefficients; '0' when all vanish."""
-    terms = []
-    for (name, value), x in zip(coeffs, operand):
-        if value == 0:
-            continue
-        terms.append(x if value == 1 else f"{name}*{x}")
-    return " + ".join(terms) if terms else "0"
