@@ -16,7 +16,7 @@ costs one dot product and one row update per spike, as in the forward pass.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
 import sympy as sp
@@ -55,6 +55,24 @@ class AdjointIR:
     error_factor: Optional[sp.Expr]        # k: contribution w * k to E of the presynaptic spike
     jump_direction: Optional[sp.Matrix] = None    # e = dDelta/dw: grad factor = lambda . e
     error_direction: Optional[sp.Matrix] = None   # q: error factor = lambda . q
+    params: List["ParameterAdjoint"] = field(default_factory=list)   # learnable parameters, in order
+
+
+@dataclass
+class ParameterAdjoint:
+    """What the backward pass needs for dL/dp of one learnable parameter p of a population.
+
+    dL/dp = integral of lambda . df/dp dt + explicit terms at each spike (threshold and reset depending on p).
+    With f = A(p) x the integral is computed without the forward trajectory: Q(t) = int_t^T lambda^T A_p
+    Phi(s - t) ds obeys dQ/dt = -Q A - lambda^T A_p in reversed time, and every change j of the state at
+    time t_e (a synaptic jump, a reset, the initial state) contributes Q(t_e) . j. Over an interval,
+    Q(t - tau) = Q(t) Phi(tau) + lambda(t)^T dPhi/dp(tau) + c d^T dPsi/dp(tau) for a readout drive c d.
+    """
+
+    symbol: sp.Symbol
+    dPhi: sp.Matrix                  # dPhi(tau)/dp
+    dPsi: Optional[sp.Matrix]        # dPsi(tau)/dp (readout populations)
+    spike_term: Optional[sp.Expr]    # explicit dL/dp at an own spike, in lambda+, x-, E, R
 
 
 def _check_differentiable(expr, what: str, pop: str):
@@ -70,7 +88,8 @@ def adjoint_flow(pop: PopulationIR, lam: List[sp.Symbol]) -> sp.Matrix:
     return -(pop.flow.jacobian(pop.state).T * sp.Matrix(lam))
 
 
-def spike_jump(pop: PopulationIR, lam: List[sp.Symbol]) -> sp.Matrix:
+def _spike_terms(pop: PopulationIR, lam: List[sp.Symbol]):
+    """g_x, h_x, and at a spike: own = lambda+ . (h_x f(x-) - f(h(x-))) and slope = g_x . f(x-)."""
     x = pop.state
     g_x = sp.Matrix([pop.threshold]).jacobian(x)          # row vector
     if all(sp.simplify(e) == 0 for e in g_x):
@@ -78,13 +97,49 @@ def spike_jump(pop: PopulationIR, lam: List[sp.Symbol]) -> sp.Matrix:
             f"population {pop.name}: the threshold {pop.threshold} does not depend on the state, "
             "so spike times have no gradient")
     h_x = pop.reset.jacobian(x)
-    f_minus = pop.flow
     f_plus = pop.flow.subs(dict(zip(x, pop.reset)), simultaneous=True)
-    lam_v = sp.Matrix(lam)
-    own = (lam_v.T * (h_x * f_minus - f_plus))[0]
-    slope = (g_x * f_minus)[0]
-    new = h_x.T * lam_v - g_x.T * (own + E) / slope + R * g_x.T
+    own = (sp.Matrix(lam).T * (h_x * pop.flow - f_plus))[0]
+    slope = (g_x * pop.flow)[0]
+    return g_x, h_x, own, slope
+
+
+def spike_jump(pop: PopulationIR, lam: List[sp.Symbol]) -> sp.Matrix:
+    g_x, h_x, own, slope = _spike_terms(pop, lam)
+    new = h_x.T * sp.Matrix(lam) - g_x.T * (own + E) / slope + R * g_x.T
     return new.applyfunc(sp.simplify)
+
+
+def derive_parameter(pop: PopulationIR, form: LinearForm, prop: Propagator, lam: List[sp.Symbol],
+                     name: str) -> ParameterAdjoint:
+    """The adjoint pieces of dL/dp for the parameter called name (see ParameterAdjoint)."""
+    by_name = {s.name: s for s in pop.params}
+    if name not in by_name:
+        raise ConfigError(f"population {pop.name}: cannot learn {name!r}, which is not a parameter of "
+                          f"{pop.model_name}; its parameters are {sorted(by_name)}")
+    p = by_name[name]
+    if any(e != 0 for e in form.b):
+        raise DifferentiationError(
+            f"population {pop.name}: learning {name} needs a flow without a constant term (dx/dt = A x); "
+            f"this model's has b = {list(form.b)}")
+    for what, exprs in (("synaptic jump", list(pop.jump) if pop.jump is not None else []),
+                        ("readout", [pop.readout] if pop.readout is not None else [])):
+        if any(p in sp.sympify(e).free_symbols for e in exprs):
+            raise DifferentiationError(f"population {pop.name}: {name} appears in the {what}, whose "
+                                       "parameter gradient the pass does not derive; it cannot be learned")
+    if not any(p in e.free_symbols for e in list(form.A)) and (
+            not pop.spiking or (p not in pop.threshold.free_symbols
+                                and not any(p in e.free_symbols for e in pop.reset))):
+        raise ConfigError(f"population {pop.name}: {name} does not affect the dynamics, so it has no gradient")
+    dPhi = prop.Phi.diff(p).applyfunc(sp.simplify)
+    dPsi = prop.Psi.diff(p).applyfunc(sp.simplify) if pop.readout is not None else None
+    term = None
+    if pop.spiking:
+        g_x, h_x, own, slope = _spike_terms(pop, lam)
+        g_p = sp.diff(pop.threshold, p)
+        h_p = pop.reset.diff(p)
+        # a shift of the threshold moves the spike by -g_p/slope; a reset depending on p jumps by h_p
+        term = sp.simplify(-g_p * (own + E) / slope + (sp.Matrix(lam).T * h_p)[0] + R * g_p)
+    return ParameterAdjoint(p, dPhi, dPsi, term)
 
 
 def synaptic_factors(pop: PopulationIR, lam: List[sp.Symbol]):
@@ -130,7 +185,9 @@ def derive_population(pop: PopulationIR) -> AdjointIR:
     grad = error = e = q = None
     if pop.jump is not None:
         grad, error, e, q = synaptic_factors(pop, lam)
-    return AdjointIR(pop.name, lam, form, exact_propagator(form), drive, jump, grad, error, e, q)
+    prop = exact_propagator(form)
+    params = [derive_parameter(pop, form, prop, lam, name) for name in pop.learn]
+    return AdjointIR(pop.name, lam, form, prop, drive, jump, grad, error, e, q, params)
 
 
 def derive(ir: NetworkIR) -> Dict[str, AdjointIR]:

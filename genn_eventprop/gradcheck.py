@@ -1,7 +1,8 @@
 """Finite-difference proof of the EventProp gradients.
 
-For every weight, the central difference (L(w + h) - L(w - h)) / 2h of the batch loss is compared with
-the gradient the backward pass computed. An entry whose perturbation makes a spike appear or vanish is
+For every weight, and every learnable parameter (time constants, adaptation strength...), the central
+difference (L(w + h) - L(w - h)) / 2h of the batch loss is compared with the gradient the backward pass
+computed; a parameter's step is h times its value. An entry whose perturbation makes a spike appear or vanish is
 a point where the loss is discontinuous; it is reported and left out rather than compared.
 """
 from __future__ import annotations
@@ -34,7 +35,7 @@ class GradcheckReport:
 
     def lines(self) -> List[str]:
         out = [f"loss {self.loss:.10g}; relative error = max |EventProp - finite difference| / max |finite difference| per connection",
-               f"{'connection':<24}{'weights':>9}{'max rel. error':>17}{'max |dL/dw|':>14}{'skipped':>9}"]
+               f"{'connection/parameter':<24}{'weights':>9}{'max rel. error':>17}{'max |dL/dw|':>14}{'skipped':>9}"]
         for c in self.connections:
             flag = "ok" if c.max_relative_error <= self.tolerance else "FAIL"
             out.append(f"{c.name:<24}{c.n_weights:>9}{c.max_relative_error:>17.3e}{c.max_abs_gradient:>14.3e}"
@@ -69,4 +70,24 @@ def gradcheck(backend, weights: Dict[str, np.ndarray], batch, dt: float, epsilon
         report.connections.append(ConnectionCheck(name, w.size, float(err.max()) if err.size else 0.0,
                                                   float(np.abs(g).max()) if g.size else 0.0,
                                                   int((~valid).sum()), tuple(int(i) for i in worst)))
+    for label, key in getattr(backend, "learnable", {}).items():
+        report.connections.append(_check_parameter(backend, weights, batch, dt, epsilon, base, label, key))
     return report
+
+
+def _check_parameter(backend, weights, batch, dt, epsilon, base, label: str, key: str) -> ConnectionCheck:
+    """One learnable parameter p: (L(p (1 + h)) - L(p (1 - h))) / (2 h p) against the EventProp dL/dp."""
+    value = backend.params[key]
+    step = epsilon * abs(value) if value else epsilon
+    results = []
+    try:
+        for sign in (1.0, -1.0):
+            backend.set_params({key: value + sign * step})
+            results.append(backend.run_batch(weights, batch, dt, compute_gradients=False))
+    finally:
+        backend.set_params({key: value})
+    valid = all(np.array_equal(r.spike_counts[p], base.spike_counts[p]) for r in results for p in base.spike_counts)
+    fd = (results[0].loss - results[1].loss) / (2 * step)
+    g = base.param_grads[label]
+    err = abs(g - fd) / max(abs(fd), 1e-300) if valid else 0.0
+    return ConnectionCheck(label, 1, err, abs(g), 0 if valid else 1)

@@ -52,6 +52,7 @@ class PopulationIR:
     jump: Optional[sp.Matrix]          # state just after a presynaptic spike of weight w
     readout: Optional[sp.Expr] = None  # integrand of an integral readout (e.g. V)
     equations: Dict[str, str] = field(default_factory=dict)   # for comments in generated code
+    learn: List[str] = field(default_factory=list)            # parameters trained by gradient descent
 
     @property
     def spiking(self) -> bool:
@@ -128,7 +129,7 @@ def build_population_ir(pop: Population) -> PopulationIR:
         model_name=neuron.name + (f" + {syn.name}" if syn else ""),
         state=state, initial=[float(v) for v in list(neuron.state.values()) + list((syn.state if syn else {}).values())],
         params=params, flow=flow, threshold=threshold, reset=reset, jump=jump, readout=readout,
-        equations=equations,
+        equations=equations, learn=list(pop.learn),
     )
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -27,6 +27,7 @@ class Population:
     size: int
     neuron: Union[NeuronModel, InputModel]
     synapse: Optional[SynapseModel] = None   # postsynaptic model of every connection into it
+    learn: Tuple[str, ...] = ()              # names of neuron/synapse parameters trained with the weights
 
     @property
     def is_input(self) -> bool:

@@ -92,6 +92,7 @@ class BatchResult:
     grads: Optional[Dict[str, np.ndarray]]   # dL/dw of the batch-mean loss, per connection [pre, post]
     spike_counts: Dict[str, np.ndarray]  # per population, spikes per trial
     recorded: Optional[Dict[str, tuple]] = None   # record=True: population -> (times ms, neuron) of trial 0
+    param_grads: Optional[Dict[str, float]] = None   # dL/dp of each learnable parameter ("population.name")
 
     @property
     def loss(self) -> float:
@@ -129,7 +130,7 @@ class NativeBackend:
         fn = self._lib.gep_run
         W = np.ctypeslib.ndpointer(self.dtype, flags="C_CONTIGUOUS")
         fn.argtypes = [ctypes.c_int, _DBL, _I32, _I64, _I64, _I32, _DBL, _DBL, ctypes.c_double, ctypes.c_double,
-                       ctypes.c_int, ctypes.c_int, ctypes.c_int, W, _DBL, _DBL, _DBL, _I64, _I64,
+                       ctypes.c_int, ctypes.c_int, ctypes.c_int, W, _DBL, _DBL, _DBL, _DBL, _I64, _I64,
                        _DBL, _I32, _I32, ctypes.c_longlong, _I64]
         fn.restype = ctypes.c_int
         self._run = fn
@@ -138,6 +139,9 @@ class NativeBackend:
             self.params.update({f"{pop.name}_{s.name}": v for s, v in pop.params.items()})
         self.params.update({f"readout_{s.name}": v for s, v in self.ir.readout.params.items()})
         self.regularisation = {p: (0.0, 0.0, 0.0, 0.0) for p in self.program.spiking}
+        # learnable parameters: "population.name" -> key of self.params
+        self.learnable = {f"{pop.name}.{n}": f"{pop.name}_{n}" for pop in self.ir.populations.values() for n in pop.learn}
+        self._denominators = self._singular_denominators()
 
     @property
     def source(self) -> str:
@@ -154,19 +158,29 @@ class NativeBackend:
             raise ConfigError(f"no spiking population {population!r} to regularise; have {self.program.spiking}")
         self.regularisation[population] = (lambda_upper, nu_upper, lambda_lower, nu_lower)
 
+    def _singular_denominators(self):
+        """Per population: its propagator's denominators, compiled to numpy (checked on every new parameter set)."""
+        out = []
+        for pop in self.ir.populations.values():
+            dens = {sp.fraction(sp.together(entry))[1] for entry in self.adjoint[pop.name].propagator.Phi}
+            dens = [d for d in dens if d.free_symbols]
+            if dens:
+                symbols = sorted(pop.params, key=lambda s: s.name)
+                out.append((pop, symbols, dens, sp.lambdify([*symbols, tau_symbol], dens, "math")))
+        return out
+
     def _check_params(self, dt: float):
         """A propagator whose denominators vanish (e.g. tau_mem == tau_syn) would give inf or nan.
-        Checked once per set of parameter values (sympy is slow next to a small batch)."""
+        Checked once per set of parameter values."""
         key = (dt, tuple(sorted(self.params.items())))
         if key == getattr(self, "_checked", None):
             return
-        for pop in self.ir.populations.values():
-            values = {s: self.params[f"{pop.name}_{s.name}"] for s in pop.params}
-            for entry in self.adjoint[pop.name].propagator.Phi:
-                _, den = sp.fraction(sp.together(entry))
-                d = float(den.subs(values).subs(tau_symbol, dt).evalf())
+        for pop, symbols, dens, fn in self._denominators:
+            values = [self.params[f"{pop.name}_{s.name}"] for s in symbols]
+            for den, d in zip(dens, fn(*values, dt)):
                 if abs(d) < 1e-9:
-                    raise ConfigError(f"population {pop.name}: parameters {values} make the exact update singular "
+                    shown = {s.name: v for s, v in zip(symbols, values)}
+                    raise ConfigError(f"population {pop.name}: parameters {shown} make the exact update singular "
                                       f"(denominator {den} = 0); e.g. tau_mem must differ from tau_syn")
         self._checked = key
 
@@ -202,6 +216,7 @@ class NativeBackend:
         params = np.array([self.params[name] for name in prog.param_names], dtype=np.float64)
         reg = np.array([v for p in prog.spiking for v in self.regularisation[p]] or [0.0], dtype=np.float64)
         grad = np.zeros(prog.n_weights, dtype=np.float64)
+        pgrad = np.zeros(max(len(prog.learn_names), 1), dtype=np.float64)
         losses = np.zeros(n, dtype=np.float64)
         z = np.zeros(n * prog.n_outputs, dtype=np.float64)
         spikes = np.zeros(n * len(prog.populations), dtype=np.int64)
@@ -211,7 +226,7 @@ class NativeBackend:
         rec_t, rec_pop, rec_idx = np.zeros(max(cap, 1)), np.zeros(max(cap, 1), np.int32), np.zeros(max(cap, 1), np.int32)
         rec_n = np.zeros(1, dtype=np.int64)
         rc = self._run(n, times, units, offsets, labels, n_steps, params, reg, float(dt), scale, self.max_spikes,
-                       int(self.threads), int(compute_gradients), W, grad, losses, z, spikes, info,
+                       int(self.threads), int(compute_gradients), W, grad, pgrad, losses, z, spikes, info,
                        rec_t, rec_pop, rec_idx, cap, rec_n)
         if rc == 1:
             pop = prog.populations[int(info[0])]
@@ -225,6 +240,10 @@ class NativeBackend:
         if compute_gradients:
             grads = {c.name: grad[prog.weight_offsets[c.name]:prog.weight_offsets[c.name] + int(np.prod(s))].reshape(s).copy()
                      for c, s in zip(self.network.connections, self.network.weight_shapes().values())}
+        param_grads = None
+        if compute_gradients:
+            slot = {name: k for k, name in enumerate(prog.learn_names)}
+            param_grads = {label: float(pgrad[slot[key]]) for label, key in self.learnable.items()}
         counts = spikes.reshape(n, len(prog.populations))
         recorded = None
         if record:
@@ -232,4 +251,4 @@ class NativeBackend:
             recorded = {p: (rec_t[:m][rec_pop[:m] == k].copy(), rec_idx[:m][rec_pop[:m] == k].copy())
                         for k, p in enumerate(prog.populations)}
         return BatchResult(losses, z.reshape(n, prog.n_outputs), grads,
-                           {p: counts[:, k].copy() for k, p in enumerate(prog.populations)}, recorded)
+                           {p: counts[:, k].copy() for k, p in enumerate(prog.populations)}, recorded, param_grads)

@@ -91,6 +91,7 @@ class EmittedProgram:
     weight_offsets: Dict[str, int]
     n_weights: int
     n_outputs: int
+    learn_names: List[str]        # learnable parameters (names as in param_names), order of the pgrad[] output
 
 
 def emit_cpp(ir: NetworkIR, adjoint: Dict[str, AdjointIR], precision: str = "float64") -> EmittedProgram:
@@ -143,7 +144,8 @@ def emit_cpp(ir: NetworkIR, adjoint: Dict[str, AdjointIR], precision: str = "flo
     ctx = _Context(net, pops, emitters, out.name, spiking, inp.name, pid, readout.kind)
     L += ctx.workspace() + ctx.walks() + ctx.forward() + ctx.backward()
     L += ["}  // namespace", ""] + ctx.entry()
-    return EmittedProgram("\n".join(L) + "\n", param_names, spiking, [p.name for p in pops], offsets, n_w, out.size)
+    return EmittedProgram("\n".join(L) + "\n", param_names, spiking, [p.name for p in pops], offsets, n_w, out.size,
+                          ctx.learn_names)
 
 
 class _Context:
@@ -152,6 +154,10 @@ class _Context:
         self.kind = kind   # readout: integral | max | avg_xentropy | first_spike
         self.integral = kind == "integral"
         self.driven = emitters[out].adj.readout_drive is not None   # the readout has a state variable
+        # learnable parameters: population -> names, and their slots in the pgrad[] output
+        self.learn = {p.name: [a.symbol.name for a in emitters[p.name].adj.params] for p in pops}
+        self.learn_names = [f"{p}_{n}" for p in self.learn for n in self.learn[p]]
+        self.learn_slot = {(p, n): k for k, (p, n) in enumerate((p, n) for p in self.learn for n in self.learn[p])}
 
     def conns_from(self, pre):
         return [c for c in self.net.connections if c.pre == pre]
@@ -180,13 +186,19 @@ class _Context:
                 L.append(f"    std::vector<size_t> {n}_seen = std::vector<size_t>({n}_N);   // insertions each trace accounts for")
                 L.append(f"    std::vector<Candidate> {n}_cand = std::vector<Candidate>({n}_N);   // crossing found by the last walk")
                 L.append(f"    std::vector<unsigned char> {n}_known = std::vector<unsigned char>({n}_N);   // 0 none, 1 interval, 2 time")
+        for p in self.pops:
+            if self.learn[p.name]:
+                n, k = p.name, len(self.learn[p.name])
+                L.append(f"    std::vector<scalar> {n}_Q = std::vector<scalar>({k} * {n}_VARS * {n}_N);   "
+                         f"// Q of each learnable parameter ({', '.join(self.learn[n])})")
+                L.append(f"    std::vector<double> {n}_G = std::vector<double>({k} * {n}_N);   // dL/dp per neuron")
         L += [f"    std::vector<double> acc = std::vector<double>({self.out}_N), dLdz = std::vector<double>({self.out}_N), "
               f"drive = std::vector<double>({self.out}_N);",
               f"    std::vector<int> argmax = std::vector<int>({self.out}_N);   // max readout: step of each maximum",
               "    std::vector<double> pcoef;            // avg_xentropy: softmax(V(t_k)) - onehot per step",
               "    double ce_sum = 0.0;                  // avg_xentropy: summed per-step cross-entropy",
               f"    std::vector<double> first_t = std::vector<double>({self.out}_N), dLdt = std::vector<double>({self.out}_N);   // first_spike",
-              "    std::vector<double> factor;           // grad or error factors of one population",
+              "    std::vector<double> factor, factor2;  // grad or error factors of one population",
               "    std::vector<Event> events;            // every spike of the trial, in time order",
               "    std::vector<Event> step_events;       // the current step's, in time order",
               "    std::vector<double> xlog;             // state of each spiking neuron just before its spike",
@@ -466,10 +478,13 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
              "// grad receives dL/dw for this trial; reg holds 4 numbers per spiking population",
              "// (lambda_upper, nu_upper, lambda_lower, nu_lower) of the spike-count regulariser.",
              "static void backward(const Params& P, Workspace& ws, const Sample& S, const scalar* W, const double* reg,",
-             "                     double reg_scale, scalar* grad) {",
+             "                     double reg_scale, scalar* grad, double* pgrad) {",
+             "    (void)pgrad;",
              "    const double dt = P.dt;",
              "    const double T = S.n_steps * dt;",
              *(f"    std::fill(ws.{p.name}_lam.begin(), ws.{p.name}_lam.end(), (scalar)0);" for p in self.pops),
+             *(f"    std::fill(ws.{p}_Q.begin(), ws.{p}_Q.end(), (scalar)0); std::fill(ws.{p}_G.begin(), ws.{p}_G.end(), 0.0);"
+               for p in self.learn if self.learn[p]),
              *self.phantom(),
              "    long long e = (long long)ws.events.size() - 1;",
              "    for (int k = S.n_steps - 1; k >= 0; k--) {",
@@ -495,6 +510,7 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
                     out.append(f"{indent}    for (int j = 0; j < {q}_N; j++) E += wrow[j] * ws.factor[j];")
                 out += self.factors_at(q, "jump", "tau", "ev.t", indent + "    ")
                 out.append(f"{indent}    for (int j = 0; j < {q}_N; j++) grow[j] += (scalar)ws.factor[j];")
+                out += self.param_event(q, indent + "    ")
                 out.append(f"{indent}}}")
             return out
 
@@ -519,6 +535,7 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
                   f"                const double n = ws.{p}_count[i];",
                   f"                const double* rg = reg + {4 * self.spiking.index(p)};",
                   "                const double R = (rg[0] * std::max(n - rg[1], 0.0) - rg[2] * std::max(rg[3] - n, 0.0)) * reg_scale;",
+                  *self.param_spike(p, "                "),
                   "                std::memcpy(lm, lp, sizeof(lm));",
                   f"                {p}_spike_jump(P, lm, ws.xlog.data() + ev.xlog, E, R);",
                   f"                PendingJump pj{{POP_{p}, i, ev.t, {{0}}}};",
@@ -527,6 +544,12 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
                   "            }"]
         L += ["        }",
               "        // lambda(t0): the whole step's adjoint flow, then every jump of the step carried back to t0"]
+        for p in self.pops:   # Q first: its update reads lambda(t1)
+            n = p.name
+            for k, name in enumerate(self.learn[n]):
+                drive = ", ws.drive.data()" if n == self.out and self.em[n].adj.params[k].dPsi is not None and self.driven else ""
+                L.append(f"        {{ {n}_Factors F; {self.factors_fn(n)}(P, dt, F); {n}_param_advance_{name}(P, F, dt, "
+                         f"ws.{n}_Q.data() + {k} * {n}_VARS * {n}_N, ws.{n}_lam.data(){drive}); }}")
         for p in self.pops:
             n = p.name
             drive = ", ws.drive.data()" if n == self.out and self.driven else ""
@@ -537,9 +560,96 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
                 L += [f"            if (pj.pop == POP_{p}) {{",
                       f"                {p}_propagate_adjoint(P, pj.t - t0, pj.dlam, tmp);",
                       f"                for (int v = 0; v < {p}_VARS; v++) ws.{p}_lam[v * {p}_N + pj.idx] += (scalar)tmp[v];",
+                      *(line for k, name in enumerate(self.learn[p]) for line in (
+                          f"                {p}_dphiT_{name}(P, pj.t - t0, pj.dlam, tmp);   // Q_{name} += dPhi^T dlambda",
+                          f"                for (int v = 0; v < {p}_VARS; v++) ws.{p}_Q[({k} * {p}_VARS + v) * {p}_N + pj.idx] += (scalar)tmp[v];")),
                       "            }"]
             L += ["        }"]
-        L += ["    }", "}", ""]
+        L += ["    }"]
+        L += self.param_finish()
+        L += ["}", ""]
+        return L
+
+    # -- learnable parameters ----------------------------------------------------------------------
+    def _q_at(self, p: str, k: int, name: str, i: str, indent: str) -> List[str]:
+        """qs = Q_name of neuron i at ev.t: Phi^T Q(t1) + dPhi^T lambda(t1) (+ c dPsi^T d) + dPhi^T of later jumps."""
+        par = self.em[p].adj.params[k]
+        L = [f"{indent}double qs[MAX_VARS], q1[MAX_VARS], l1q[MAX_VARS], tq[MAX_VARS];",
+             f"{indent}for (int v = 0; v < {p}_VARS; v++) {{ q1[v] = ws.{p}_Q[({k} * {p}_VARS + v) * {p}_N + {i}]; "
+             f"l1q[v] = ws.{p}_lam[v * {p}_N + {i}]; }}",
+             f"{indent}{p}_propagate_adjoint(P, tau, q1, qs);",
+             f"{indent}{p}_dphiT_{name}(P, tau, l1q, tq);",
+             f"{indent}for (int v = 0; v < {p}_VARS; v++) qs[v] += tq[v];"]
+        if p == self.out and self.driven and par.dPsi is not None:
+            L += [f"{indent}{p}_dpsiT_{name}(P, tau, tq);",
+                  f"{indent}for (int v = 0; v < {p}_VARS; v++) qs[v] += ws.drive[{i}] * tq[v];"]
+        if p in self.spiking:
+            L += [f"{indent}for (const PendingJump& pj : ws.pending) {{",
+                  f"{indent}    if (pj.pop != POP_{p} || pj.idx != {i}) continue;",
+                  f"{indent}    {p}_dphiT_{name}(P, pj.t - ev.t, pj.dlam, tq);",
+                  f"{indent}    for (int v = 0; v < {p}_VARS; v++) qs[v] += tq[v];",
+                  f"{indent}}}"]
+        return L
+
+    def param_event(self, q: str, indent: str) -> List[str]:
+        """Backward, a synaptic event into q: G_j += w_j Q_j(t_e) . e for each learnable parameter of q."""
+        L = []
+        for k, name in enumerate(self.learn[q]):
+            par = self.em[q].adj.params[k]
+            driven = q == self.out and self.driven and par.dPsi is not None
+            L += [f"{indent}{{   // d/d{name}: G_j += w_j Q_j(t_e) . e, Q(t_e) = Phi^T Q(t1) + dPhi^T lambda(t1)"
+                  + (" + c dPsi^T d" if driven else "") + " + later jumps",
+                  f"{indent}    {q}_Factors F; {self.factors_fn(q)}(P, tau, F); double r[MAX_VARS], rd[MAX_VARS];",
+                  f"{indent}    {q}_jump_response(P, F, r); {q}_dparam_response_{name}(P, tau, rd);",
+                  f"{indent}    ws.factor.resize({q}_N); ws.factor2.resize({q}_N);",
+                  f"{indent}    project(ws.{q}_Q.data() + {k} * {q}_VARS * {q}_N, {q}_N, {q}_VARS, r, ws.factor.data());",
+                  f"{indent}    project(ws.{q}_lam.data(), {q}_N, {q}_VARS, rd, ws.factor2.data());",
+                  f"{indent}    for (int j = 0; j < {q}_N; j++) ws.factor[j] += ws.factor2[j]"
+                  + (f" + ws.drive[j] * rd[{q}_VARS]" if driven else "") + ";"]
+            if q in self.spiking:
+                L += [f"{indent}    if (!ws.pending.empty()) {{",
+                      f"{indent}        {q}_Factors F0; {self.factors_fn(q)}(P, 0.0, F0); double e0[MAX_VARS], tq[MAX_VARS];",
+                      f"{indent}        {q}_jump_response(P, F0, e0);   // e itself",
+                      f"{indent}        for (const PendingJump& pj : ws.pending) {{",
+                      f"{indent}            if (pj.pop != POP_{q}) continue;",
+                      f"{indent}            {q}_dphiT_{name}(P, pj.t - ev.t, pj.dlam, tq);",
+                      f"{indent}            for (int v = 0; v < {q}_VARS; v++) ws.factor[pj.idx] += tq[v] * e0[v];",
+                      f"{indent}        }}",
+                      f"{indent}    }}"]
+            L += [f"{indent}    double* G = ws.{q}_G.data() + {k} * {q}_N;",
+                  f"{indent}    for (int j = 0; j < {q}_N; j++) G[j] += wrow[j] * ws.factor[j];",
+                  f"{indent}}}"]
+        return L
+
+    def param_spike(self, p: str, indent: str) -> List[str]:
+        """Backward, an own spike of neuron i of p: G_i += Q_i(t_s) . (h(x-) - x-) + the explicit spike term."""
+        L = []
+        for k, name in enumerate(self.learn[p]):
+            par = self.em[p].adj.params[k]
+            L += [f"{indent}{{   // d/d{name} at the spike: Q(t_s) . (reset jump)"
+                  + (" + explicit threshold/reset term" if par.spike_term not in (None, 0) else ""),
+                  *self._q_at(p, k, name, "i", indent + "    "),
+                  f"{indent}    const double* xm = ws.xlog.data() + ev.xlog; double h[MAX_VARS], acc_p = 0.0;",
+                  f"{indent}    for (int v = 0; v < {p}_VARS; v++) h[v] = xm[v];",
+                  f"{indent}    {p}_reset_single(P, h);",
+                  f"{indent}    for (int v = 0; v < {p}_VARS; v++) acc_p += qs[v] * (h[v] - xm[v]);"]
+            if par.spike_term not in (None, 0):
+                L.append(f"{indent}    acc_p += {p}_spike_param_{name}(P, lp, xm, E, R);")
+            L += [f"{indent}    ws.{p}_G[{k} * {p}_N + i] += acc_p;", f"{indent}}}"]
+        return L
+
+    def param_finish(self) -> List[str]:
+        """After the backward pass: the initial state's share Q(0) . x(0), then dL/dp summed over the population."""
+        L = []
+        for p in self.pops:
+            for k, name in enumerate(self.learn[p.name]):
+                n = p.name
+                for v, init in enumerate(p.initial):
+                    if init != 0.0:
+                        L.append(f"    for (int j = 0; j < {n}_N; j++) ws.{n}_G[{k} * {n}_N + j] += "
+                                 f"ws.{n}_Q[({k} * {n}_VARS + {v}) * {n}_N + j] * {init!r};   // Q(0) . x(0)")
+                L.append(f"    for (int j = 0; j < {n}_N; j++) pgrad[{self.learn_slot[(n, name)]}] += "
+                         f"ws.{n}_G[{k} * {n}_N + j];   // dL/d{n}.{name}")
         return L
 
     def entry(self) -> List[str]:
@@ -550,11 +660,13 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
             'extern "C" int gep_run(int n_samples, const double* in_t, const int* in_unit, const long long* in_offsets,',
             "                       const long long* labels, const int* n_steps, const double* params, const double* reg,",
             "                       double dt, double loss_scale, int max_spikes, int n_threads, int compute_grads,",
-            "                       const scalar* W, double* grad_out, double* loss_out, double* z_out,",
+            "                       const scalar* W, double* grad_out, double* pgrad_out, double* loss_out, double* z_out,",
             "                       long long* spikes_out, long long* info,",
             "                       double* rec_t, int* rec_pop, int* rec_idx, long long rec_cap, long long* rec_n) {",
             "    const Params P = read_params(params, dt);",
             "    std::vector<scalar> grad_per_sample(compute_grads ? (size_t)n_samples * N_WEIGHTS : 0);",
+            f"    const int n_pgrads = {len(self.learn_names)};   // learnable parameters: {', '.join(self.learn_names) or 'none'}",
+            "    std::vector<double> pgrad_per_sample(compute_grads ? (size_t)n_samples * n_pgrads : 0);",
             "    std::atomic<int> next(0);",
             "    std::mutex error_mutex;",
             "    Status failure{0, {0, 0, 0, 0}};",
@@ -598,7 +710,9 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
             "            if (compute_grads) {",
             "                scalar* g = grad_per_sample.data() + (size_t)s * N_WEIGHTS;",
             "                std::fill(g, g + N_WEIGHTS, (scalar)0);",
-            "                backward(P, ws, S, W, reg, loss_scale, g);",
+            "                double* pg = pgrad_per_sample.data() + (size_t)s * n_pgrads;",
+            "                std::fill(pg, pg + n_pgrads, 0.0);",
+            "                backward(P, ws, S, W, reg, loss_scale, g, pg);",
             "            }",
             "        }",
             "    };",
@@ -616,6 +730,11 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
             "                grad_out[k] = sum;",
             "            }",
             "        };",
+            "        for (int k = 0; k < n_pgrads; k++) {",
+            "            double sum = 0.0;",
+            "            for (int s = 0; s < n_samples; s++) sum += pgrad_per_sample[(size_t)s * n_pgrads + k];",
+            "            pgrad_out[k] = sum;",
+            "        }",
             "        std::vector<std::thread> reducers;",
             "        const long long chunk = (N_WEIGHTS + n_workers - 1) / n_workers;",
             "        for (int k = 1; k < n_workers; k++) reducers.emplace_back(reduce, std::min(N_WEIGHTS, k * chunk), std::min(N_WEIGHTS, (k + 1) * chunk));",

@@ -89,6 +89,8 @@ class PopulationEmitter:
         if self.pop.spiking:
             parts += [self.threshold(), self.threshold_rate(), self.any_above(), self.reset_single(),
                       self.spike_jump(), self.phantom_jump()]
+        for par in self.adj.params:
+            parts += self.parameter_blocks(par)
         return "\n".join(p for p in parts if p)
 
     def factors(self) -> str:
@@ -253,3 +255,60 @@ class PopulationEmitter:
             *(f"  {l} <- {e}" for l, e in zip(self.adj.lam, self.adj.spike_jump))])
         return self.function(comment, f"void {self.p}_spike_jump(const Params& P, double* lam, const double* xm, "
                              "double E, double R)", body)
+
+    # -- learnable parameters --------------------------------------------------------------------
+    def parameter_blocks(self, par) -> List[str]:
+        """dL/dp for a learnable parameter p: the Q(t) = int_t^T lambda^T A_p Phi(s - t) ds pieces (eventprop.py)."""
+        name, n = par.symbol.name, self.n_vars
+        dlam = sp.Matrix([sp.Symbol(f"d[{v}]") for v in range(n)])
+        out = [self.function(
+            f"{self.p}: out = (dPhi(tau)/d{name})^T d: what an adjoint d at time t adds to Q_{name} at t - tau",
+            f"void {self.p}_dphiT_{name}(const Params& P, double tau, const double* d, double* out)",
+            print_assignments([f"out[{v}]" for v in range(n)], list(par.dPhi.T * dlam)))]
+        drive = self.adj.readout_drive
+        if par.dPsi is not None and drive is not None:
+            out.append(self.function(
+                f"{self.p}: out = (dPsi(tau)/d{name})^T d(readout)/dx: what a unit readout drive over tau adds to Q_{name}",
+                f"void {self.p}_dpsiT_{name}(const Params& P, double tau, double* out)",
+                print_assignments([f"out[{v}]" for v in range(n)], list(par.dPsi.T * drive))))
+        if self.adj.jump_direction is not None:
+            e = self.adj.jump_direction
+            vals = list(par.dPhi * e)
+            if par.dPsi is not None and drive is not None:
+                vals.append((drive.T * par.dPsi * e)[0])
+            out.append(self.function(
+                f"{self.p}: r = (dPhi(tau)/d{name}) e" + (", r[VARS] = d(readout)/dx . (dPsi(tau)/d" + name + ") e"
+                                                          if len(vals) > n else "")
+                + ": the weights of lambda (and of the readout drive) in Q_" + name + " . e at a synaptic event",
+                f"void {self.p}_dparam_response_{name}(const Params& P, double tau, double* r)",
+                print_assignments([f"r[{v}]" for v in range(len(vals))], vals)))
+        # the whole population over one step: Q(t - tau) = Phi^T Q(t) + dPhi^T lambda(t) + c dPsi^T d(readout)/dx
+        q = sp.Matrix([sp.Symbol(f"Q[{v} * {self.N} + i]") for v in range(n)])
+        lam = sp.Matrix([sp.Symbol(f"lam[{v} * {self.N} + i]") for v in range(n)])
+        D = _factor_matrix("D", par.dPhi)
+        coef = [(str(D[i, j]).replace("F.", ""), par.dPhi[i, j]) for i in range(n) for j in range(n) if par.dPhi[i, j] != 0]
+        body = print_assignments([f"const double {c}" for c, _ in coef], [e for _, e in coef], temp_prefix="k")
+        new = (self.Phi.T * q + sp.Matrix(n, n, lambda i, j: sp.Symbol(str(D[i, j]).replace("F.", ""))
+                                          if D[i, j] != 0 else 0).T * lam)
+        driven = par.dPsi is not None and drive is not None
+        if driven:
+            body.append("double dpsi[MAX_VARS];")
+            body.append(f"{self.p}_dpsiT_{name}(P, tau, dpsi);")
+        loop = [f"const double n{v} = {print_expr(new[v])}" + (f" + drive[i] * dpsi[{v}]" if driven else "") + ";"
+                for v in range(n)]
+        loop += [f"Q[{v} * {self.N} + i] = (scalar)n{v};" for v in range(n)]
+        out.append(self.function(
+            f"{self.p}: Q_{name} over a step in reversed time: Q(t - tau) = Phi(tau)^T Q(t) + dPhi(tau)^T lambda(t)"
+            + (" + c dPsi(tau)^T d(readout)/dx" if driven else "") + f"\n  (dQ/dt = -A^T Q - A_{name}^T lambda; "
+            "call it before lambda itself is advanced)",
+            f"void {self.p}_param_advance_{name}(const Params& P, const {self.p}_Factors& F, double tau, scalar* Q, "
+            f"const scalar* lam{', const double* drive' if driven else ''})",
+            body + self.loop("i", loop)))
+        if par.spike_term is not None and par.spike_term != 0:
+            out.append(self.function(
+                f"{self.p}: explicit dL/d{name} at an own spike (threshold or reset depending on {name}):\n"
+                f"  -dg/d{name} (lambda+ . (h_x f - f(h)) + E) / (g_x . f) + lambda+ . dh/d{name} + R dg/d{name}",
+                f"double {self.p}_spike_param_{name}(const Params& P, const double* lam, const double* xm, double E, double R)",
+                self.load_single("xm", self.x) + self.load_single("lam", self.adj.lam)
+                + [f"return {print_expr(par.spike_term)};"]))
+        return out
