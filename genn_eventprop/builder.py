@@ -58,7 +58,7 @@ def build_network(cfg, num_channels: int, num_classes: int) -> Network:
         else:
             raise ConfigError(f"model.hidden.neuron: unknown neuron {layer.neuron!r}; choose one of "
                               f"{sorted(HIDDEN_NEURONS)} or give 'package.module:function'")
-        pops.append(Population(name, layer.size, neuron, ExponentialSynapse(tau_syn=layer.tau_syn)))
+        pops.append(Population(name, layer.size, neuron, ExponentialSynapse(tau_syn=layer.tau_syn), learn=tuple(layer.learn)))
         conns.append(Connection(previous, name, Normal(layer.init.mean, layer.init.std)))
         if layer.recurrent:
             conns.append(Connection(name, name, Normal(layer.recurrent_init.mean, layer.recurrent_init.std)))
@@ -79,6 +79,6 @@ def build_network(cfg, num_channels: int, num_classes: int) -> Network:
         readout = READOUTS[out.readout]()
     neuron = (LeakyIntegrateFire(tau_mem=out.tau_mem, threshold=out.threshold) if out.neuron == "lif"
               else LeakyIntegrate(tau_mem=out.tau_mem))
-    pops.append(Population(OUTPUT, num_classes, neuron, ExponentialSynapse(tau_syn=out.tau_syn)))
+    pops.append(Population(OUTPUT, num_classes, neuron, ExponentialSynapse(tau_syn=out.tau_syn), learn=tuple(out.learn)))
     conns.append(Connection(previous, OUTPUT, Normal(out.init.mean, out.init.std)))
     return Network(pops, conns, OUTPUT, readout)

@@ -129,6 +129,9 @@ class Hidden:
     recurrent: bool = False
     tau_adapt: float = positive(200.0)           # alif only: time constant of the adaptation
     beta: float = ranged(0.2, 0.0)               # alif only: threshold rise per spike
+    learn: List[str] = field(default_factory=list)   # parameters trained with the weights: tau_mem, tau_syn, beta...
+    learn_lr_scale: float = positive(10.0)       # their learning rate, as a multiple of train.optimiser.lr
+    learn_min_tau: float = positive(1.0)         # ms: no learned time constant goes below this
     init: Init = nested(Init)
     recurrent_init: Init = nested(lambda: Init(0.0, 0.02))
 
@@ -158,6 +161,9 @@ class Output:
     readout: str = choice("sum_exp", *READOUTS)
     gauss: Gauss = nested(Gauss)
     first_spike: FirstSpikeLoss = nested(FirstSpikeLoss)
+    learn: List[str] = field(default_factory=list)   # as model.hidden.learn (tau_mem, tau_syn)
+    learn_lr_scale: float = positive(10.0)
+    learn_min_tau: float = positive(1.0)
     init: Init = nested(lambda: Init(0.0, 0.03))
 
 
@@ -274,6 +280,14 @@ def _to_int(value, key: str) -> int:
     return int(value)
 
 
+def _to_names(value, key: str) -> list:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _type_error(key, "a list of names such as [tau_mem, tau_syn]", value)
+    if len(set(value)) != len(value):
+        raise ConfigError(f"config key '{key}' names {value!r}; give each name once")
+    return list(value)
+
+
 def _to_speakers(value, key: str) -> list:
     if not isinstance(value, list):
         raise _type_error(key, "a list such as [theo, jackson]", value)
@@ -299,6 +313,8 @@ def _coerce(value, tp, key: str, default):
                 raise ConfigError(f"config key '{key}' needs at least one entry")
             return [_build(section, v, _join(key, i), section()) for i, v in enumerate(value)]
         return _build(section, value, key, default if isinstance(default, section) else section())
+    if typing.get_origin(tp) is list and args == (str,):
+        return _to_names(value, key)
     if typing.get_origin(tp) is list:
         return _to_speakers(value, key)
     if dataclasses.is_dataclass(tp):

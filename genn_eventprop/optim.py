@@ -29,8 +29,11 @@ class Adam:
         self.v = {k: np.zeros(np.shape(p)) for k, p in params.items()}
         self.steps = 0
 
-    def step(self, params: Dict[str, np.ndarray], grads: Mapping[str, np.ndarray], lr: float):
-        """One Adam step with learning rate lr: params[k] -= lr * m_hat / (sqrt(v_hat) + eps), in place."""
+    def step(self, params: Dict[str, np.ndarray], grads: Mapping[str, np.ndarray], lr: float,
+             lr_scale: Optional[Mapping[str, float]] = None):
+        """One Adam step with learning rate lr: params[k] -= lr * m_hat / (sqrt(v_hat) + eps), in place.
+        lr_scale multiplies the rate of the arrays it names (learnable time constants live in ms, not in
+        the weights' units)."""
         if not self.m:
             self.reset(params)
         if set(params) != set(self.m) or set(grads) != set(self.m):
@@ -50,7 +53,8 @@ class Adam:
             m += (1.0 - self.beta1) * g
             v *= self.beta2
             v += (1.0 - self.beta2) * (g * g)
-            update = lr * (m / c1) / (np.sqrt(v / c2) + self.eps)
+            rate = lr * (lr_scale.get(k, 1.0) if lr_scale else 1.0)
+            update = rate * (m / c1) / (np.sqrt(v / c2) + self.eps)
             p -= update   # float64 arithmetic, one rounding into p's dtype
 
     def state_dict(self) -> dict:

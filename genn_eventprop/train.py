@@ -75,6 +75,8 @@ class Trainer:
         self.network = network_for(cfg, self.splits)
         self.backend = make_backend(cfg, self.network)
         self.hidden = hidden_names(cfg)
+        from genn_eventprop.learnable import LearnedParameters
+        self.learned = LearnedParameters.from_config(cfg, self.backend)
         from genn_eventprop.optim import Adam, LearningRateSchedule
         o = cfg.train.optimiser
         if o.name != "adam":
@@ -110,6 +112,7 @@ class Trainer:
         dataset = self._prepare_eval_set(dataset)
         k = self.splits.num_classes
         losses, preds, labels, spikes = [], [], [], []
+        self.learned.apply(weights, self.backend)
         for batch in self._batches(dataset, None):
             r = self.backend.run_batch(weights, batch, self.cfg.dt, compute_gradients=False)
             losses.append(r.losses)
@@ -155,6 +158,7 @@ class Trainer:
         metrics_path = os.path.join(self.run_dir, "metrics." + ("jsonl" if cfg.train.metrics_format == "jsonl" else "csv"))
         rng = np.random.default_rng(cfg.seed)
         weights = self.network.init_weights(rng, dtype=self.backend.dtype)
+        weights.update(self.learned.initial(self.backend))   # learnable parameters train like weights
         self.optimiser.reset(weights)
         start_epoch, best, batches_done = 0, -np.inf, 0
         if resume and os.path.exists(self._checkpoint_path("last")):
@@ -178,11 +182,17 @@ class Trainer:
             lr = self.schedule.lr_for(batches_done, epoch)
             for b, batch in enumerate(self._batches(train_set, rng)):
                 lr = self.schedule.lr_for(batches_done, epoch)
+                self.learned.apply(weights, self.backend)
                 r = self.backend.run_batch(weights, batch, cfg.dt, compute_gradients=True)
                 if not np.isfinite(r.loss):
                     raise UserError(f"the loss became {r.loss} in epoch {epoch + 1}: training diverged; lower "
                                     "train.optimiser.lr or the initial weights")
-                self.optimiser.step(weights, r.grads, lr)
+                if self.learned:
+                    previous = {k: float(weights[k]) for k in self.learned.keys}
+                    self.optimiser.step(weights, {**r.grads, **self.learned.gradients(r)}, lr, self.learned.lr_scale)
+                    self.learned.project(weights, previous, self.backend)
+                else:
+                    self.optimiser.step(weights, r.grads, lr)
                 batches_done += 1
                 losses.append(r.losses)
                 correct += int((r.predictions == batch.labels).sum())
@@ -211,7 +221,8 @@ class Trainer:
             self.log(f"epoch {epoch + 1}/{cfg.train.epochs}: loss {row['train_loss']:.4f} "
                      f"train {100 * row['train_accuracy']:.1f}% valid {100 * row['valid_accuracy']:.1f}% "
                      f"hidden {row['hidden_spikes_per_neuron']:.1f} spikes/neuron "
-                     f"{row['epoch_seconds']:.1f}s ({row['train_samples_per_second']:.0f} samples/s)")
+                     f"{row['epoch_seconds']:.1f}s ({row['train_samples_per_second']:.0f} samples/s)"
+                     + "".join(f" {k}={float(weights[k]):.3g}" for k in self.learned.keys))
         return self.finish()
 
     def finish(self) -> dict:
@@ -222,6 +233,8 @@ class Trainer:
             weights, _, meta = self.load_checkpoint(best_path)
             results["best_epoch"] = meta["epoch"] + 1
             results["best_valid_accuracy"] = meta["best_valid"]
+            if self.learned:
+                results["learned_parameters"] = {k: float(weights[k]) for k in self.learned.keys}
             if self.splits.test is not None and len(self.splits.test):
                 ev = self.evaluate(self.splits.test, weights)
                 results["test"] = ev.to_dict()
@@ -241,6 +254,7 @@ class Trainer:
         """plots/hidden_raster.png: the hidden spikes of the first evaluation sample, best weights."""
         weights, _, _ = self.load_checkpoint(self._checkpoint_path("best"))
         batch = next(self._batches(self._prepare_eval_set(dataset.subset([0])), None))
+        self.learned.apply(weights, self.backend)
         r = self.backend.run_batch(weights, batch, self.cfg.dt, compute_gradients=False, record=True)
         if not getattr(r, "recorded", None):
             return

@@ -125,3 +125,11 @@ def test_no_warmup_when_it_would_start_at_or_above_the_rate():
 def test_long_runs_do_not_overflow_the_warmup_power():
     s = LearningRateSchedule(1e-3, warmup_start=1e-6, warmup_factor=1.05, decay_factor=0.5, decay_every=10)
     assert s.lr_for(10 ** 6, 25) == 1e-3 * 0.25
+
+
+def test_adam_lr_scale_multiplies_the_step_of_the_arrays_it_names():
+    params = {"w": np.array([1.0]), "hidden.tau_mem": np.array(20.0)}
+    opt = Adam()
+    opt.step(params, {"w": np.array([0.5]), "hidden.tau_mem": np.array(-0.5)}, lr=0.01,
+             lr_scale={"hidden.tau_mem": 10.0})
+    assert params["w"][0] == pytest.approx(0.99) and float(params["hidden.tau_mem"]) == pytest.approx(20.1)
