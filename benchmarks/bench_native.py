@@ -1,6 +1,7 @@
 """Native backend figures: build time (first and cached) and forward+backward time per batch.
 
     python benchmarks/bench_native.py [--hidden 256] [--batch 32] [--threads 0] [--spikes 3000] [--steps 1000]
+                                      [--learn tau_mem tau_syn]
 
 Prints one table row per configuration; the input is SHD-like synthetic spikes (benchmarks/common.py).
 """
@@ -32,11 +33,13 @@ def main():
     ap.add_argument("--input-mean", type=float, default=0.03)
     ap.add_argument("--precision", default="float32")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--learn", nargs="*", default=[], help="hidden parameters with gradients, e.g. tau_mem tau_syn")
     args = ap.parse_args()
 
-    print(f"# cores: {os.cpu_count()}, precision {args.precision}, dt {args.dt} ms, best of {args.repeats}")
+    print(f"# cores: {os.cpu_count()}, precision {args.precision}, dt {args.dt} ms, best of {args.repeats}, "
+          f"learnable: {' '.join(args.learn) or 'none'}")
     for hidden in args.hidden:
-        net = reference_network(hidden, args.outputs, input_mean=args.input_mean)
+        net = reference_network(hidden, args.outputs, input_mean=args.input_mean, learn=args.learn)
         with tempfile.TemporaryDirectory() as cache:
             t0 = time.perf_counter()
             first = NativeBackend(net, precision=args.precision, cache_dir=cache)
