@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Tuple
 
 import numpy as np
-import sympy as sp
 
 from genn_eventprop.builder import OUTPUT, hidden_names
 
@@ -48,13 +47,7 @@ class LearnedParameters:
             if bound is not None:
                 out.lower[label] = bound
         learned = set(out.keys.values())
-        for pop, symbols, dens, _ in getattr(backend, "_denominators", []):
-            for factor in {f for den in dens for f in sp.Mul.make_args(sp.factor(den))}:
-                syms = sorted(factor.free_symbols, key=lambda s: s.name)
-                keys = tuple(f"{pop.name}_{s.name}" for s in syms)
-                if (len(syms) == 2 and set(syms) <= set(symbols) and set(keys) & learned
-                        and sp.simplify(factor.subs(syms[1], syms[0])) == 0 and keys not in out.pairs):
-                    out.pairs.append(keys)
+        out.pairs = [pair for pair in backend.singular_pairs() if set(pair) & learned]
         return out
 
     def __bool__(self):
@@ -78,17 +71,17 @@ class LearnedParameters:
             if weights[label] < low:
                 weights[label][...] = low
         label_of = {key: label for label, key in self.keys.items()}
+
+        def value(key):
+            return float(weights[label_of[key]]) if key in label_of else backend.params[key]
+
         for a, b in self.pairs:
-            va = float(weights[label_of[a]]) if a in label_of else backend.params[a]
-            vb = float(weights[label_of[b]]) if b in label_of else backend.params[b]
-            pa = previous.get(label_of.get(a), va)
-            pb = previous.get(label_of.get(b), vb)
-            if max(va, vb) >= SEPARATION * min(va, vb):
+            if max(value(a), value(b)) >= SEPARATION * min(value(a), value(b)):
                 continue
             # keep the order they had before the step: move the learnable one away from the other
-            hi, lo = (a, b) if pa > pb else (b, a)
+            before = {k: previous.get(label_of.get(k), value(k)) for k in (a, b)}
+            hi, lo = (a, b) if before[a] > before[b] else (b, a)
             if hi in label_of:
-                weights[label_of[hi]][...] = max(float(weights[label_of[hi]]),
-                                                 SEPARATION * (float(weights[label_of[lo]]) if lo in label_of else backend.params[lo]))
+                weights[label_of[hi]][...] = max(value(hi), SEPARATION * value(lo))
             else:
-                weights[label_of[lo]][...] = min(float(weights[label_of[lo]]), backend.params[hi] / SEPARATION)
+                weights[label_of[lo]][...] = min(value(lo), value(hi) / SEPARATION)

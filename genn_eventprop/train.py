@@ -187,12 +187,9 @@ class Trainer:
                 if not np.isfinite(r.loss):
                     raise UserError(f"the loss became {r.loss} in epoch {epoch + 1}: training diverged; lower "
                                     "train.optimiser.lr or the initial weights")
-                if self.learned:
-                    previous = {k: float(weights[k]) for k in self.learned.keys}
-                    self.optimiser.step(weights, {**r.grads, **self.learned.gradients(r)}, lr, self.learned.lr_scale)
-                    self.learned.project(weights, previous, self.backend)
-                else:
-                    self.optimiser.step(weights, r.grads, lr)
+                previous = {k: float(weights[k]) for k in self.learned.keys}
+                self.optimiser.step(weights, {**r.grads, **self.learned.gradients(r)}, lr, self.learned.lr_scale)
+                self.learned.project(weights, previous, self.backend)
                 batches_done += 1
                 losses.append(r.losses)
                 correct += int((r.predictions == batch.labels).sum())

@@ -169,6 +169,17 @@ class NativeBackend:
                 out.append((pop, symbols, dens, sp.lambdify([*symbols, tau_symbol], dens, "math")))
         return out
 
+    def singular_pairs(self):
+        """Pairs of parameter keys (e.g. hidden_tau_mem, hidden_tau_syn) whose equality zeroes a denominator
+        of the exact update: a learning rule must keep them apart."""
+        pairs = []
+        for pop, symbols, dens, _ in self._denominators:
+            for factor in {f for den in dens for f in sp.Mul.make_args(sp.factor(den))}:
+                syms = sorted(factor.free_symbols, key=lambda s: s.name)
+                if len(syms) == 2 and set(syms) <= set(symbols) and sp.simplify(factor.subs(syms[1], syms[0])) == 0:
+                    pairs.append(tuple(f"{pop.name}_{s.name}" for s in syms))
+        return sorted(set(pairs))
+
     def _check_params(self, dt: float):
         """A propagator whose denominators vanish (e.g. tau_mem == tau_syn) would give inf or nan.
         Checked once per set of parameter values."""
