@@ -30,10 +30,10 @@ def _drop_unused_locals(block: str) -> str:
     return "\n".join(kept)
 
 
-def _factor_matrix(name: str, M: sp.Matrix) -> sp.Matrix:
-    """Symbols F.<name>_i_j standing for the non-zero entries of M (zeros stay zero)."""
+def _factor_matrix(name: str, M: sp.Matrix, prefix: str = "F.") -> sp.Matrix:
+    """Symbols <prefix><name>_i_j standing for the non-zero entries of M (zeros stay zero)."""
     return sp.Matrix(M.rows, M.cols,
-                     lambda i, j: 0 if M[i, j] == 0 else sp.Symbol(f"F.{name}_{i}_{j}"))
+                     lambda i, j: 0 if M[i, j] == 0 else sp.Symbol(f"{prefix}{name}_{i}_{j}"))
 
 
 class PopulationEmitter:
@@ -285,11 +285,10 @@ class PopulationEmitter:
         # the whole population over one step: Q(t - tau) = Phi^T Q(t) + dPhi^T lambda(t) + c dPsi^T d(readout)/dx
         q = sp.Matrix([sp.Symbol(f"Q[{v} * {self.N} + i]") for v in range(n)])
         lam = sp.Matrix([sp.Symbol(f"lam[{v} * {self.N} + i]") for v in range(n)])
-        D = _factor_matrix("D", par.dPhi)
-        coef = [(str(D[i, j]).replace("F.", ""), par.dPhi[i, j]) for i in range(n) for j in range(n) if par.dPhi[i, j] != 0]
-        body = print_assignments([f"const double {c}" for c, _ in coef], [e for _, e in coef], temp_prefix="k")
-        new = (self.Phi.T * q + sp.Matrix(n, n, lambda i, j: sp.Symbol(str(D[i, j]).replace("F.", ""))
-                                          if D[i, j] != 0 else 0).T * lam)
+        D = _factor_matrix("D", par.dPhi, prefix="")   # locals computed once, before the loop over neurons
+        entries = [(D[i, j], par.dPhi[i, j]) for i in range(n) for j in range(n) if D[i, j] != 0]
+        body = print_assignments([f"const double {d}" for d, _ in entries], [e for _, e in entries], temp_prefix="k")
+        new = self.Phi.T * q + D.T * lam
         driven = par.dPsi is not None and drive is not None
         if driven:
             body.append("double dpsi[MAX_VARS];")
