@@ -1,7 +1,7 @@
 """Native backend figures: build time (first and cached) and forward+backward time per batch.
 
     python benchmarks/bench_native.py [--hidden 256] [--batch 32] [--threads 0] [--spikes 3000] [--steps 1000]
-                                      [--learn tau_mem tau_syn]
+                                      [--learn tau_mem tau_syn] [--heterogeneous tau_mem tau_syn]
 
 Prints one table row per configuration; the input is SHD-like synthetic spikes (benchmarks/common.py).
 """
@@ -34,12 +34,14 @@ def main():
     ap.add_argument("--precision", default="float32")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--learn", nargs="*", default=[], help="hidden parameters with gradients, e.g. tau_mem tau_syn")
+    ap.add_argument("--heterogeneous", nargs="*", default=[], help="hidden parameters with a value per neuron")
     args = ap.parse_args()
 
     print(f"# cores: {os.cpu_count()}, precision {args.precision}, dt {args.dt} ms, best of {args.repeats}, "
-          f"learnable: {' '.join(args.learn) or 'none'}")
+          f"learnable: {' '.join(args.learn) or 'none'}, per neuron: {' '.join(args.heterogeneous) or 'none'}")
     for hidden in args.hidden:
-        net = reference_network(hidden, args.outputs, input_mean=args.input_mean, learn=args.learn)
+        net = reference_network(hidden, args.outputs, input_mean=args.input_mean, learn=args.learn,
+                                heterogeneous=args.heterogeneous)
         with tempfile.TemporaryDirectory() as cache:
             t0 = time.perf_counter()
             first = NativeBackend(net, precision=args.precision, cache_dir=cache)
@@ -57,6 +59,9 @@ def main():
                         cached.threads = threads or os.cpu_count()
                         rng = np.random.default_rng(0)
                         weights = net.init_weights(rng, dtype=cached.dtype)
+                        values = net.init_per_neuron(rng)
+                        if values:
+                            cached.set_params({cached.per_neuron[k]: np.clip(v, 1.0, None) for k, v in values.items()})
                         batch = shd_like_batch(rng, batch_size, spikes, steps * args.dt, classes=args.outputs)
                         fwd, full = [], []
                         for _ in range(args.repeats):

@@ -5,20 +5,21 @@ import numpy as np
 
 from genn_eventprop.data.batch import SpikeBatch
 from genn_eventprop.models import ExponentialSynapse, LeakyIntegrate, LeakyIntegrateFire, SpikeInput, SumExp
-from genn_eventprop.network import Connection, Network, Normal, Population
+from genn_eventprop.network import Connection, Network, Normal, PerNeuron, Population
 
 
 def reference_network(hidden: int = 256, outputs: int = 20, channels: int = 700, recurrent: bool = True,
-                      input_mean: float = 0.03, input_std: float = 0.01, learn=()) -> Network:
+                      input_mean: float = 0.03, input_std: float = 0.01, learn=(), heterogeneous=()) -> Network:
     """The published SHD setting: 700 inputs, recurrent LIF hidden layer, leaky-integrator readout.
-    learn: hidden-layer parameters trained with the weights (their gradients cost backward time)."""
+    learn: hidden-layer parameters trained with the weights (their gradients cost backward time);
+    heterogeneous: hidden-layer parameters with a value per neuron (gamma, cv 0.5)."""
     conns = [Connection("input", "hidden", Normal(input_mean, input_std)),
              Connection("hidden", "output", Normal(0.0, 0.03))]
     if recurrent:
         conns.insert(1, Connection("hidden", "hidden", Normal(0.0, 0.02)))
     return Network([Population("input", channels, SpikeInput()),
                     Population("hidden", hidden, LeakyIntegrateFire(tau_mem=20.0), ExponentialSynapse(5.0),
-                               learn=tuple(learn)),
+                               learn=tuple(learn), heterogeneous={n: PerNeuron("gamma", 0.5) for n in heterogeneous}),
                     Population("output", outputs, LeakyIntegrate(tau_mem=20.0), ExponentialSynapse(5.0))],
                    conns, "output", SumExp())
 

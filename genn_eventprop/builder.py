@@ -8,7 +8,7 @@ from genn_eventprop.errors import ConfigError
 from genn_eventprop.models import (READOUTS, AdaptiveLeakyIntegrateFire, FirstSpike, ExponentialSynapse, Gauss, LeakyIntegrate,
                                    LeakyIntegrateFire, SpikeInput)
 from genn_eventprop.models.base import NeuronModel
-from genn_eventprop.network import Connection, Network, Normal, Population
+from genn_eventprop.network import Connection, Network, Normal, PerNeuron, Population
 
 INPUT = "input"
 OUTPUT = "output"
@@ -24,6 +24,11 @@ def _alif(layer) -> NeuronModel:
 
 
 HIDDEN_NEURONS: Dict[str, Callable] = {"lif": _lif, "alif": _alif}
+
+
+def _per_neuron(layer) -> Dict[str, PerNeuron]:
+    h = layer.heterogeneity
+    return {name: PerNeuron(h.distribution, h.cv) for name in layer.heterogeneous}
 
 
 def _user_neuron(spec: str, layer) -> NeuronModel:
@@ -58,7 +63,8 @@ def build_network(cfg, num_channels: int, num_classes: int) -> Network:
         else:
             raise ConfigError(f"model.hidden.neuron: unknown neuron {layer.neuron!r}; choose one of "
                               f"{sorted(HIDDEN_NEURONS)} or give 'package.module:function'")
-        pops.append(Population(name, layer.size, neuron, ExponentialSynapse(tau_syn=layer.tau_syn), learn=tuple(layer.learn)))
+        pops.append(Population(name, layer.size, neuron, ExponentialSynapse(tau_syn=layer.tau_syn), learn=tuple(layer.learn),
+                               heterogeneous=_per_neuron(layer)))
         conns.append(Connection(previous, name, Normal(layer.init.mean, layer.init.std)))
         if layer.recurrent:
             conns.append(Connection(name, name, Normal(layer.recurrent_init.mean, layer.recurrent_init.std)))
@@ -79,6 +85,7 @@ def build_network(cfg, num_channels: int, num_classes: int) -> Network:
         readout = READOUTS[out.readout]()
     neuron = (LeakyIntegrateFire(tau_mem=out.tau_mem, threshold=out.threshold) if out.neuron == "lif"
               else LeakyIntegrate(tau_mem=out.tau_mem))
-    pops.append(Population(OUTPUT, num_classes, neuron, ExponentialSynapse(tau_syn=out.tau_syn), learn=tuple(out.learn)))
+    pops.append(Population(OUTPUT, num_classes, neuron, ExponentialSynapse(tau_syn=out.tau_syn), learn=tuple(out.learn),
+                           heterogeneous=_per_neuron(out)))
     conns.append(Connection(previous, OUTPUT, Normal(out.init.mean, out.init.std)))
     return Network(pops, conns, OUTPUT, readout)

@@ -119,6 +119,13 @@ class Init:
 
 
 @dataclass
+class Heterogeneity:
+    """How per-neuron values are drawn: mean = the layer's value, cv = standard deviation / mean."""
+    distribution: str = choice("gamma", "gamma", "lognormal", "normal", "uniform")
+    cv: float = positive(0.5)
+
+
+@dataclass
 class Hidden:
     size: int = ranged(256, 1)
     neuron: str = "lif"          # lif | alif | "package.module:function" (checked when the network is built)
@@ -131,7 +138,9 @@ class Hidden:
     beta: float = ranged(0.2, 0.0)               # alif only: threshold rise per spike
     learn: List[str] = field(default_factory=list)   # parameters trained with the weights: tau_mem, tau_syn, beta...
     learn_lr_scale: float = positive(10.0)       # their learning rate, as a multiple of train.optimiser.lr
-    learn_min_tau: float = positive(1.0)         # ms: no learned time constant goes below this
+    learn_min_tau: float = positive(1.0)         # ms: no learned (or drawn) time constant goes below this
+    heterogeneous: List[str] = field(default_factory=list)   # parameters with a value per neuron: tau_mem, tau_syn...
+    heterogeneity: Heterogeneity = nested(Heterogeneity)    # their distribution around the layer's value
     init: Init = nested(Init)
     recurrent_init: Init = nested(lambda: Init(0.0, 0.02))
 
@@ -164,6 +173,8 @@ class Output:
     learn: List[str] = field(default_factory=list)   # as model.hidden.learn (tau_mem, tau_syn)
     learn_lr_scale: float = positive(10.0)
     learn_min_tau: float = positive(1.0)
+    heterogeneous: List[str] = field(default_factory=list)   # as model.hidden.heterogeneous
+    heterogeneity: Heterogeneity = nested(Heterogeneity)
     init: Init = nested(lambda: Init(0.0, 0.03))
 
 

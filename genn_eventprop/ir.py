@@ -53,6 +53,7 @@ class PopulationIR:
     readout: Optional[sp.Expr] = None  # integrand of an integral readout (e.g. V)
     equations: Dict[str, str] = field(default_factory=dict)   # for comments in generated code
     learn: List[str] = field(default_factory=list)            # parameters trained by gradient descent
+    heterogeneous: List[str] = field(default_factory=list)    # parameters with a value per neuron
 
     @property
     def spiking(self) -> bool:
@@ -129,8 +130,18 @@ def build_population_ir(pop: Population) -> PopulationIR:
         model_name=neuron.name + (f" + {syn.name}" if syn else ""),
         state=state, initial=[float(v) for v in list(neuron.state.values()) + list((syn.state if syn else {}).values())],
         params=params, flow=flow, threshold=threshold, reset=reset, jump=jump, readout=readout,
-        equations=equations, learn=list(pop.learn),
+        equations=equations, learn=list(pop.learn), heterogeneous=_heterogeneous(pop, param_values),
     )
+
+
+def _heterogeneous(pop: Population, param_values: Dict[str, float]) -> List[str]:
+    names = list(pop.heterogeneous)
+    unknown = [n for n in names if n not in param_values]
+    if unknown:
+        raise ConfigError(f"population {pop.name}: cannot give {unknown} a value per neuron: not parameters of "
+                          f"{pop.neuron.name}{' + ' + pop.synapse.name if pop.synapse else ''}; "
+                          f"its parameters are {sorted(param_values)}")
+    return [n for n in param_values if n in names]   # in the model's parameter order
 
 
 def build_ir(network: Network) -> NetworkIR:

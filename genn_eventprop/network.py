@@ -22,12 +22,52 @@ class Normal:
 
 
 @dataclass
+class PerNeuron:
+    """Values of a parameter that differ between neurons, drawn once at initialisation.
+
+    Every distribution has the model's value of the parameter as its mean and cv (standard deviation over
+    mean) as its spread: gamma (shape 1/cv^2, as in Perez-Nieves et al. 2021), lognormal, normal, uniform.
+    """
+
+    distribution: str = "gamma"
+    cv: float = 0.5
+
+    DISTRIBUTIONS = ("gamma", "lognormal", "normal", "uniform")
+
+    def __post_init__(self):
+        if self.distribution not in self.DISTRIBUTIONS:
+            raise ValueError(f"per-neuron distribution must be one of {list(self.DISTRIBUTIONS)}, got {self.distribution!r}")
+        if not self.cv > 0:
+            raise ValueError(f"per-neuron cv must be > 0, got {self.cv}")
+
+    def sample(self, rng: np.random.Generator, mean: float, n: int) -> np.ndarray:
+        cv = self.cv
+        if self.distribution == "gamma":
+            shape = 1.0 / cv ** 2
+            return rng.gamma(shape, mean / shape, size=n)
+        if self.distribution == "lognormal":
+            s2 = np.log1p(cv ** 2)
+            return rng.lognormal(np.log(mean) - s2 / 2, np.sqrt(s2), size=n)
+        if self.distribution == "normal":
+            return rng.normal(mean, cv * mean, size=n)
+        half = np.sqrt(3.0) * cv * mean      # uniform on mean +- half has standard deviation cv * mean
+        return rng.uniform(mean - half, mean + half, size=n)
+
+
+@dataclass
 class Population:
     name: str
     size: int
     neuron: Union[NeuronModel, InputModel]
     synapse: Optional[SynapseModel] = None   # postsynaptic model of every connection into it
     learn: Tuple[str, ...] = ()              # names of neuron/synapse parameters trained with the weights
+    heterogeneous: Dict[str, PerNeuron] = field(default_factory=dict)   # parameters with a value per neuron
+
+    def parameter_value(self, name: str) -> float:
+        """The model's (mean) value of a neuron or synapse parameter."""
+        values = dict(self.neuron.params)
+        values.update(self.synapse.params if self.synapse else {})
+        return float(values[name])
 
     @property
     def is_input(self) -> bool:
@@ -88,6 +128,11 @@ class Network:
 
     def weight_shapes(self) -> Dict[str, tuple]:
         return {c.name: (self.population(c.pre).size, self.population(c.post).size) for c in self.connections}
+
+    def init_per_neuron(self, rng: np.random.Generator) -> Dict[str, np.ndarray]:
+        """Per-neuron parameter values, "population.name" -> float64 array, drawn after the weights."""
+        return {f"{p.name}.{n}": spec.sample(rng, p.parameter_value(n), p.size)
+                for p in self.populations for n, spec in p.heterogeneous.items()}
 
     def init_weights(self, rng: np.random.Generator, dtype=np.float64) -> Dict[str, np.ndarray]:
         return {c.name: c.init.sample(rng, shape).astype(dtype)

@@ -162,7 +162,12 @@ def run_gradcheck(cfg):
     backend = make_backend(cfg, network, precision=cfg.gradcheck.precision)
     for name in hidden_names(cfg):   # regularisation is a heuristic, not part of the loss being checked
         backend.set_regularisation(name)
-    weights = network.init_weights(np.random.default_rng(cfg.seed))
+    from genn_eventprop.learnable import LearnedParameters
+
+    rng = np.random.default_rng(cfg.seed)
+    weights = network.init_weights(rng)
+    params = LearnedParameters.from_config(cfg, backend)
+    params.apply(params.initial(backend, network, rng), backend)   # per-neuron values, drawn as training does
     idx = np.arange(min(cfg.gradcheck.samples, len(splits.train)))
     batch = make_trial_batch(cfg, splits.train, idx)
     return gradcheck(backend, weights, batch, cfg.dt, cfg.gradcheck.epsilon, cfg.gradcheck.tolerance)

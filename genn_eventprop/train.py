@@ -40,6 +40,17 @@ class Evaluation:
                 "confusion": self.confusion.tolist(), "hidden_spikes_per_neuron": self.hidden_spikes_per_neuron}
 
 
+def _summary(value) -> str:
+    """A learned parameter in the epoch line: its value, or mean +- std over neurons when per neuron."""
+    a = np.asarray(value, dtype=np.float64)
+    return f"{float(a):.3g}" if a.ndim == 0 else f"{a.mean():.3g}+-{a.std():.2g}"
+
+
+def _as_json(value):
+    a = np.asarray(value, dtype=np.float64)
+    return float(a) if a.ndim == 0 else [float(v) for v in a]
+
+
 def _atomic_savez(path: str, **arrays):
     tmp = f"{path}.tmp{os.getpid()}.npz"
     np.savez(tmp, **arrays)
@@ -158,8 +169,9 @@ class Trainer:
         metrics_path = os.path.join(self.run_dir, "metrics." + ("jsonl" if cfg.train.metrics_format == "jsonl" else "csv"))
         rng = np.random.default_rng(cfg.seed)
         weights = self.network.init_weights(rng, dtype=self.backend.dtype)
-        weights.update(self.learned.initial(self.backend))   # learnable parameters train like weights
-        self.optimiser.reset(weights)
+        # learnable parameters train like weights; per-neuron values are drawn after the weights
+        weights.update(self.learned.initial(self.backend, self.network, rng))
+        self.optimiser.reset(self.learned.trainable(weights))
         start_epoch, best, batches_done = 0, -np.inf, 0
         if resume and os.path.exists(self._checkpoint_path("last")):
             weights, opt_arrays, meta = self.load_checkpoint(self._checkpoint_path("last"))
@@ -187,8 +199,9 @@ class Trainer:
                 if not np.isfinite(r.loss):
                     raise UserError(f"the loss became {r.loss} in epoch {epoch + 1}: training diverged; lower "
                                     "train.optimiser.lr or the initial weights")
-                previous = {k: float(weights[k]) for k in self.learned.keys}
-                self.optimiser.step(weights, {**r.grads, **self.learned.gradients(r)}, lr, self.learned.lr_scale)
+                previous = self.learned.previous(weights)
+                self.optimiser.step(self.learned.trainable(weights), {**r.grads, **self.learned.gradients(r)}, lr,
+                                    self.learned.lr_scale)
                 self.learned.project(weights, previous, self.backend)
                 batches_done += 1
                 losses.append(r.losses)
@@ -219,7 +232,7 @@ class Trainer:
                      f"train {100 * row['train_accuracy']:.1f}% valid {100 * row['valid_accuracy']:.1f}% "
                      f"hidden {row['hidden_spikes_per_neuron']:.1f} spikes/neuron "
                      f"{row['epoch_seconds']:.1f}s ({row['train_samples_per_second']:.0f} samples/s)"
-                     + "".join(f" {k}={float(weights[k]):.3g}" for k in self.learned.keys))
+                     + "".join(f" {k}={_summary(weights[k])}" for k in self.learned.keys))
         return self.finish()
 
     def finish(self) -> dict:
@@ -231,7 +244,7 @@ class Trainer:
             results["best_epoch"] = meta["epoch"] + 1
             results["best_valid_accuracy"] = meta["best_valid"]
             if self.learned:
-                results["learned_parameters"] = {k: float(weights[k]) for k in self.learned.keys}
+                results["learned_parameters"] = {k: _as_json(weights[k]) for k in self.learned.keys}
             if self.splits.test is not None and len(self.splits.test):
                 ev = self.evaluate(self.splits.test, weights)
                 results["test"] = ev.to_dict()

@@ -68,7 +68,7 @@ def test_a_non_linear_flow_is_refused_by_name():
         derive_population(build_population_ir(pop))
 
 
-@pytest.mark.parametrize("config", ["gradcheck_alif.yaml", "gradcheck_custom.yaml"])
+@pytest.mark.parametrize("config", ["gradcheck_alif.yaml", "gradcheck_custom.yaml", "gradcheck_heterogeneous.yaml"])
 def test_the_shipped_gradcheck_configs_of_other_neurons_pass(config, monkeypatch, build_cache):
     import os
     from genn_eventprop.config import load_config

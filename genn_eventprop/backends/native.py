@@ -92,7 +92,8 @@ class BatchResult:
     grads: Optional[Dict[str, np.ndarray]]   # dL/dw of the batch-mean loss, per connection [pre, post]
     spike_counts: Dict[str, np.ndarray]  # per population, spikes per trial
     recorded: Optional[Dict[str, tuple]] = None   # record=True: population -> (times ms, neuron) of trial 0
-    param_grads: Optional[Dict[str, float]] = None   # dL/dp of each learnable parameter ("population.name")
+    param_grads: Optional[Dict[str, object]] = None   # dL/dp of each learnable parameter ("population.name"):
+    #                                                     a float, or an array with one per neuron when per-neuron
 
     @property
     def loss(self) -> float:
@@ -134,10 +135,13 @@ class NativeBackend:
                        _DBL, _I32, _I32, ctypes.c_longlong, _I64]
         fn.restype = ctypes.c_int
         self._run = fn
-        self.params: Dict[str, float] = {}
+        self.params: Dict[str, object] = {}   # a float, or an array for a per-neuron parameter
         for pop in self.ir.populations.values():
             self.params.update({f"{pop.name}_{s.name}": v for s, v in pop.params.items()})
         self.params.update({f"readout_{s.name}": v for s, v in self.ir.readout.params.items()})
+        # per-neuron parameters: "population.name" -> key of self.params; until set, every neuron has the model's value
+        self.per_neuron = {f"{pop.name}.{n}": f"{pop.name}_{n}" for pop in self.ir.populations.values()
+                           for n in pop.heterogeneous}
         self.regularisation = {p: (0.0, 0.0, 0.0, 0.0) for p in self.program.spiking}
         # learnable parameters: "population.name" -> key of self.params
         self.learnable = {f"{pop.name}.{n}": f"{pop.name}_{n}" for pop in self.ir.populations.values() for n in pop.learn}
@@ -147,11 +151,26 @@ class NativeBackend:
     def source(self) -> str:
         return self.program.source
 
-    def set_params(self, values: Dict[str, float]):
+    def set_params(self, values: Dict[str, object]):
+        """New parameter values: floats, or for a per-neuron parameter an array of one per neuron."""
         unknown = set(values) - set(self.params)
         if unknown:
             raise ConfigError(f"unknown model parameters {sorted(unknown)}; known: {sorted(self.params)}")
-        self.params.update({k: float(v) for k, v in values.items()})
+        sizes = self.program.param_sizes
+        for k, v in values.items():
+            if np.ndim(v) == 0:
+                self.params[k] = float(v)
+            elif sizes.get(k, 1) > 1 and np.shape(v) == (sizes[k],):
+                self.params[k] = np.array(v, dtype=np.float64)
+            else:
+                raise ConfigError(f"parameter {k} takes {'one value or ' if sizes.get(k, 1) > 1 else ''}"
+                                  f"{sizes.get(k, 1)} value(s), got shape {np.shape(v)}")
+
+    def _param_array(self) -> np.ndarray:
+        """params[] as the generated code reads it: each parameter's values in turn (a per-neuron one broadcast)."""
+        sizes = self.program.param_sizes
+        return np.concatenate([np.broadcast_to(np.asarray(self.params[n], dtype=np.float64), (sizes[n],))
+                               for n in self.program.param_names])
 
     def set_regularisation(self, population: str, lambda_upper=0.0, nu_upper=0.0, lambda_lower=0.0, nu_lower=0.0):
         if population not in self.regularisation:
@@ -166,7 +185,7 @@ class NativeBackend:
             dens = [d for d in dens if d.free_symbols]
             if dens:
                 symbols = sorted(pop.params, key=lambda s: s.name)
-                out.append((pop, symbols, dens, sp.lambdify([*symbols, tau_symbol], dens, "math")))
+                out.append((pop, symbols, dens, sp.lambdify([*symbols, tau_symbol], dens, "numpy")))
         return out
 
     def singular_pairs(self):
@@ -183,16 +202,19 @@ class NativeBackend:
     def _check_params(self, dt: float):
         """A propagator whose denominators vanish (e.g. tau_mem == tau_syn) would give inf or nan.
         Checked once per set of parameter values."""
-        key = (dt, tuple(sorted(self.params.items())))
+        key = (dt, self._param_array().tobytes())
         if key == getattr(self, "_checked", None):
             return
         for pop, symbols, dens, fn in self._denominators:
-            values = [self.params[f"{pop.name}_{s.name}"] for s in symbols]
+            values = [np.asarray(self.params[f"{pop.name}_{s.name}"]) for s in symbols]
             for den, d in zip(dens, fn(*values, dt)):
-                if abs(d) < 1e-9:
-                    shown = {s.name: v for s, v in zip(symbols, values)}
-                    raise ConfigError(f"population {pop.name}: parameters {shown} make the exact update singular "
-                                      f"(denominator {den} = 0); e.g. tau_mem must differ from tau_syn")
+                small = np.abs(np.broadcast_to(d, np.broadcast(*values).shape)) < 1e-9
+                if small.any():
+                    j = np.unravel_index(int(np.argmax(small)), small.shape)
+                    shown = {s.name: float(v[j] if v.ndim else v) for s, v in zip(symbols, values)}
+                    where = f" (neuron {j[0]})" if small.ndim else ""
+                    raise ConfigError(f"population {pop.name}{where}: parameters {shown} make the exact update "
+                                      f"singular (denominator {den} = 0); e.g. tau_mem must differ from tau_syn")
         self._checked = key
 
     def run_batch(self, weights: Dict[str, np.ndarray], batch, dt: float, compute_gradients: bool = True,
@@ -224,10 +246,10 @@ class NativeBackend:
         if labels.size and (labels.min() < 0 or labels.max() >= prog.n_outputs):
             raise UserError(f"label {int(labels.max())} does not fit the {prog.n_outputs} output neurons")
         n_steps = np.ascontiguousarray(np.ceil(np.asarray(batch.durations, dtype=np.float64) / dt - 1e-9), dtype=np.int32)
-        params = np.array([self.params[name] for name in prog.param_names], dtype=np.float64)
+        params = self._param_array()
         reg = np.array([v for p in prog.spiking for v in self.regularisation[p]] or [0.0], dtype=np.float64)
         grad = np.zeros(prog.n_weights, dtype=np.float64)
-        pgrad = np.zeros(max(len(prog.learn_names), 1), dtype=np.float64)
+        pgrad = np.zeros(max(sum(prog.param_sizes[k] for k in prog.learn_names), 1), dtype=np.float64)
         losses = np.zeros(n, dtype=np.float64)
         z = np.zeros(n * prog.n_outputs, dtype=np.float64)
         spikes = np.zeros(n * len(prog.populations), dtype=np.int64)
@@ -253,8 +275,14 @@ class NativeBackend:
                      for c, s in zip(self.network.connections, self.network.weight_shapes().values())}
         param_grads = None
         if compute_gradients:
-            slot = {name: k for k, name in enumerate(prog.learn_names)}
-            param_grads = {label: float(pgrad[slot[key]]) for label, key in self.learnable.items()}
+            slot, k = {}, 0
+            for name in prog.learn_names:
+                slot[name] = k
+                k += prog.param_sizes[name]
+            param_grads = {}
+            for label, key in self.learnable.items():
+                size = prog.param_sizes[key]
+                param_grads[label] = float(pgrad[slot[key]]) if size == 1 else pgrad[slot[key]:slot[key] + size].copy()
         counts = spikes.reshape(n, len(prog.populations))
         recorded = None
         if record:

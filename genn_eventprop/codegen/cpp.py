@@ -25,20 +25,20 @@ RUNTIME = r"""
 // ---------------------------------------------------------------------------------------------
 // Threshold crossing: safeguarded Newton search for g(x(s)) = 0 in (0, tau], g(x(0)) < 0 <= g(x(tau)).
 // ---------------------------------------------------------------------------------------------
-typedef void (*StateAt)(const Params&, double, const double*, double*);
-typedef double (*Scalar1)(const Params&, const double*);
+typedef void (*StateAt)(const Params&, double, const double*, double*, int);
+typedef double (*Scalar1)(const Params&, const double*, int);
 static double crossing_time(const Params& P, const double* x0, double tau, double g_lo, double g_hi,
-                            StateAt state_at, Scalar1 g, Scalar1 g_rate) {
+                            StateAt state_at, Scalar1 g, Scalar1 g_rate, int i) {
     double lo = 0.0, hi = tau;
     double s = tau * (-g_lo) / (g_hi - g_lo);       // start from linear interpolation
     double xs[MAX_VARS];
     // Stop at a step below 1e-13 of the interval: Newton converges quadratically, so only rounding is left.
     for (int it = 0; it < 40; it++) {
-        state_at(P, s, x0, xs);
-        const double gs = g(P, xs);
+        state_at(P, s, x0, xs, i);
+        const double gs = g(P, xs, i);
         if (gs == 0.0) break;
         if (gs > 0.0) hi = s; else lo = s;
-        const double rate = g_rate(P, xs);
+        const double rate = g_rate(P, xs, i);
         double next = (rate != 0.0) ? s - gs / rate : 0.5 * (lo + hi);
         if (!(next > lo && next < hi)) next = 0.5 * (lo + hi);   // Newton left the bracket: bisect
         const bool done = std::fabs(next - s) <= 1e-13 * (1.0 + tau) || hi - lo <= 1e-13 * (1.0 + tau);
@@ -92,6 +92,7 @@ class EmittedProgram:
     n_weights: int
     n_outputs: int
     learn_names: List[str]        # learnable parameters (names as in param_names), order of the pgrad[] output
+    param_sizes: Dict[str, int]   # values of each parameter in params[] (the population size when per neuron)
 
 
 def emit_cpp(ir: NetworkIR, adjoint: Dict[str, AdjointIR], precision: str = "float64") -> EmittedProgram:
@@ -109,6 +110,12 @@ def emit_cpp(ir: NetworkIR, adjoint: Dict[str, AdjointIR], precision: str = "flo
 
     param_names = [f"{p.name}_{s.name}" for p in pops for s in p.params]
     param_names += [f"readout_{s.name}" for s in readout.params]
+    sizes = {f"{p.name}_{n}": p.size for p in pops for n in p.heterogeneous}
+    param_sizes = {n: sizes.get(n, 1) for n in param_names}
+    param_offset, k = {}, 0
+    for n in param_names:
+        param_offset[n] = k
+        k += param_sizes[n]
     offsets, n_w = {}, 0
     for c in net.connections:
         offsets[c.name] = n_w
@@ -123,9 +130,12 @@ def emit_cpp(ir: NetworkIR, adjoint: Dict[str, AdjointIR], precision: str = "flo
         "#include <mutex>", "#include <thread>", "#include <vector>", "",
         f"typedef {scalar} scalar;", f"#define MAX_VARS {max_vars}", "",
         "namespace {", "",
-        "struct Params {", *(f"    double {n};" for n in param_names), "    double dt;", "};",
+        "struct Params {   // a parameter with a value per neuron is an array",
+        *(f"    {'const double*' if n in sizes else 'double'} {n};" for n in param_names),
+        "    double dt;", "};",
         "static Params read_params(const double* p, double dt) {",
-        "    Params P;", *(f"    P.{n} = p[{i}];" for i, n in enumerate(param_names)), "    P.dt = dt;",
+        "    Params P;", *(f"    P.{n} = {'p + ' if n in sizes else 'p['}{param_offset[n]}{'' if n in sizes else ']'};"
+                           for n in param_names), "    P.dt = dt;",
         "    return P;", "}",
         RUNTIME,
         f"static const int {inp.name}_N = {inp.size};   // input population {inp.name} (SpikeInput)",
@@ -145,7 +155,7 @@ def emit_cpp(ir: NetworkIR, adjoint: Dict[str, AdjointIR], precision: str = "flo
     L += ctx.workspace() + ctx.walks() + ctx.forward() + ctx.backward()
     L += ["}  // namespace", ""] + ctx.entry()
     return EmittedProgram("\n".join(L) + "\n", param_names, spiking, [p.name for p in pops], offsets, n_w, out.size,
-                          ctx.learn_names)
+                          ctx.learn_names, param_sizes)
 
 
 class _Context:
@@ -157,7 +167,14 @@ class _Context:
         # learnable parameters: population -> names, and their slots in the pgrad[] output
         self.learn = {p.name: [a.symbol.name for a in emitters[p.name].adj.params] for p in pops}
         self.learn_names = [f"{p}_{n}" for p in self.learn for n in self.learn[p]]
-        self.learn_slot = {(p, n): k for k, (p, n) in enumerate((p, n) for p in self.learn for n in self.learn[p])}
+        # a per-neuron parameter has one gradient per neuron in pgrad[]
+        self.het = {p.name: set(p.heterogeneous) for p in pops}
+        self.learn_slot, k = {}, 0
+        for p in pops:
+            for n in self.learn[p.name]:
+                self.learn_slot[(p.name, n)] = k
+                k += p.size if n in self.het[p.name] else 1
+        self.n_pgrads = k
 
     def conns_from(self, pre):
         return [c for c in self.net.connections if c.pre == pre]
@@ -168,12 +185,19 @@ class _Context:
     def factors_fn(self, q):
         return f"{q}_factors" if q == self.out else f"{q}_update_factors"
 
+    def fill_step_factors(self) -> List[str]:
+        """The factors of a whole step dt: one set per population, or one per neuron where parameters differ."""
+        return [f"    for (int i = 0; i < (int)ws.{p.name}_Fdt.size(); i++) {self.factors_fn(p.name)}(P, dt, ws.{p.name}_Fdt[i], i);"
+                for p in self.pops]
+
     # ---------------------------------------------------------------------------------------------
     def workspace(self) -> List[str]:
         L = ["// Per-thread state of one trial: neuron states, adjoints, spike counts and the event log.",
              "struct Workspace {"]
         for p in self.pops:
             n = p.name
+            L.append(f"    std::vector<{n}_Factors> {n}_Fdt = std::vector<{n}_Factors>({f'{n}_N' if self.het[n] else 1});"
+                     "   // factors of a step dt" + (", per neuron" if self.het[n] else ""))
             L.append(f"    std::vector<scalar> {n}_x = std::vector<scalar>({n}_VARS * {n}_N), "
                      f"{n}_end = std::vector<scalar>({n}_VARS * {n}_N), {n}_lam = std::vector<scalar>({n}_VARS * {n}_N);")
             if p.spiking:
@@ -217,7 +241,9 @@ class _Context:
             effects = []
             for c in self.conns_into(p):
                 pre = "e.pop < 0" if c.pre == self.inp else f"e.pop == POP_{c.pre}"
-                effects.append(f"        if ({pre}) {p}_jump_single(P, xs, (double)W[W_{c.name} + (long long)e.idx * {p}_N + j]);   // {c.name}")
+                effects.append(f"        if ({pre}) {p}_jump_single(P, xs, (double)W[W_{c.name} + (long long)e.idx * {p}_N + j], j);   // {c.name}")
+            apply = (f"{{ {p}_Factors F; {p}_update_factors(P, te - t, F, j); {p}_apply(P, F, xs, xe, j); }}"
+                     if self.het[p] else f"{p}_apply(P, ws.{p}_seg[q], xs, xe, j);")
             L += [
 f"// {p}: neuron j through the step's events, from its state at the step start, to the interval in which",
                 "// it first crosses threshold (start t_a, length, state xa at its start); false if it does not. The",
@@ -247,8 +273,8 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
                 "        const double te = last ? t1 : ws.step_events[q].t;",
                 f"        const bool own = !last && ws.step_events[q].pop == POP_{p} && ws.step_events[q].idx == j;",
                 "        if (te > t) {",
-                f"            {p}_apply(P, ws.{p}_seg[q], xs, xe);",
-                f"            const double g_lo = {p}_threshold(P, xs), g_hi = {p}_threshold(P, xe);",
+                f"            {apply}",
+                f"            const double g_lo = {p}_threshold(P, xs, j), g_hi = {p}_threshold(P, xe, j);",
                 "            if (!own && g_hi >= 0.0 && g_lo < 0.0) {",
                 f"                c.pop = POP_{p}; c.idx = j; c.t_a = t; c.len = te - t; c.g_lo = g_lo; c.g_hi = g_hi;",
                 f"                for (int v = 0; v < {p}_VARS; v++) c.xa[v] = xs[v];",
@@ -259,7 +285,7 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
                 "        }",
                 "        if (last) break;",
                 "        const Event& e = ws.step_events[q];",
-                f"        if (own) {p}_reset_single(P, xs);",
+                f"        if (own) {p}_reset_single(P, xs, j);",
                 *effects,
                 f"        trace.insert(trace.end(), xs, xs + {p}_VARS);",
                 "    }",
@@ -267,8 +293,8 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
                 "}",
                 f"// {p}: the exact crossing time within a candidate's interval and the state just before it",
                 f"static void {p}_cross(const Params& P, Candidate& c) {{",
-                f"    const double s = crossing_time(P, c.xa, c.len, c.g_lo, c.g_hi, {p}_state_at, {p}_threshold, {p}_threshold_rate);",
-                f"    c.t_cross = c.t_a + s; {p}_state_at(P, s, c.xa, c.x_cross);",
+                f"    const double s = crossing_time(P, c.xa, c.len, c.g_lo, c.g_hi, {p}_state_at, {p}_threshold, {p}_threshold_rate, c.idx);",
+                f"    c.t_cross = c.t_a + s; {p}_state_at(P, s, c.xa, c.x_cross, c.idx);",
                 "}", ""]
         return L
 
@@ -277,12 +303,20 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
         L = []
         for c in self.conns_from(pre):
             q = c.post
+            integral = q == self.out and self.integral
             L += [f"{indent}{{   // {c.name}: x_end += w Phi({tau}) e" + (", acc += wbar w d.Psi e" if q == self.out else ""),
-                  f"{indent}    {q}_Factors F; {self.factors_fn(q)}(P, {tau}, F); double r[MAX_VARS]; {q}_jump_response(P, F, r);",
-                  f"{indent}    const scalar* wrow = W + W_{c.name} + (long long){who} * {q}_N;",
-                  f"{indent}    add_response(ws.{q}_end.data(), {q}_N, {q}_VARS, wrow, r);"]
-            if q == self.out and self.integral:
-                L.append(f"{indent}    for (int j = 0; j < {q}_N; j++) ws.acc[j] += wbar * r[{q}_VARS] * wrow[j];")
+                  f"{indent}    const scalar* wrow = W + W_{c.name} + (long long){who} * {q}_N;"]
+            if self.het[q]:   # the response differs per neuron: its factors are computed for each
+                L += [f"{indent}    for (int j = 0; j < {q}_N; j++) {{",
+                      f"{indent}        {q}_Factors F; {self.factors_fn(q)}(P, {tau}, F, j); double r[MAX_VARS]; {q}_jump_response(P, F, r, j);",
+                      f"{indent}        for (int v = 0; v < {q}_VARS; v++) ws.{q}_end[v * {q}_N + j] += wrow[j] * (scalar)r[v];",
+                      *([f"{indent}        ws.acc[j] += wbar * r[{q}_VARS] * wrow[j];"] if integral else []),
+                      f"{indent}    }}"]
+            else:
+                L += [f"{indent}    {q}_Factors F; {self.factors_fn(q)}(P, {tau}, F, 0); double r[MAX_VARS]; {q}_jump_response(P, F, r, 0);",
+                      f"{indent}    add_response(ws.{q}_end.data(), {q}_N, {q}_VARS, wrow, r);"]
+                if integral:
+                    L.append(f"{indent}    for (int j = 0; j < {q}_N; j++) ws.acc[j] += wbar * r[{q}_VARS] * wrow[j];")
             L.append(f"{indent}}}")
         return L
 
@@ -297,6 +331,7 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
             if p.spiking:
                 L.append(f"    std::fill(ws.{p.name}_count.begin(), ws.{p.name}_count.end(), 0);")
                 L.append(f"    std::fill(ws.{p.name}_stamp.begin(), ws.{p.name}_stamp.end(), -1);   // no trace from another trial")
+        L += self.fill_step_factors()
         L += ["    std::fill(ws.acc.begin(), ws.acc.end(), 0.0);",
               "    std::fill(ws.first_t.begin(), ws.first_t.end(), INFINITY);",
               *(["    ws.ce_sum = 0.0;", f"    ws.pcoef.assign((size_t)S.n_steps * {self.out}_N, 0.0);"]
@@ -310,8 +345,9 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
               "        // 1. every population evolves freely over the whole step"]
         for p in self.pops:
             n = p.name
-            integ = f" {n}_integrate(P, F, ws.{n}_x.data(), wbar, ws.acc.data());" if n == self.out and self.integral else ""
-            L.append(f"        {{ {n}_Factors F; {self.factors_fn(n)}(P, dt, F);{integ} {n}_advance(P, F, ws.{n}_x.data(), ws.{n}_end.data()); }}")
+            if n == self.out and self.integral:
+                L.append(f"        {n}_integrate(P, ws.{n}_Fdt.data(), ws.{n}_x.data(), wbar, ws.acc.data());")
+            L.append(f"        {n}_advance(P, ws.{n}_Fdt.data(), ws.{n}_x.data(), ws.{n}_end.data());")
         L += ["        // 2. the step's input spikes, each adding its effect on the end-of-step state",
               "        while (ip < S.n_spikes && S.t[ip] < t1) {",
               "            const double te = std::max(S.t[ip], t0);",
@@ -320,12 +356,12 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
               *self.deliver_end(self.inp, "u", "t1 - te", "            "),
               "        }"]
         if self.spiking:
-            for p in self.spiking:
+            for p in (q for q in self.spiking if not self.het[q]):   # (per-neuron factors are computed in the walk)
                 L += [f"        ws.{p}_seg.resize(ws.step_events.size() + 1);   // {p}: factors of each interval between events",
                       "        for (size_t q = 0; q <= ws.step_events.size(); q++) {",
                       "            const double a = q == 0 ? t0 : ws.step_events[q - 1].t;",
                       "            const double b = q == ws.step_events.size() ? t1 : ws.step_events[q].t;",
-                      f"            {p}_update_factors(P, b - a, ws.{p}_seg[q]);",
+                      f"            {p}_update_factors(P, b - a, ws.{p}_seg[q], 0);",
                       "        }"]
             L += ["        // 3. the step's spikes, earliest first: a neuron above threshold at the step end is walked",
                   "        //    through the step to its crossing; its reset and outgoing jumps are superposed too.",
@@ -367,10 +403,10 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
                   "            ws.inserted.push_back(pos);",
                   "            const double before = pos == 0 ? t0 : ws.step_events[pos - 1].t;",
                   "            const double after = pos + 1 == ws.step_events.size() ? t1 : ws.step_events[pos + 1].t;"]
-            for p in self.spiking:
+            for p in (q for q in self.spiking if not self.het[q]):
                 L += [f"            ws.{p}_seg.insert(ws.{p}_seg.begin() + pos, {p}_Factors());   // split the interval at the spike",
-                      f"            {p}_update_factors(P, best_t - before, ws.{p}_seg[pos]);",
-                      f"            {p}_update_factors(P, after - best_t, ws.{p}_seg[pos + 1]);"]
+                      f"            {p}_update_factors(P, best_t - before, ws.{p}_seg[pos], 0);",
+                      f"            {p}_update_factors(P, after - best_t, ws.{p}_seg[pos + 1], 0);"]
             for p in self.spiking:
                 L += [f"            if (best_pop == POP_{p}) {{",
                       f"                if (++ws.{p}_count[i] > max_spikes) {{",
@@ -380,9 +416,9 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
                       *([f"                if (ws.first_t[i] == INFINITY) ws.first_t[i] = best_t;   // first_spike readout"]
                         if p == self.out else []),
                       f"                double h[MAX_VARS], d[MAX_VARS], r[MAX_VARS];   // reset: x_end += Phi(t1 - t_s) (h(x-) - x-)",
-                      f"                std::memcpy(h, best_x, sizeof(h)); {p}_reset_single(P, h);",
+                      f"                std::memcpy(h, best_x, sizeof(h)); {p}_reset_single(P, h, i);",
                       f"                for (int v = 0; v < {p}_VARS; v++) d[v] = h[v] - best_x[v];",
-                      f"                {p}_propagate_state(P, t1 - best_t, d, r);",
+                      f"                {p}_propagate_state(P, t1 - best_t, d, r, i);",
                       f"                for (int v = 0; v < {p}_VARS; v++) ws.{p}_end[v * {p}_N + i] += (scalar)r[v];",
                       *self.deliver_end(p, "i", "t1 - best_t", "                "),
                       f"                ws.{p}_known[i] = 0;",
@@ -435,7 +471,7 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
         return [f"    if (ws.first_t[S.label] == INFINITY) {{   // phantom spike of the silent correct neuron at T",
                 f"        double xm[MAX_VARS], l[MAX_VARS];",
                 f"        for (int v = 0; v < {o}_VARS; v++) {{ xm[v] = ws.{o}_x[v * {o}_N + S.label]; l[v] = 0.0; }}",
-                f"        {o}_phantom_jump(P, l, xm, ws.dLdt[S.label]);",
+                f"        {o}_phantom_jump(P, l, xm, ws.dLdt[S.label], S.label);",
                 f"        for (int v = 0; v < {o}_VARS; v++) ws.{o}_lam[v * {o}_N + S.label] = (scalar)l[v];",
                 "    }"]
 
@@ -459,16 +495,25 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
     def factors_at(self, q: str, kind: str, tau: str, t_event: str, indent: str) -> List[str]:
         """Backward: ws.factor[j] = lambda_q,j(t_event) . v (v the jump or error direction), by superposition
         from lambda(t1), the readout drive and the adjoint jumps already met later in this step."""
-        L = [f"{indent}{{ {q}_Factors F; {self.factors_fn(q)}(P, {tau}, F); double r[MAX_VARS]; {q}_{kind}_response(P, F, r);",
-             f"{indent}  ws.factor.resize({q}_N); project(ws.{q}_lam.data(), {q}_N, {q}_VARS, r, ws.factor.data());"]
-        if q == self.out and self.driven:
-            L.append(f"{indent}  for (int j = 0; j < {q}_N; j++) ws.factor[j] += ws.drive[j] * r[{q}_VARS]; }}")
+        drive = q == self.out and self.driven
+        if self.het[q]:   # factors per neuron
+            L = [f"{indent}ws.factor.resize({q}_N);",
+                 f"{indent}for (int j = 0; j < {q}_N; j++) {{",
+                 f"{indent}    {q}_Factors F; {self.factors_fn(q)}(P, {tau}, F, j); double r[MAX_VARS]; {q}_{kind}_response(P, F, r, j);",
+                 f"{indent}    double f = 0.0; for (int v = 0; v < {q}_VARS; v++) f += ws.{q}_lam[v * {q}_N + j] * r[v];",
+                 f"{indent}    ws.factor[j] = f" + (f" + ws.drive[j] * r[{q}_VARS];" if drive else ";"),
+                 f"{indent}}}"]
         else:
-            L.append(f"{indent}}}")
+            L = [f"{indent}{{ {q}_Factors F; {self.factors_fn(q)}(P, {tau}, F, 0); double r[MAX_VARS]; {q}_{kind}_response(P, F, r, 0);",
+                 f"{indent}  ws.factor.resize({q}_N); project(ws.{q}_lam.data(), {q}_N, {q}_VARS, r, ws.factor.data());"]
+            if drive:
+                L.append(f"{indent}  for (int j = 0; j < {q}_N; j++) ws.factor[j] += ws.drive[j] * r[{q}_VARS]; }}")
+            else:
+                L.append(f"{indent}}}")
         if self.pid.get(q) is not None and q in self.spiking:
             L += [f"{indent}for (const PendingJump& pj : ws.pending) {{   // later jumps of {q} neurons in this step",
                   f"{indent}    if (pj.pop != POP_{q}) continue;",
-                  f"{indent}    {q}_Factors F; {q}_update_factors(P, pj.t - {t_event}, F); double r[MAX_VARS]; {q}_{kind}_response(P, F, r);",
+                  f"{indent}    {q}_Factors F; {q}_update_factors(P, pj.t - {t_event}, F, pj.idx); double r[MAX_VARS]; {q}_{kind}_response(P, F, r, pj.idx);",
                   f"{indent}    for (int v = 0; v < {q}_VARS; v++) ws.factor[pj.idx] += pj.dlam[v] * r[v];",
                   f"{indent}}}"]
         return L
@@ -526,10 +571,10 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
                   "                // lambda of the spiking neuron just after its spike: from lambda(t1) and its later jumps",
                   f"                double lp[MAX_VARS], lm[MAX_VARS], tmp[MAX_VARS], l1[MAX_VARS];",
                   f"                for (int v = 0; v < {p}_VARS; v++) l1[v] = ws.{p}_lam[v * {p}_N + i];",
-                  f"                {p}_propagate_adjoint(P, tau, l1, lp);",
+                  f"                {p}_propagate_adjoint(P, tau, l1, lp, i);",
                   "                for (const PendingJump& pj : ws.pending) {",
                   f"                    if (pj.pop != POP_{p} || pj.idx != i) continue;",
-                  f"                    {p}_propagate_adjoint(P, pj.t - ev.t, pj.dlam, tmp);",
+                  f"                    {p}_propagate_adjoint(P, pj.t - ev.t, pj.dlam, tmp, i);",
                   f"                    for (int v = 0; v < {p}_VARS; v++) lp[v] += tmp[v];",
                   "                }",
                   f"                const double n = ws.{p}_count[i];",
@@ -537,7 +582,7 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
                   "                const double R = (rg[0] * std::max(n - rg[1], 0.0) - rg[2] * std::max(rg[3] - n, 0.0)) * reg_scale;",
                   *self.param_spike(p, "                "),
                   "                std::memcpy(lm, lp, sizeof(lm));",
-                  f"                {p}_spike_jump(P, lm, ws.xlog.data() + ev.xlog, E, R);",
+                  f"                {p}_spike_jump(P, lm, ws.xlog.data() + ev.xlog, E, R, i);",
                   f"                PendingJump pj{{POP_{p}, i, ev.t, {{0}}}};",
                   f"                for (int v = 0; v < {p}_VARS; v++) pj.dlam[v] = lm[v] - lp[v];",
                   "                ws.pending.push_back(pj);",
@@ -548,20 +593,20 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
             n = p.name
             for k, name in enumerate(self.learn[n]):
                 drive = ", ws.drive.data()" if n == self.out and self.em[n].adj.params[k].dPsi is not None and self.driven else ""
-                L.append(f"        {{ {n}_Factors F; {self.factors_fn(n)}(P, dt, F); {n}_param_advance_{name}(P, F, dt, "
-                         f"ws.{n}_Q.data() + {k} * {n}_VARS * {n}_N, ws.{n}_lam.data(){drive}); }}")
+                L.append(f"        {n}_param_advance_{name}(P, ws.{n}_Fdt.data(), dt, "
+                         f"ws.{n}_Q.data() + {k} * {n}_VARS * {n}_N, ws.{n}_lam.data(){drive});")
         for p in self.pops:
             n = p.name
             drive = ", ws.drive.data()" if n == self.out and self.driven else ""
-            L.append(f"        {{ {n}_Factors F; {self.factors_fn(n)}(P, dt, F); {n}_adjoint_advance(P, F, ws.{n}_lam.data(){drive}); }}")
+            L.append(f"        {n}_adjoint_advance(P, ws.{n}_Fdt.data(), ws.{n}_lam.data(){drive});")
         if self.spiking:
             L += ["        for (const PendingJump& pj : ws.pending) {", "            double tmp[MAX_VARS];"]
             for p in self.spiking:
                 L += [f"            if (pj.pop == POP_{p}) {{",
-                      f"                {p}_propagate_adjoint(P, pj.t - t0, pj.dlam, tmp);",
+                      f"                {p}_propagate_adjoint(P, pj.t - t0, pj.dlam, tmp, pj.idx);",
                       f"                for (int v = 0; v < {p}_VARS; v++) ws.{p}_lam[v * {p}_N + pj.idx] += (scalar)tmp[v];",
                       *(line for k, name in enumerate(self.learn[p]) for line in (
-                          f"                {p}_dphiT_{name}(P, pj.t - t0, pj.dlam, tmp);   // Q_{name} += dPhi^T dlambda",
+                          f"                {p}_dphiT_{name}(P, pj.t - t0, pj.dlam, tmp, pj.idx);   // Q_{name} += dPhi^T dlambda",
                           f"                for (int v = 0; v < {p}_VARS; v++) ws.{p}_Q[({k} * {p}_VARS + v) * {p}_N + pj.idx] += (scalar)tmp[v];")),
                       "            }"]
             L += ["        }"]
@@ -577,16 +622,16 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
         L = [f"{indent}double qs[MAX_VARS], q1[MAX_VARS], l1q[MAX_VARS], tq[MAX_VARS];",
              f"{indent}for (int v = 0; v < {p}_VARS; v++) {{ q1[v] = ws.{p}_Q[({k} * {p}_VARS + v) * {p}_N + {i}]; "
              f"l1q[v] = ws.{p}_lam[v * {p}_N + {i}]; }}",
-             f"{indent}{p}_propagate_adjoint(P, tau, q1, qs);",
-             f"{indent}{p}_dphiT_{name}(P, tau, l1q, tq);",
+             f"{indent}{p}_propagate_adjoint(P, tau, q1, qs, {i});",
+             f"{indent}{p}_dphiT_{name}(P, tau, l1q, tq, {i});",
              f"{indent}for (int v = 0; v < {p}_VARS; v++) qs[v] += tq[v];"]
         if p == self.out and self.driven and par.dPsi is not None:
-            L += [f"{indent}{p}_dpsiT_{name}(P, tau, tq);",
+            L += [f"{indent}{p}_dpsiT_{name}(P, tau, tq, {i});",
                   f"{indent}for (int v = 0; v < {p}_VARS; v++) qs[v] += ws.drive[{i}] * tq[v];"]
         if p in self.spiking:
             L += [f"{indent}for (const PendingJump& pj : ws.pending) {{",
                   f"{indent}    if (pj.pop != POP_{p} || pj.idx != {i}) continue;",
-                  f"{indent}    {p}_dphiT_{name}(P, pj.t - ev.t, pj.dlam, tq);",
+                  f"{indent}    {p}_dphiT_{name}(P, pj.t - ev.t, pj.dlam, tq, {i});",
                   f"{indent}    for (int v = 0; v < {p}_VARS; v++) qs[v] += tq[v];",
                   f"{indent}}}"]
         return L
@@ -597,22 +642,34 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
         for k, name in enumerate(self.learn[q]):
             par = self.em[q].adj.params[k]
             driven = q == self.out and self.driven and par.dPsi is not None
-            L += [f"{indent}{{   // d/d{name}: G_j += w_j Q_j(t_e) . e, Q(t_e) = Phi^T Q(t1) + dPhi^T lambda(t1)"
-                  + (" + c dPsi^T d" if driven else "") + " + later jumps",
-                  f"{indent}    {q}_Factors F; {self.factors_fn(q)}(P, tau, F); double r[MAX_VARS], rd[MAX_VARS];",
-                  f"{indent}    {q}_jump_response(P, F, r); {q}_dparam_response_{name}(P, tau, rd);",
-                  f"{indent}    ws.factor.resize({q}_N); ws.factor2.resize({q}_N);",
-                  f"{indent}    project(ws.{q}_Q.data() + {k} * {q}_VARS * {q}_N, {q}_N, {q}_VARS, r, ws.factor.data());",
-                  f"{indent}    project(ws.{q}_lam.data(), {q}_N, {q}_VARS, rd, ws.factor2.data());",
-                  f"{indent}    for (int j = 0; j < {q}_N; j++) ws.factor[j] += ws.factor2[j]"
-                  + (f" + ws.drive[j] * rd[{q}_VARS]" if driven else "") + ";"]
+            head = f"{indent}{{   // d/d{name}: G_j += w_j Q_j(t_e) . e, Q(t_e) = Phi^T Q(t1) + dPhi^T lambda(t1)" \
+                + (" + c dPsi^T d" if driven else "") + " + later jumps"
+            if self.het[q]:   # responses per neuron
+                L += [head, f"{indent}    ws.factor.resize({q}_N);",
+                      f"{indent}    const scalar* Qk = ws.{q}_Q.data() + {k} * {q}_VARS * {q}_N;",
+                      f"{indent}    for (int j = 0; j < {q}_N; j++) {{",
+                      f"{indent}        {q}_Factors F; {self.factors_fn(q)}(P, tau, F, j); double r[MAX_VARS], rd[MAX_VARS];",
+                      f"{indent}        {q}_jump_response(P, F, r, j); {q}_dparam_response_{name}(P, tau, rd, j);",
+                      f"{indent}        double f = 0.0;",
+                      f"{indent}        for (int v = 0; v < {q}_VARS; v++) f += Qk[v * {q}_N + j] * r[v] + ws.{q}_lam[v * {q}_N + j] * rd[v];",
+                      f"{indent}        ws.factor[j] = f" + (f" + ws.drive[j] * rd[{q}_VARS];" if driven else ";"),
+                      f"{indent}    }}"]
+            else:
+                L += [head,
+                      f"{indent}    {q}_Factors F; {self.factors_fn(q)}(P, tau, F, 0); double r[MAX_VARS], rd[MAX_VARS];",
+                      f"{indent}    {q}_jump_response(P, F, r, 0); {q}_dparam_response_{name}(P, tau, rd, 0);",
+                      f"{indent}    ws.factor.resize({q}_N); ws.factor2.resize({q}_N);",
+                      f"{indent}    project(ws.{q}_Q.data() + {k} * {q}_VARS * {q}_N, {q}_N, {q}_VARS, r, ws.factor.data());",
+                      f"{indent}    project(ws.{q}_lam.data(), {q}_N, {q}_VARS, rd, ws.factor2.data());",
+                      f"{indent}    for (int j = 0; j < {q}_N; j++) ws.factor[j] += ws.factor2[j]"
+                      + (f" + ws.drive[j] * rd[{q}_VARS]" if driven else "") + ";"]
             if q in self.spiking:
                 L += [f"{indent}    if (!ws.pending.empty()) {{",
-                      f"{indent}        {q}_Factors F0; {self.factors_fn(q)}(P, 0.0, F0); double e0[MAX_VARS], tq[MAX_VARS];",
-                      f"{indent}        {q}_jump_response(P, F0, e0);   // e itself",
                       f"{indent}        for (const PendingJump& pj : ws.pending) {{",
                       f"{indent}            if (pj.pop != POP_{q}) continue;",
-                      f"{indent}            {q}_dphiT_{name}(P, pj.t - ev.t, pj.dlam, tq);",
+                      f"{indent}            {q}_Factors F0; {self.factors_fn(q)}(P, 0.0, F0, pj.idx); double e0[MAX_VARS], tq[MAX_VARS];",
+                      f"{indent}            {q}_jump_response(P, F0, e0, pj.idx);   // e itself",
+                      f"{indent}            {q}_dphiT_{name}(P, pj.t - ev.t, pj.dlam, tq, pj.idx);",
                       f"{indent}            for (int v = 0; v < {q}_VARS; v++) ws.factor[pj.idx] += tq[v] * e0[v];",
                       f"{indent}        }}",
                       f"{indent}    }}"]
@@ -631,10 +688,10 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
                   *self._q_at(p, k, name, "i", indent + "    "),
                   f"{indent}    const double* xm = ws.xlog.data() + ev.xlog; double h[MAX_VARS], acc_p = 0.0;",
                   f"{indent}    for (int v = 0; v < {p}_VARS; v++) h[v] = xm[v];",
-                  f"{indent}    {p}_reset_single(P, h);",
+                  f"{indent}    {p}_reset_single(P, h, i);",
                   f"{indent}    for (int v = 0; v < {p}_VARS; v++) acc_p += qs[v] * (h[v] - xm[v]);"]
             if par.spike_term not in (None, 0):
-                L.append(f"{indent}    acc_p += {p}_spike_param_{name}(P, lp, xm, E, R);")
+                L.append(f"{indent}    acc_p += {p}_spike_param_{name}(P, lp, xm, E, R, i);")
             L += [f"{indent}    ws.{p}_G[{k} * {p}_N + i] += acc_p;", f"{indent}}}"]
         return L
 
@@ -648,8 +705,12 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
                     if init != 0.0:
                         L.append(f"    for (int j = 0; j < {n}_N; j++) ws.{n}_G[{k} * {n}_N + j] += "
                                  f"ws.{n}_Q[({k} * {n}_VARS + {v}) * {n}_N + j] * {init!r};   // Q(0) . x(0)")
-                L.append(f"    for (int j = 0; j < {n}_N; j++) pgrad[{self.learn_slot[(n, name)]}] += "
-                         f"ws.{n}_G[{k} * {n}_N + j];   // dL/d{n}.{name}")
+                slot = self.learn_slot[(n, name)]
+                if name in self.het[n]:
+                    L.append(f"    for (int j = 0; j < {n}_N; j++) pgrad[{slot} + j] += ws.{n}_G[{k} * {n}_N + j];   "
+                             f"// dL/d{n}.{name}, one per neuron")
+                else:
+                    L.append(f"    for (int j = 0; j < {n}_N; j++) pgrad[{slot}] += ws.{n}_G[{k} * {n}_N + j];   // dL/d{n}.{name}")
         return L
 
     def entry(self) -> List[str]:
@@ -665,7 +726,7 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
             "                       double* rec_t, int* rec_pop, int* rec_idx, long long rec_cap, long long* rec_n) {",
             "    const Params P = read_params(params, dt);",
             "    std::vector<scalar> grad_per_sample(compute_grads ? (size_t)n_samples * N_WEIGHTS : 0);",
-            f"    const int n_pgrads = {len(self.learn_names)};   // learnable parameters: {', '.join(self.learn_names) or 'none'}",
+            f"    const int n_pgrads = {self.n_pgrads};   // learnable parameters: {', '.join(self.learn_names) or 'none'}",
             "    std::vector<double> pgrad_per_sample(compute_grads ? (size_t)n_samples * n_pgrads : 0);",
             "    std::atomic<int> next(0);",
             "    std::mutex error_mutex;",

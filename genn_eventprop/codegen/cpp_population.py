@@ -47,10 +47,19 @@ class PopulationEmitter:
         self.Phi = _factor_matrix("Phi", adj.propagator.Phi)
         self.Psi = _factor_matrix("Psi", adj.propagator.Psi)
         self.Omega = _factor_matrix("Omega", adj.propagator.Omega)
+        # parameters with a value per neuron: read as P.<pop>_<name>[i]; the factors then differ per neuron too
+        self.het = set(pop.heterogeneous)
+        self.F = f"const {pop.name}_Factors& F = Fs[{'i' if self.het else '0'}];"
 
     # -- helpers ---------------------------------------------------------------------------------
-    def param_locals(self) -> List[str]:
-        return [f"const double {s.name} = P.{self.p}_{s.name};" for s in self.pop.params]
+    def param_locals(self, which: str = "all") -> List[str]:
+        """which: all (a function of one neuron i), shared (before a loop) or neuron (inside a loop over i)."""
+        out = []
+        for s in self.pop.params:
+            het = s.name in self.het
+            if which == "all" or (which == "neuron") == het:
+                out.append(f"const double {s.name} = P.{self.p}_{s.name}{'[i]' if het else ''};")
+        return out
 
     def load_state(self, array: str, index: str = "i") -> List[str]:
         return [f"const double {s.name} = {array}[{v} * {self.N} + {index}];" for v, s in enumerate(self.x)]
@@ -61,13 +70,27 @@ class PopulationEmitter:
     def load_single(self, array: str, symbols) -> List[str]:
         return [f"const double {s.name} = {array}[{v}];" for v, s in enumerate(symbols)]
 
-    def function(self, comment: str, signature: str, body: List[str]) -> str:
+    def function(self, comment: str, signature: str, body: List[str], over_neurons: bool = False) -> str:
+        """A C++ function with the parameters as locals. A function of one neuron takes its index i last;
+        one over the whole population (over_neurons) reads per-neuron parameters inside its loop."""
+        if not over_neurons:
+            signature = signature[:-1] + ", int i)"
         lines = [f"// {c}" for c in comment.split("\n")] + [f"static inline {signature} {{"]
-        lines += ["    " + l for l in self.param_locals()] + ["    " + l for l in body] + ["}"]
+        lines += ["    " + l for l in self.param_locals("shared" if over_neurons else "all")]
+        lines += ["    " + l for l in body] + ["}"]
         return _drop_unused_locals("\n".join(lines))
 
-    def loop(self, index: str, body: List[str]) -> List[str]:
-        return [f"for (int {index} = 0; {index} < {self.N}; {index}++) {{"] + ["    " + l for l in body] + ["}"]
+    def loop(self, index: str, body: List[str], factors: bool = False) -> List[str]:
+        """A loop over the population's neurons; per-neuron parameters (and factors Fs[i]) are read inside it."""
+        head = self.param_locals("neuron") if index == "i" else []
+        if factors and self.het:
+            head = [self.F] + head
+        return ([f"for (int {index} = 0; {index} < {self.N}; {index}++) {{"]
+                + ["    " + l for l in head + body] + ["}"])
+
+    def factor_head(self) -> List[str]:
+        """Before a loop over neurons: the shared factors (the loop reads Fs[i] when they differ per neuron)."""
+        return [] if self.het else [self.F]
 
     # -- blocks ----------------------------------------------------------------------------------
     def emit(self) -> str:
@@ -119,11 +142,11 @@ class PopulationEmitter:
 
     def advance(self) -> str:
         new = self.Phi * sp.Matrix(self.x) + self._affine_terms()
-        body = self.loop("i", self.load_state("x") + [f"out[{v} * {self.N} + i] = {print_expr(new[v])};"
-                                                      for v in range(self.n_vars)])
+        body = self.factor_head() + self.loop("i", self.load_state("x") + [f"out[{v} * {self.N} + i] = {print_expr(new[v])};"
+                                                                          for v in range(self.n_vars)], factors=True)
         return self.function(f"{self.p}: x(t + tau) = Phi x(t) + Psi b, exact for dx/dt = A x + b (x, out may alias)",
-                             f"void {self.p}_advance(const Params& P, const {self.p}_Factors& F, const scalar* x, scalar* out)",
-                             body)
+                             f"void {self.p}_advance(const Params& P, const {self.p}_Factors* Fs, const scalar* x, scalar* out)",
+                             body, over_neurons=True)
 
     def integral(self) -> str:
         if self.pop.readout is None:
@@ -131,16 +154,17 @@ class PopulationEmitter:
         d = self.adj.readout_drive
         r0 = sp.simplify(self.pop.readout - (d.T * sp.Matrix(self.x))[0])
         expr = (d.T * (self.Psi * sp.Matrix(self.x) + self.Omega * self.adj.linear.b))[0] + r0 * sp.Symbol("F.tau")
-        body = self.loop("i", self.load_state("x") + [f"acc[i] += weight * ({print_expr(expr)});"])
+        body = self.factor_head() + self.loop("i", self.load_state("x") + [f"acc[i] += weight * ({print_expr(expr)});"],
+                                              factors=True)
         return self.function(f"{self.p}: readout integral, acc += weight * integral over tau of ({self.pop.readout})",
-                             f"void {self.p}_integrate(const Params& P, const {self.p}_Factors& F, const scalar* x, "
-                             "double weight, double* acc)", body)
+                             f"void {self.p}_integrate(const Params& P, const {self.p}_Factors* Fs, const scalar* x, "
+                             "double weight, double* acc)", body, over_neurons=True)
 
     def readout_value(self) -> str:
         if self.pop.readout is None:
             return ""
         return self.function(f"{self.p}: the readout variable {self.pop.readout} of neuron i",
-                             f"double {self.p}_readout_value(const Params& P, const scalar* x, int i)",
+                             f"double {self.p}_readout_value(const Params& P, const scalar* x)",
                              self.load_state("x") + [f"return {print_expr(self.pop.readout)};"])
 
     def adjoint_advance(self) -> str:
@@ -158,9 +182,10 @@ class PopulationEmitter:
         comment = (f"{self.p}: adjoint flow, exact in reversed time: lambda(t - tau) = Phi^T lambda(t)"
                    + (" + c Psi^T dl/dx" if drive is not None else "") + f"\n  {adj_flow}"
                    + (" - c d(readout)/dx, c = drive[i]" if drive is not None else ""))
-        return self.function(comment, f"void {self.p}_adjoint_advance(const Params& P, const {self.p}_Factors& F, "
+        return self.function(comment, f"void {self.p}_adjoint_advance(const Params& P, const {self.p}_Factors* Fs, "
                              f"scalar* lam{', const double* drive' if drive is not None else ''})",
-                             self.loop("i", self.load_lambda("lam") + lines))
+                             self.factor_head() + self.loop("i", self.load_lambda("lam") + lines, factors=True),
+                             over_neurons=True)
 
     def state_at(self) -> str:
         x0 = [sp.Symbol(f"x0[{v}]") for v in range(self.n_vars)]
@@ -170,13 +195,13 @@ class PopulationEmitter:
                               [f"xs[{v}] = {print_expr(new[v])};" for v in range(self.n_vars)])
         at = self.function(f"{self.p}: one neuron's state a time s after x0",
                            f"void {self.p}_state_at(const Params& P, double s, const double* x0, double* xs)",
-                           [f"{self.p}_Factors F; {self.p}_update_factors(P, s, F);", f"{self.p}_apply(P, F, x0, xs);"])
+                           [f"{self.p}_Factors F; {self.p}_update_factors(P, s, F, i);", f"{self.p}_apply(P, F, x0, xs, i);"])
         return apply + "\n" + at
 
     def propagate_state(self) -> str:
         d = sp.Matrix([sp.Symbol(f"d[{v}]") for v in range(self.n_vars)])
         new = self.Phi * d
-        body = [f"{self.p}_Factors F; {self.p}_update_factors(P, s, F);"]
+        body = [f"{self.p}_Factors F; {self.p}_update_factors(P, s, F, i);"]
         body += [f"out[{v}] = {print_expr(new[v])};" for v in range(self.n_vars)]
         return self.function(f"{self.p}: a state change d made at some time, seen a time s later: Phi(s) d",
                              f"void {self.p}_propagate_state(const Params& P, double s, const double* d, double* out)", body)
@@ -184,7 +209,7 @@ class PopulationEmitter:
     def propagate_adjoint(self) -> str:
         d = sp.Matrix([sp.Symbol(f"d[{v}]") for v in range(self.n_vars)])
         new = self.Phi.T * d
-        body = [f"{self.p}_Factors F; {self.p}_update_factors(P, s, F);"]
+        body = [f"{self.p}_Factors F; {self.p}_update_factors(P, s, F, i);"]
         body += [f"out[{v}] = {print_expr(new[v])};" for v in range(self.n_vars)]
         return self.function(f"{self.p}: an adjoint change d made at some time, seen a time s earlier: Phi(s)^T d",
                              f"void {self.p}_propagate_adjoint(const Params& P, double s, const double* d, double* out)", body)
@@ -228,7 +253,7 @@ class PopulationEmitter:
         body += ["return any;"]
         return self.function(f"{self.p}: flag the neurons with g = {g} >= 0 (not marked skip); returns whether any",
                              f"int {self.p}_any_above(const Params& P, const scalar* x, const unsigned char* skip, "
-                             "unsigned char* flags)", body)
+                             "unsigned char* flags)", body, over_neurons=True)
 
     def reset_single(self) -> str:
         changed = [(v, e) for v, (s, e) in enumerate(zip(self.x, self.pop.reset)) if e != s]
@@ -285,24 +310,25 @@ class PopulationEmitter:
         # the whole population over one step: Q(t - tau) = Phi^T Q(t) + dPhi^T lambda(t) + c dPsi^T d(readout)/dx
         q = sp.Matrix([sp.Symbol(f"Q[{v} * {self.N} + i]") for v in range(n)])
         lam = sp.Matrix([sp.Symbol(f"lam[{v} * {self.N} + i]") for v in range(n)])
-        D = _factor_matrix("D", par.dPhi, prefix="")   # locals computed once, before the loop over neurons
+        D = _factor_matrix("D", par.dPhi, prefix="")   # locals computed once (per neuron if its parameters are)
         entries = [(D[i, j], par.dPhi[i, j]) for i in range(n) for j in range(n) if D[i, j] != 0]
-        body = print_assignments([f"const double {d}" for d, _ in entries], [e for _, e in entries], temp_prefix="k")
+        setup = print_assignments([f"const double {d}" for d, _ in entries], [e for _, e in entries], temp_prefix="k")
         new = self.Phi.T * q + D.T * lam
         driven = par.dPsi is not None and drive is not None
         if driven:
-            body.append("double dpsi[MAX_VARS];")
-            body.append(f"{self.p}_dpsiT_{name}(P, tau, dpsi);")
-        loop = [f"const double n{v} = {print_expr(new[v])}" + (f" + drive[i] * dpsi[{v}]" if driven else "") + ";"
-                for v in range(n)]
+            setup.append("double dpsi[MAX_VARS];")
+            setup.append(f"{self.p}_dpsiT_{name}(P, tau, dpsi, {'i' if self.het else '0'});")
+        body, loop = ([], list(setup)) if self.het else (self.factor_head() + setup, [])
+        loop += [f"const double n{v} = {print_expr(new[v])}" + (f" + drive[i] * dpsi[{v}]" if driven else "") + ";"
+                 for v in range(n)]
         loop += [f"Q[{v} * {self.N} + i] = (scalar)n{v};" for v in range(n)]
         out.append(self.function(
             f"{self.p}: Q_{name} over a step in reversed time: Q(t - tau) = Phi(tau)^T Q(t) + dPhi(tau)^T lambda(t)"
             + (" + c dPsi(tau)^T d(readout)/dx" if driven else "") + f"\n  (dQ/dt = -A^T Q - A_{name}^T lambda; "
             "call it before lambda itself is advanced)",
-            f"void {self.p}_param_advance_{name}(const Params& P, const {self.p}_Factors& F, double tau, scalar* Q, "
+            f"void {self.p}_param_advance_{name}(const Params& P, const {self.p}_Factors* Fs, double tau, scalar* Q, "
             f"const scalar* lam{', const double* drive' if driven else ''})",
-            body + self.loop("i", loop)))
+            body + self.loop("i", loop, factors=True), over_neurons=True))
         if par.spike_term is not None and par.spike_term != 0:
             out.append(self.function(
                 f"{self.p}: explicit dL/d{name} at an own spike (threshold or reset depending on {name}):\n"
