@@ -242,6 +242,9 @@ class Config:
     seed: int = ranged(1, 0)                     # numpy's generators take seeds >= 0
     backend: str = choice("native", "native", "genn-cuda", "genn-cpu")
     dt: float = positive(1.0)
+    # when a spike reaches its targets: exact (at its own time) or next_step (at the next grid point, as the
+    # jump it has grown into by then: the model a time-stepped simulator such as GeNN can run)
+    delivery: str = choice("exact", "exact", "next_step")
     precision: str = choice("float32", "float32", "float64")
     threads: int = ranged(0, 0)                  # 0: all cores
     data: Data = nested(Data)

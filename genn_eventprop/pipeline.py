@@ -115,7 +115,7 @@ def make_backend(cfg, network: Network, precision: Optional[str] = None, threads
     if cfg.backend == "native":
         from genn_eventprop.backends.native import NativeBackend
         backend = NativeBackend(network, precision=precision, threads=cfg.threads if threads is None else threads,
-                                max_spikes=cfg.train.max_spikes)
+                                max_spikes=cfg.train.max_spikes, delivery=cfg.delivery)
     else:
         backend = _genn_backend_module(cfg.backend).GeNNBackend(network, kind=cfg.backend, precision=precision, max_spikes=cfg.train.max_spikes,
                               batch_size=cfg.train.batch_size)
@@ -139,7 +139,7 @@ def write_code(cfg, out_dir: str, backend_kind: str = "native") -> List[str]:
         from genn_eventprop.eventprop import derive
         from genn_eventprop.ir import build_ir
         ir = build_ir(network)
-        program = emit_cpp(ir, derive(ir), cfg.precision)
+        program = emit_cpp(ir, derive(ir), cfg.precision, cfg.delivery)
         path = os.path.join(out_dir, "network.cpp")
         atomic_write_text(path, program.source)
         return [path]

@@ -122,7 +122,7 @@ def test_mistakes_in_a_list_of_layers_name_the_element(tmp_path, text, override,
 @pytest.mark.parametrize("override, message", [
     ("train.batchsize=3", "unknown config key 'train.batchsize': did you mean 'train.batch_size'?"),
     ("data.augment.shfit=3", "unknown config key 'data.augment.shfit': did you mean 'data.augment.shift'?"),
-    ("zzz=1", "unknown config key 'zzz'; the keys here are seed, backend, dt, precision, threads, data, model, "
+    ("zzz=1", "unknown config key 'zzz'; the keys here are seed, backend, dt, delivery, precision, threads, data, model, "
               "train, gradcheck"),
     ("train.epochs=ten", "config key 'train.epochs' must be an integer, got 'ten'"),
     ("train.epochs=2.5", "config key 'train.epochs' must be an integer, got 2.5"),

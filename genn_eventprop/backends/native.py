@@ -115,7 +115,7 @@ class NativeBackend:
     name = "native"
 
     def __init__(self, network: Network, precision: str = "float32", threads: int = 0, max_spikes: int = 1500,
-                 cache_dir: Optional[str] = None):
+                 cache_dir: Optional[str] = None, delivery: str = "exact"):
         if precision not in ("float32", "float64"):
             raise ConfigError(f"precision must be float32 or float64, got {precision!r}")
         self.network = network
@@ -125,7 +125,8 @@ class NativeBackend:
         self.max_spikes = int(max_spikes)
         self.ir = build_ir(network)
         self.adjoint = derive(self.ir)
-        self.program: EmittedProgram = emit_cpp(self.ir, self.adjoint, precision)
+        self.delivery = delivery   # exact | next_step (the timing model of the GeNN backends; codegen/cpp_next_step.py)
+        self.program: EmittedProgram = emit_cpp(self.ir, self.adjoint, precision, delivery)
         self.build = build_shared_library(self.program.source, cache_dir)
         self._lib = ctypes.CDLL(self.build.path)
         fn = self._lib.gep_run

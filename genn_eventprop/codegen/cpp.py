@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, List
 
+from genn_eventprop.codegen import cpp_next_step as next_step
 from genn_eventprop.codegen.cpp_population import PopulationEmitter
 from genn_eventprop.codegen.printer import print_expr
 from genn_eventprop.errors import ConfigError
@@ -48,7 +49,7 @@ static double crossing_time(const Params& P, const double* x0, double tau, doubl
     return s;
 }
 
-struct Event { double t; int pop; int idx; long long xlog; };   // pop < 0: input spike
+struct Event { double t; int pop; int idx; long long xlog; int grid; };   // pop < 0: input spike; grid: time pinned
 struct PendingJump { int pop; int idx; double t; double dlam[MAX_VARS]; };   // an adjoint jump within a step
 
 struct Sample {
@@ -95,7 +96,18 @@ class EmittedProgram:
     param_sizes: Dict[str, int]   # values of each parameter in params[] (the population size when per neuron)
 
 
-def emit_cpp(ir: NetworkIR, adjoint: Dict[str, AdjointIR], precision: str = "float64") -> EmittedProgram:
+DELIVERIES = ("exact", "next_step")
+
+
+def emit_cpp(ir: NetworkIR, adjoint: Dict[str, AdjointIR], precision: str = "float64",
+             delivery: str = "exact") -> EmittedProgram:
+    """delivery: exact (every spike acts at its own time) or next_step (at the next grid point, as the jump it
+    has grown into by then: the model GeNN runs; cpp_next_step.py)."""
+    if delivery not in DELIVERIES:
+        raise ConfigError(f"delivery must be one of {list(DELIVERIES)}, got {delivery!r}")
+    if delivery == "next_step" and any(p.learn for p in ir.populations.values()):
+        raise ConfigError("learnable parameters (model.*.learn) are not derived for delivery: next_step yet; "
+                          "use delivery: exact")
     net = ir.network
     scalar = {"float64": "double", "float32": "float"}[precision]
     pops = list(ir.populations.values())
@@ -151,7 +163,7 @@ def emit_cpp(ir: NetworkIR, adjoint: Dict[str, AdjointIR], precision: str = "flo
     L += [f"// Readout '{readout.name}': weighting w(t) = {readout.weighting}, held constant within each step",
           "static inline double readout_weight(const Params& P, double t, double T) {", "    (void)P;",
           f"    return {print_expr(readout.weighting, rename)};", "}", ""]
-    ctx = _Context(net, pops, emitters, out.name, spiking, inp.name, pid, readout.kind)
+    ctx = _Context(net, pops, emitters, out.name, spiking, inp.name, pid, readout.kind, delivery == "next_step")
     L += ctx.workspace() + ctx.walks() + ctx.forward() + ctx.backward()
     L += ["}  // namespace", ""] + ctx.entry()
     return EmittedProgram("\n".join(L) + "\n", param_names, spiking, [p.name for p in pops], offsets, n_w, out.size,
@@ -159,8 +171,9 @@ def emit_cpp(ir: NetworkIR, adjoint: Dict[str, AdjointIR], precision: str = "flo
 
 
 class _Context:
-    def __init__(self, net, pops, emitters, out, spiking, inp, pid, kind):
+    def __init__(self, net, pops, emitters, out, spiking, inp, pid, kind, ns=False):
         self.net, self.pops, self.em, self.out, self.spiking, self.inp, self.pid = net, pops, emitters, out, spiking, inp, pid
+        self.ns = ns   # delivery next_step: spikes reach their targets at the next grid point
         self.kind = kind   # readout: integral | max | avg_xentropy | first_spike
         self.integral = kind == "integral"
         self.driven = emitters[out].adj.readout_drive is not None   # the readout has a state variable
@@ -210,6 +223,8 @@ class _Context:
                 L.append(f"    std::vector<size_t> {n}_seen = std::vector<size_t>({n}_N);   // insertions each trace accounts for")
                 L.append(f"    std::vector<Candidate> {n}_cand = std::vector<Candidate>({n}_N);   // crossing found by the last walk")
                 L.append(f"    std::vector<unsigned char> {n}_known = std::vector<unsigned char>({n}_N);   // 0 none, 1 interval, 2 time")
+                if self.ns:
+                    L.append(f"    std::vector<scalar> {n}_free = std::vector<scalar>({n}_VARS * {n}_N);   // end of step before deliveries")
         for p in self.pops:
             if self.learn[p.name]:
                 n, k = p.name, len(self.learn[p.name])
@@ -303,8 +318,8 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
         L = []
         for c in self.conns_from(pre):
             q = c.post
-            integral = q == self.out and self.integral
-            L += [f"{indent}{{   // {c.name}: x_end += w Phi({tau}) e" + (", acc += wbar w d.Psi e" if q == self.out else ""),
+            integral = q == self.out and self.integral and not self.ns   # next_step: it arrives at t1, after the step
+            L += [f"{indent}{{   // {c.name}: x_end += w Phi({tau}) e" + (", acc += wbar w d.Psi e" if integral else ""),
                   f"{indent}    const scalar* wrow = W + W_{c.name} + (long long){who} * {q}_N;"]
             if self.het[q]:   # the response differs per neuron: its factors are computed for each
                 L += [f"{indent}    for (int j = 0; j < {q}_N; j++) {{",
@@ -342,12 +357,15 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
               "        const double t0 = k * dt, t1 = (k + 1) * dt;",
               "        const double wbar = readout_weight(P, (k + 0.5) * dt, T);",
               "        ws.step_events.clear(); ws.inserted.clear();",
+              *(next_step.grid_spikes(self) if self.ns else []),
               "        // 1. every population evolves freely over the whole step"]
         for p in self.pops:
             n = p.name
             if n == self.out and self.integral:
                 L.append(f"        {n}_integrate(P, ws.{n}_Fdt.data(), ws.{n}_x.data(), wbar, ws.acc.data());")
             L.append(f"        {n}_advance(P, ws.{n}_Fdt.data(), ws.{n}_x.data(), ws.{n}_end.data());")
+        if self.ns:
+            L += next_step.keep_free_ends(self) + next_step.deliver_grid_spikes(self)
         L += ["        // 2. the step's input spikes, each adding its effect on the end-of-step state",
               "        while (ip < S.n_spikes && S.t[ip] < t1) {",
               "            const double te = std::max(S.t[ip], t0);",
@@ -355,7 +373,9 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
               "            ws.step_events.push_back(Event{te, -1, u, -1});",
               *self.deliver_end(self.inp, "u", "t1 - te", "            "),
               "        }"]
-        if self.spiking:
+        if self.spiking and self.ns:
+            L += next_step.flow_spikes(self)
+        elif self.spiking:
             for p in (q for q in self.spiking if not self.het[q]):   # (per-neuron factors are computed in the walk)
                 L += [f"        ws.{p}_seg.resize(ws.step_events.size() + 1);   // {p}: factors of each interval between events",
                       "        for (size_t q = 0; q <= ws.step_events.size(); q++) {",
@@ -495,7 +515,7 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
     def factors_at(self, q: str, kind: str, tau: str, t_event: str, indent: str) -> List[str]:
         """Backward: ws.factor[j] = lambda_q,j(t_event) . v (v the jump or error direction), by superposition
         from lambda(t1), the readout drive and the adjoint jumps already met later in this step."""
-        drive = q == self.out and self.driven
+        drive = q == self.out and self.driven and not self.ns   # next_step: delivered at t1, after the step's flow
         if self.het[q]:   # factors per neuron
             L = [f"{indent}ws.factor.resize({q}_N);",
                  f"{indent}for (int j = 0; j < {q}_N; j++) {{",
@@ -510,7 +530,7 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
                 L.append(f"{indent}  for (int j = 0; j < {q}_N; j++) ws.factor[j] += ws.drive[j] * r[{q}_VARS]; }}")
             else:
                 L.append(f"{indent}}}")
-        if self.pid.get(q) is not None and q in self.spiking:
+        if self.pid.get(q) is not None and q in self.spiking and not self.ns:
             L += [f"{indent}for (const PendingJump& pj : ws.pending) {{   // later jumps of {q} neurons in this step",
                   f"{indent}    if (pj.pop != POP_{q}) continue;",
                   f"{indent}    {q}_Factors F; {q}_update_factors(P, pj.t - {t_event}, F, pj.idx); double r[MAX_VARS]; {q}_{kind}_response(P, F, r, pj.idx);",
@@ -568,7 +588,23 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
                   *(["                if (ws.first_t[i] == ev.t) E += ws.dLdt[i];   // first_spike loss: dL/dt of this spike"]
                     if p == self.out and self.kind == "first_spike" else []),
                   *grads(p, "i", "                ", True),
-                  "                // lambda of the spiking neuron just after its spike: from lambda(t1) and its later jumps",
+                  *(self.ns_spike(p) if self.ns else self.exact_spike(p)),
+                  "            }"]
+        L += ["        }",
+              "        // lambda(t0): the whole step's adjoint flow, then every jump of the step carried back to t0"]
+        L += self.step_adjoint()
+        L += self.param_finish()
+        L += ["}", ""]
+        return L
+
+    def ns_spike(self, p: str) -> List[str]:
+        return [f"                const double n = ws.{p}_count[i];",
+                f"                const double* rg = reg + {4 * self.spiking.index(p)};",
+                "                const double R = (rg[0] * std::max(n - rg[1], 0.0) - rg[2] * std::max(rg[3] - n, 0.0)) * reg_scale;",
+                *next_step.backward_spike(self, p, "                ")]
+
+    def exact_spike(self, p: str) -> List[str]:
+        return ["                // lambda of the spiking neuron just after its spike: from lambda(t1) and its later jumps",
                   f"                double lp[MAX_VARS], lm[MAX_VARS], tmp[MAX_VARS], l1[MAX_VARS];",
                   f"                for (int v = 0; v < {p}_VARS; v++) l1[v] = ws.{p}_lam[v * {p}_N + i];",
                   f"                {p}_propagate_adjoint(P, tau, l1, lp, i);",
@@ -585,10 +621,11 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
                   f"                {p}_spike_jump(P, lm, ws.xlog.data() + ev.xlog, E, R, i);",
                   f"                PendingJump pj{{POP_{p}, i, ev.t, {{0}}}};",
                   f"                for (int v = 0; v < {p}_VARS; v++) pj.dlam[v] = lm[v] - lp[v];",
-                  "                ws.pending.push_back(pj);",
-                  "            }"]
-        L += ["        }",
-              "        // lambda(t0): the whole step's adjoint flow, then every jump of the step carried back to t0"]
+                  "                ws.pending.push_back(pj);"]
+
+    def step_adjoint(self) -> List[str]:
+        """Backward, after the step's events: lambda (and each Q) from t1 back to t0."""
+        L = []
         for p in self.pops:   # Q first: its update reads lambda(t1)
             n = p.name
             for k, name in enumerate(self.learn[n]):
@@ -610,10 +647,7 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
                           f"                for (int v = 0; v < {p}_VARS; v++) ws.{p}_Q[({k} * {p}_VARS + v) * {p}_N + pj.idx] += (scalar)tmp[v];")),
                       "            }"]
             L += ["        }"]
-        L += ["    }"]
-        L += self.param_finish()
-        L += ["}", ""]
-        return L
+        return L + ["    }"]   # the end of the step loop
 
     # -- learnable parameters ----------------------------------------------------------------------
     def _q_at(self, p: str, k: int, name: str, i: str, indent: str) -> List[str]:

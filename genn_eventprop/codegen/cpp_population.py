@@ -111,7 +111,7 @@ class PopulationEmitter:
                       self.jump_single()]
         if self.pop.spiking:
             parts += [self.threshold(), self.threshold_rate(), self.any_above(), self.reset_single(),
-                      self.spike_jump(), self.phantom_jump()]
+                      self.spike_jump(), self.reset_adjoint(), self.phantom_jump()]
         for par in self.adj.params:
             parts += self.parameter_blocks(par)
         return "\n".join(p for p in parts if p)
@@ -260,6 +260,15 @@ class PopulationEmitter:
         body = self.load_single("xs", self.x) + [f"xs[{v}] = {print_expr(e)};" for v, e in changed]
         return self.function(f"{self.p}: reset at a spike: " + ", ".join(f"{self.x[v]} <- {e}" for v, e in changed),
                              f"void {self.p}_reset_single(const Params& P, double* xs)", body)
+
+    def reset_adjoint(self) -> str:
+        """A spike whose time cannot move (delivery next_step: on a grid point): the adjoint only sees the reset."""
+        h_x = self.pop.reset.jacobian(self.x)
+        lam = sp.Matrix([sp.Symbol(f"l[{v}]") for v in range(self.n_vars)])
+        body = self.load_single("xm", self.x) + [f"double l[MAX_VARS]; for (int v = 0; v < {self.p}_VARS; v++) l[v] = lam[v];"]
+        body += print_assignments([f"lam[{v}]" for v in range(self.n_vars)], list(h_x.T * lam))
+        return self.function(f"{self.p}: adjoint of the reset alone (a spike pinned to a grid point): lambda- = h_x^T lambda+",
+                             f"void {self.p}_reset_adjoint(const Params& P, double* lam, const double* xm)", body)
 
     def phantom_jump(self) -> str:
         """A spike that did not happen, at the end of the trial (first-spike readout): the jump term with

@@ -1,0 +1,109 @@
+"""The spike blocks of the native C++ for `delivery: next_step`, the timing model a time-stepped simulator
+(GeNN) can run exactly.
+
+In this model a spike at time t_s in the step [t_k, t_k+1) reaches its targets at the next grid point
+t_k+1, as the jump it would have grown into by then: Phi(t_k+1 - t_s) w e. Targets therefore never react
+within the step in which a spike happens, so all neurons of a step are independent, as in a GPU kernel.
+Spike times stay exact and continuous in the weights (the delivered jump is smooth in t_s):
+- a flow crossing inside a step is found exactly (the same Newton search as the exact model) on the
+  neuron's free trajectory; its reset is applied at that time;
+- a neuron that a delivery at a grid point leaves above threshold spikes there (a grid spike: its time
+  is the grid point, so it has no time derivative; the adjoint jump is h_x^T only);
+- at most one spike per neuron per step: after a grid spike at t_k, or a flow crossing, the threshold is
+  next looked at on the grid point t_k+1.
+The backward pass reads the targets' adjoints at t_k+1 for every spike of the step.
+"""
+from __future__ import annotations
+
+from typing import List
+
+
+def grid_spikes(ctx) -> List[str]:
+    """Forward, at the step start t0: neurons left above threshold by the deliveries at t0 spike there."""
+    L = ["        // 0. grid spikes: a neuron the deliveries at t0 left above threshold spikes at t0 (delivered at t1)"]
+    for p in ctx.spiking:
+        L += [f"        std::fill(ws.{p}_skip.begin(), ws.{p}_skip.end(), 0);",
+              f"        if (k > 0 && {p}_any_above(P, ws.{p}_x.data(), ws.{p}_skip.data(), ws.{p}_flags.data()))",
+              f"            for (int i = 0; i < {p}_N; i++) {{",
+              f"                if (!ws.{p}_flags[i]) continue;",
+              f"                ws.{p}_skip[i] = 1;   // one spike per neuron per step",
+              *spike_bookkeeping(ctx, p, "t0", "                "),
+              f"                double xs[MAX_VARS];",
+              f"                for (int v = 0; v < {p}_VARS; v++) {{ xs[v] = ws.{p}_x[v * {p}_N + i]; ws.xlog.push_back(xs[v]); }}",
+              f"                {p}_reset_single(P, xs, i);",
+              f"                for (int v = 0; v < {p}_VARS; v++) ws.{p}_x[v * {p}_N + i] = (scalar)xs[v];",
+              f"                ws.step_events.push_back(Event{{t0, POP_{p}, i, (long long)ws.xlog.size() - {p}_VARS, 1}});",
+              "            }"]
+    return L
+
+
+def deliver_grid_spikes(ctx) -> List[str]:
+    """Forward, after the free advance: the grid spikes of t0 reach their targets at t1, as Phi(dt) w e."""
+    L = []
+    for p in ctx.spiking:
+        if ctx.conns_from(p):
+            L += ["        for (const Event& ge : ws.step_events) {",
+                  f"            if (ge.pop != POP_{p}) continue;",
+                  "            const int i = ge.idx;",
+                  *ctx.deliver_end(p, "i", "t1 - t0", "            "),
+                  "        }"]
+    return L
+
+
+def spike_bookkeeping(ctx, p: str, t: str, indent: str) -> List[str]:
+    return [f"{indent}if (++ws.{p}_count[i] > max_spikes) {{",
+            f"{indent}    st.code = 1; st.info[0] = POP_{p}; st.info[1] = i; st.info[3] = ws.{p}_count[i]; return 1;",
+            f"{indent}}}",
+            *([f"{indent}if (ws.first_t[i] == INFINITY) ws.first_t[i] = {t};   // first_spike readout"]
+              if p == ctx.out else [])]
+
+
+def keep_free_ends(ctx) -> List[str]:
+    """Forward, after the free advance: each spiking population's end-of-step state before any delivery."""
+    return [f"        std::copy(ws.{p}_end.begin(), ws.{p}_end.end(), ws.{p}_free.begin());" for p in ctx.spiking]
+
+
+def flow_spikes(ctx) -> List[str]:
+    """Forward: the first threshold crossing of each neuron's free trajectory in the step, at its exact time."""
+    L = ["        // 3. flow spikes: crossings of each neuron's own trajectory (no other spike of this step reaches it",
+         "        //    before t1); the reset and the outgoing jumps are superposed on the end-of-step state"]
+    for p in ctx.spiking:
+        F = f"ws.{p}_Fdt[{'i' if ctx.het[p] else '0'}]"
+        L += [f"        if ({p}_any_above(P, ws.{p}_free.data(), ws.{p}_skip.data(), ws.{p}_flags.data()))",
+              f"            for (int i = 0; i < {p}_N; i++) {{",
+              f"                if (!ws.{p}_flags[i]) continue;",
+              f"                double xs[MAX_VARS], xe[MAX_VARS], xc[MAX_VARS];",
+              f"                for (int v = 0; v < {p}_VARS; v++) xs[v] = ws.{p}_x[v * {p}_N + i];",
+              f"                {p}_apply(P, {F}, xs, xe, i);",
+              f"                const double g_lo = {p}_threshold(P, xs, i), g_hi = {p}_threshold(P, xe, i);",
+              "                if (!(g_lo < 0.0)) continue;   // (a reset that leaves it above threshold: no crossing)",
+              f"                const double s = crossing_time(P, xs, dt, g_lo, g_hi, {p}_state_at, {p}_threshold, {p}_threshold_rate, i);",
+              f"                const double tc = t0 + s;",
+              f"                {p}_state_at(P, s, xs, xc, i);",
+              *spike_bookkeeping(ctx, p, "tc", "                "),
+              f"                for (int v = 0; v < {p}_VARS; v++) ws.xlog.push_back(xc[v]);",
+              f"                ws.step_events.push_back(Event{{tc, POP_{p}, i, (long long)ws.xlog.size() - {p}_VARS, 0}});",
+              f"                double h[MAX_VARS], d[MAX_VARS], r[MAX_VARS];   // reset: x_end += Phi(t1 - tc) (h(x-) - x-)",
+              f"                std::memcpy(h, xc, sizeof(h)); {p}_reset_single(P, h, i);",
+              f"                for (int v = 0; v < {p}_VARS; v++) d[v] = h[v] - xc[v];",
+              f"                {p}_propagate_state(P, t1 - tc, d, r, i);",
+              f"                for (int v = 0; v < {p}_VARS; v++) ws.{p}_end[v * {p}_N + i] += (scalar)r[v];",
+              *ctx.deliver_end(p, "i", "t1 - tc", "                "),
+              "            }"]
+    L += ["        std::stable_sort(ws.step_events.begin(), ws.step_events.end(),   // the log is in time order",
+          "                         [](const Event& a, const Event& b) { return a.t < b.t; });"]
+    return L
+
+
+def backward_spike(ctx, p: str, indent: str) -> List[str]:
+    """Backward, a spike of neuron i of p at ev.t: its adjoint just after the spike, from lambda(t1) (no later
+    jump of the same neuron within the step), and the jump: the full one for a flow spike, h_x^T for a grid spike."""
+    return [f"{indent}double lp[MAX_VARS], lm[MAX_VARS], l1[MAX_VARS];",
+            f"{indent}for (int v = 0; v < {p}_VARS; v++) l1[v] = ws.{p}_lam[v * {p}_N + i];",
+            f"{indent}{p}_propagate_adjoint(P, tau, l1, lp, i);",
+            f"{indent}std::memcpy(lm, lp, sizeof(lm));",
+            f"{indent}if (ev.grid) {p}_reset_adjoint(P, lm, ws.xlog.data() + ev.xlog, i);   // time pinned to the grid",
+            f"{indent}else {p}_spike_jump(P, lm, ws.xlog.data() + ev.xlog, E, R, i);",
+            f"{indent}PendingJump pj{{POP_{p}, i, ev.t, {{0}}}};",
+            f"{indent}for (int v = 0; v < {p}_VARS; v++) pj.dlam[v] = lm[v] - lp[v];",
+            f"{indent}ws.pending.push_back(pj);"]
