@@ -447,6 +447,9 @@ def _check_relations(cfg: Config, written_paths: dict, check_paths: bool):
     if cfg.backend == "genn-cpu" and cfg.train.batch_size > 1:
         raise ConfigError("backend genn-cpu (GeNN's CPU backend) runs batch size 1 only; set train.batch_size=1 "
                           "or use backend native for batches on the CPU")
+    if cfg.backend.startswith("genn") and cfg.delivery != "next_step":
+        raise ConfigError(f"backend {cfg.backend} runs the timing model delivery: next_step (spikes reach their "
+                          "targets at the next grid point); set delivery=next_step, or use backend native")
 
 
 def config_from_dict(raw: dict, base_dir: Optional[str] = None, check_paths: bool = True) -> Config:

@@ -117,8 +117,9 @@ def make_backend(cfg, network: Network, precision: Optional[str] = None, threads
         backend = NativeBackend(network, precision=precision, threads=cfg.threads if threads is None else threads,
                                 max_spikes=cfg.train.max_spikes, delivery=cfg.delivery)
     else:
-        backend = _genn_backend_module(cfg.backend).GeNNBackend(network, kind=cfg.backend, precision=precision, max_spikes=cfg.train.max_spikes,
-                              batch_size=cfg.train.batch_size)
+        backend = _genn_backend_module(cfg.backend).GeNNBackend(network, kind=cfg.backend, precision=precision,
+                                                                max_spikes=cfg.train.max_spikes,
+                                                                batch_size=cfg.train.batch_size)
     r = cfg.train.regularisation
     for name in hidden_names(cfg):
         backend.set_regularisation(name, r.lambda_upper, r.nu_upper, r.lambda_lower, r.nu_lower)
@@ -143,7 +144,35 @@ def write_code(cfg, out_dir: str, backend_kind: str = "native") -> List[str]:
         path = os.path.join(out_dir, "network.cpp")
         atomic_write_text(path, program.source)
         return [path]
-    return _genn_backend_module("codegen --backend genn").write_genn_code(network, out_dir, cfg)
+    return write_genn_code(cfg, network, out_dir)
+
+
+def write_genn_code(cfg, network: Network, out_dir: str) -> List[str]:
+    """genn_models.txt: the GeNN model definitions (no pygenn needed); where pygenn is installed, also GeNN's
+    own generated source (genn_source/) for backend genn-cuda, or genn-cpu where CUDA is not available."""
+    from genn_eventprop.codegen.genn import emit_genn, render
+    from genn_eventprop.eventprop import derive
+    from genn_eventprop.ir import build_ir
+
+    ir = build_ir(network)
+    path = os.path.join(out_dir, "genn_models.txt")
+    atomic_write_text(path, render(emit_genn(ir, derive(ir), cfg.precision)))
+    written = [path]
+    try:
+        import pygenn  # noqa: F401
+    except ImportError:
+        return written
+    import shutil
+    from genn_eventprop.backends.available import pygenn_backend_names
+    kind = "genn-cuda" if "cuda" in pygenn_backend_names() else "genn-cpu"
+    backend = _genn_backend_module("codegen --backend genn").GeNNBackend(
+        network, kind=kind, precision=cfg.precision, max_spikes=cfg.train.max_spikes,
+        batch_size=cfg.train.batch_size if kind == "genn-cuda" else 1, cache_dir=os.path.join(out_dir, "genn_build"))
+    source = backend.generate(cfg.dt)
+    target = os.path.join(out_dir, "genn_source")
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(source, target)
+    return written + [target]
 
 
 def atomic_write_text(path: str, text: str):

@@ -107,13 +107,9 @@ def test_info_names_the_native_compiler(cache):
     assert r.returncode == 0 and "native" in r.stdout
 
 
-def test_a_genn_backend_that_is_not_there_is_one_clear_line(tmp_path, cache):
-    r = cli("train", os.path.join(CONFIGS, "yinyang.yaml"), "--out", str(tmp_path / "run"),
-            "--set", "backend=genn-cuda", "--set", "data.yinyang.train_size=30", env_extra=cache)
-    assert r.returncode == 2 and "use backend: native" in r.stderr
-
-
-def test_codegen_for_genn_is_one_clear_line_until_the_emitter_lands(tmp_path, cache):
-    r = cli("codegen", os.path.join(CONFIGS, "gradcheck.yaml"), "--backend", "genn", "--out", str(tmp_path / "c"),
-            env_extra=cache)
-    assert r.returncode == 2 and "codegen --backend genn: the GeNN emitter is not part" in r.stderr
+def test_a_genn_backend_that_cannot_run_here_is_one_clear_line(tmp_path, cache):
+    r = cli("train", os.path.join(CONFIGS, "yinyang.yaml"), "--out", str(tmp_path / "run"), "--set", "backend=genn-cuda",
+            "--set", "delivery=next_step", "--set", "data.yinyang.train_size=30", env_extra=cache)
+    # without pygenn: install it or use native; with it: the backward pass is not emitted for GeNN yet
+    assert r.returncode == 2 and "use backend: native" in r.stderr or "train with backend: native" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1

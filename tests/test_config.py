@@ -170,7 +170,7 @@ def test_a_mistake_in_the_file_reads_like_one_in_an_override(tmp_path):
 
 
 def test_genn_cpu_runs_with_batch_size_one(tmp_path):
-    cfg = load_config(write(tmp_path, "backend: genn-cpu\ntrain: {batch_size: 1}\n"))
+    cfg = load_config(write(tmp_path, "backend: genn-cpu\ndelivery: next_step\ntrain: {batch_size: 1}\n"))
     assert cfg.backend == "genn-cpu"
 
 

@@ -104,6 +104,29 @@ class BatchResult:
         return self.z.argmax(axis=1)
 
 
+def propagator_denominators(ir, adjoint):
+    """Per population: the parameter symbols and the denominators of its exact propagator that depend on them."""
+    out = []
+    for pop in ir.populations.values():
+        dens = {sp.fraction(sp.together(entry))[1] for entry in adjoint[pop.name].propagator.Phi}
+        dens = [d for d in dens if d.free_symbols]
+        if dens:
+            out.append((pop, sorted(pop.params, key=lambda s: s.name), dens))
+    return out
+
+
+def singular_pairs(ir, adjoint):
+    """Pairs of parameter keys (e.g. hidden_tau_mem, hidden_tau_syn) whose equality zeroes a denominator
+    of the exact update: a learning rule (or a draw of per-neuron values) must keep them apart."""
+    pairs = []
+    for pop, symbols, dens in propagator_denominators(ir, adjoint):
+        for factor in {f for den in dens for f in sp.Mul.make_args(sp.factor(den))}:
+            syms = sorted(factor.free_symbols, key=lambda s: s.name)
+            if len(syms) == 2 and set(syms) <= set(symbols) and sp.simplify(factor.subs(syms[1], syms[0])) == 0:
+                pairs.append(tuple(f"{pop.name}_{s.name}" for s in syms))
+    return sorted(set(pairs))
+
+
 _DBL = np.ctypeslib.ndpointer(np.float64, flags="C_CONTIGUOUS")
 _I32 = np.ctypeslib.ndpointer(np.int32, flags="C_CONTIGUOUS")
 _I64 = np.ctypeslib.ndpointer(np.int64, flags="C_CONTIGUOUS")
@@ -180,25 +203,11 @@ class NativeBackend:
 
     def _singular_denominators(self):
         """Per population: its propagator's denominators, compiled to numpy (checked on every new parameter set)."""
-        out = []
-        for pop in self.ir.populations.values():
-            dens = {sp.fraction(sp.together(entry))[1] for entry in self.adjoint[pop.name].propagator.Phi}
-            dens = [d for d in dens if d.free_symbols]
-            if dens:
-                symbols = sorted(pop.params, key=lambda s: s.name)
-                out.append((pop, symbols, dens, sp.lambdify([*symbols, tau_symbol], dens, "numpy")))
-        return out
+        return [(pop, symbols, dens, sp.lambdify([*symbols, tau_symbol], dens, "numpy"))
+                for pop, symbols, dens in propagator_denominators(self.ir, self.adjoint)]
 
     def singular_pairs(self):
-        """Pairs of parameter keys (e.g. hidden_tau_mem, hidden_tau_syn) whose equality zeroes a denominator
-        of the exact update: a learning rule must keep them apart."""
-        pairs = []
-        for pop, symbols, dens, _ in self._denominators:
-            for factor in {f for den in dens for f in sp.Mul.make_args(sp.factor(den))}:
-                syms = sorted(factor.free_symbols, key=lambda s: s.name)
-                if len(syms) == 2 and set(syms) <= set(symbols) and sp.simplify(factor.subs(syms[1], syms[0])) == 0:
-                    pairs.append(tuple(f"{pop.name}_{s.name}" for s in syms))
-        return sorted(set(pairs))
+        return singular_pairs(self.ir, self.adjoint)
 
     def _check_params(self, dt: float):
         """A propagator whose denominators vanish (e.g. tau_mem == tau_syn) would give inf or nan.

@@ -1,0 +1,324 @@
+"""The GeNN backends (genn-cpu, genn-cuda): the model definitions of codegen/genn.py built and run by pygenn.
+
+The network runs in the timing model `delivery: next_step` (codegen/genn.py says why), so its spike
+times, readouts and losses match the native backend run with `delivery: next_step`
+(tests/test_genn_backend.py). Model parameters (time constants, thresholds, the readout's parameters)
+are GeNN dynamic parameters: changing them does not rebuild the model.
+
+Status: the forward pass (evaluation) runs on GeNN; the backward pass is not emitted yet, so
+compute_gradients=True stops with a message naming what to use instead.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from typing import Dict, Optional
+
+import numpy as np
+
+from genn_eventprop.backends.native import BatchResult, default_cache_dir
+from genn_eventprop.codegen.genn import GeNNNetworkDef, ModelDef, emit_genn
+from genn_eventprop.errors import ConfigError, SpikeBufferOverflow, UserError
+from genn_eventprop.eventprop import derive
+from genn_eventprop.ir import build_ir
+from genn_eventprop.network import Network
+
+try:
+    import pygenn
+    from pygenn import (GeNNModel, VarAccess, VarAccessMode, create_neuron_model, create_postsynaptic_model,
+                        create_weight_update_model, init_postsynaptic, init_weight_update)
+except ImportError as err:   # the backends module is imported only when a GeNN backend is asked for
+    raise UserError("the GeNN backends need pygenn (GeNN 5), which is not installed here; docs/genn.md says how "
+                    "to install it, or use backend: native") from err
+
+BACKENDS = {"genn-cpu": "single_threaded_cpu", "genn-cuda": "cuda"}
+
+
+def _access(name: str):
+    return getattr(VarAccess, name)
+
+
+_MODELS = {}   # pygenn model objects must outlive the GeNNModel that uses them (it keeps raw pointers)
+
+
+def _create(m: ModelDef):
+    key = repr(m)
+    if key not in _MODELS:
+        _MODELS[key] = _create_model(m)
+    return _MODELS[key]
+
+
+def _read_only(refs):
+    return [(n, t, VarAccessMode.READ_ONLY) for n, t in refs] or None
+
+
+def _create_model(m: ModelDef):
+    if m.kind == "neuron":
+        return create_neuron_model(m.class_name, params=[(p, "int" if p in m.int_params else "scalar") for p in m.params],
+                                   vars=[(n, t, _access(a)) for n, t, a in m.vars],
+                                   extra_global_params=m.extra_global_params or None,
+                                   additional_input_vars=m.additional_input_vars or None, **m.code)
+    if m.kind == "weight_update":
+        return create_weight_update_model(m.class_name, params=m.params,
+                                          vars=[(n, t, _access(a)) for n, t, a in m.vars],
+                                          pre_neuron_var_refs=_read_only(m.pre_neuron_var_refs),
+                                          post_neuron_var_refs=_read_only(m.post_neuron_var_refs), **m.code)
+    return create_postsynaptic_model(m.class_name, params=m.params, **m.code)
+
+
+class GeNNBackend:
+    """Runs batches of trials of one network on GeNN; the interface of NativeBackend."""
+
+    def __init__(self, network: Network, kind: str = "genn-cpu", precision: str = "float32", max_spikes: int = 1500,
+                 batch_size: int = 1, cache_dir: Optional[str] = None, input_capacity: int = 200_000):
+        if kind not in BACKENDS:
+            raise ConfigError(f"GeNN backend must be one of {sorted(BACKENDS)}, got {kind!r}")
+        if precision not in ("float32", "float64"):
+            raise ConfigError(f"precision must be float32 or float64, got {precision!r}")
+        if kind == "genn-cpu" and batch_size != 1:
+            raise ConfigError("backend genn-cpu (GeNN's CPU backend) runs batch size 1 only; set train.batch_size=1")
+        self.name, self.network, self.precision = kind, network, precision
+        self.dtype = np.float32 if precision == "float32" else np.float64
+        self.batch_size, self.max_spikes = int(batch_size), int(max_spikes)
+        self.input_capacity = int(input_capacity)   # input spike times per batch the model holds
+        self.ir = build_ir(network)
+        self.definition: GeNNNetworkDef = emit_genn(self.ir, derive(self.ir), precision)
+        self.params: Dict[str, object] = {}
+        for pop in self.ir.populations.values():
+            self.params.update({f"{pop.name}_{s.name}": v for s, v in pop.params.items()})
+        self.params.update({f"readout_{s.name}": v for s, v in self.ir.readout.params.items()})
+        self.per_neuron = {f"{p.name}.{n}": f"{p.name}_{n}" for p in self.ir.populations.values() for n in p.heterogeneous}
+        self.learnable: Dict[str, str] = {}
+        self.regularisation = {p.name: (0.0, 0.0, 0.0, 0.0) for p in self.ir.populations.values() if p.spiking}
+        self.delivery = "next_step"
+        self._dt = None
+        self.model = None
+        self.build_seconds = 0.0
+        self.cache_dir = cache_dir or os.path.join(os.path.dirname(default_cache_dir()), "genn")
+
+    # -- the interface shared with NativeBackend ----------------------------------------------------
+    def set_params(self, values: Dict[str, object]):
+        unknown = set(values) - set(self.params)
+        if unknown:
+            raise ConfigError(f"unknown model parameters {sorted(unknown)}; known: {sorted(self.params)}")
+        for k, v in values.items():
+            self.params[k] = float(v) if np.ndim(v) == 0 else np.array(v, dtype=np.float64)
+        if self.model is not None:
+            self._push_params()
+
+    def set_regularisation(self, population: str, lambda_upper=0.0, nu_upper=0.0, lambda_lower=0.0, nu_lower=0.0):
+        if population not in self.regularisation:
+            raise ConfigError(f"no spiking population {population!r} to regularise; have {sorted(self.regularisation)}")
+        self.regularisation[population] = (lambda_upper, nu_upper, lambda_lower, nu_lower)
+
+    def singular_pairs(self):
+        from genn_eventprop.backends.native import singular_pairs
+        return singular_pairs(self.ir, derive(self.ir))
+
+    # -- building ----------------------------------------------------------------------------------
+    def _model_name(self, dt: float) -> str:
+        key = hashlib.sha256(repr((self.definition, dt, self.name, self.precision, self.batch_size)).encode())
+        return f"gep_{key.hexdigest()[:16]}"
+
+    def _build(self, dt: float):
+        """Create, build (GeNN skips code generation and compilation when nothing changed) and load."""
+        start = time.perf_counter()
+        d = self.definition
+        model = GeNNModel("float" if self.precision == "float32" else "double", self._model_name(dt),
+                          backend=BACKENDS[self.name])
+        model.dt = dt
+        model.batch_size = self.batch_size
+        pops = {}
+        for pop in self.network.populations:
+            m = d.neurons[pop.name]
+            if pop.is_input:
+                g = model.add_neuron_population(pop.name, pop.size, _create(m), {},
+                                                {"StartSpike": 0, "EndSpike": 0, "TSpike": -1.0e9, "Spiked": 0})
+                g.extra_global_params["SpikeTimes"].set_init_values(np.zeros(self.input_capacity, dtype=self.dtype))
+            else:
+                ir = self.ir.populations[pop.name]
+                params = {p: 0.0 for p in m.params}
+                vars_ = {n: 0.0 for n, _, _ in m.vars}
+                g = model.add_neuron_population(pop.name, pop.size, _create(m), params, vars_)
+                for p in m.params:
+                    g.set_param_dynamic(p)
+                if ir.spiking:
+                    g.extra_global_params["SpikeRing"].set_init_values(
+                        np.zeros(self.batch_size * pop.size * self.max_spikes, dtype=self.dtype))
+            pops[pop.name] = g
+        self.groups = {}
+        for sg_def in d.synapse_groups:
+            wu, psm = sg_def.weight_update, sg_def.postsynaptic
+            shape = self.network.weight_shapes()[sg_def.connection]
+            sg = model.add_synapse_population(
+                sg_def.name, "DENSE", pops[sg_def.pre], pops[sg_def.post],
+                init_weight_update(_create(wu), {p: 0.0 for p in wu.params}, {"g": np.zeros(shape[0] * shape[1])},
+                                   pre_var_refs={"TSpike_pre": "TSpike"}, post_var_refs=dict(sg_def.post_var_refs)),
+                init_postsynaptic(_create(psm)))
+            sg.post_target_var = sg_def.target_var
+            for p in wu.params:
+                sg.set_wu_param_dynamic(p)
+            self.groups[sg_def.name] = sg
+        os.makedirs(self.cache_dir, exist_ok=True)
+        model.build(path_to_model=self.cache_dir)
+        model.load()
+        self.model, self.pops, self._dt = model, pops, dt
+        self._push_params()
+        self.build_seconds = time.perf_counter() - start
+
+    def _push_params(self):
+        """Dynamic parameters (and per-neuron values, which are variables) from self.params."""
+        d = self.definition
+        for name, ir in self.ir.populations.items():
+            g = self.pops[name]
+            for p in d.neurons[name].params:
+                if p == "MaxSpikes":
+                    g.set_dynamic_param_value(p, float(self.max_spikes))
+                else:
+                    g.set_dynamic_param_value(p, float(np.asarray(self.params[p if p.startswith("readout_") else f"{name}_{p}"])))
+            for p in d.per_neuron[name]:
+                g.vars[p].view[...] = np.broadcast_to(np.asarray(self.params[f"{name}_{p}"], dtype=self.dtype),
+                                                      g.vars[p].view.shape)
+                g.vars[p].push_to_device()
+        for sg_def in d.synapse_groups:
+            for p, source in sg_def.param_values.items():
+                self.groups[sg_def.name].set_dynamic_param_value(p, float(self.params[f"{sg_def.post}_{source}"]))
+
+    def generate(self, dt: float) -> str:
+        """Build the model for time step dt; returns the folder of GeNN's generated source."""
+        if self.model is None or dt != self._dt:
+            self._build(dt)
+        return os.path.join(self.cache_dir, f"{self._model_name(dt)}_CODE")
+
+    # -- running -----------------------------------------------------------------------------------
+    def _set_var(self, pop: str, var: str, values):
+        v = self.pops[pop].vars[var]
+        v.view[...] = np.reshape(values, v.view.shape) if np.ndim(values) else values
+        v.push_to_device()
+
+    def _start_trials(self, batch, first: int, count: int, dt: float):
+        """Reset every state and load the input spikes of trials first .. first + count - 1."""
+        d, B = self.definition, self.batch_size
+        inp = self.network.input_population
+        starts, ends, times = np.zeros((B, inp.size), np.int64), np.zeros((B, inp.size), np.int64), []
+        offset = 0
+        for b in range(count):
+            s = first + b
+            t = np.asarray(batch.times[batch.offsets[s]:batch.offsets[s + 1]], dtype=np.float64)
+            u = np.asarray(batch.units[batch.offsets[s]:batch.offsets[s + 1]], dtype=np.int64)
+            if u.size and (u.min() < 0 or u.max() >= inp.size):
+                raise UserError(f"input spikes name channel {int(u.max())}, but the input population has {inp.size} "
+                                "channels; set the input size to the data's number of channels")
+            order = np.lexsort((t, u))
+            t, u = t[order], u[order]
+            same = (u[1:] == u[:-1]) & (np.floor(t[1:] / dt) == np.floor(t[:-1] / dt))
+            if same.any():
+                k = int(np.argmax(same))
+                raise UserError(f"trial {s}: channel {int(u[k])} has two spikes in the step at {np.floor(t[k] / dt) * dt:g} ms; "
+                                "the GeNN backends deliver one spike per channel and step: lower dt or use backend: native")
+            counts = np.bincount(u, minlength=inp.size)
+            starts[b] = offset + np.concatenate([[0], np.cumsum(counts)[:-1]])
+            ends[b] = starts[b] + counts
+            times.append(t)
+            offset += t.size
+        egp = self.pops[inp.name].extra_global_params["SpikeTimes"]
+        egp.view[:offset] = np.concatenate(times) if times else []
+        egp.push_to_device()
+        self._set_var(inp.name, "StartSpike", starts if B > 1 else starts[0])
+        self._set_var(inp.name, "EndSpike", ends if B > 1 else ends[0])
+        self._set_var(inp.name, "TSpike", -1.0e9)
+        self._set_var(inp.name, "Spiked", 0)
+        durations = np.zeros(B)
+        durations[:count] = np.asarray(batch.durations[first:first + count])
+        for name, ir in self.ir.populations.items():
+            n = ir.size
+            for var, init in zip(d.state[name], d.initial[name]):
+                self._set_var(name, var, init)
+            if ir.spiking:
+                for var, init in (("TSpike", -1.0e9), ("Spiked", 0), ("Count", 0), ("RingPos", 0), ("Overflow", 0)):
+                    self._set_var(name, var, init)
+            if name == d.readout_population:
+                self._set_var(name, "Acc", 0.0)
+                self._set_var(name, "TrialT", durations if B > 1 else durations[0])
+            del n
+        self.model.timestep = 0
+
+    def _read(self, pop: str, var: str) -> np.ndarray:
+        v = self.pops[pop].vars[var]
+        v.pull_from_device()
+        return np.array(v.view).reshape(self.batch_size, -1)
+
+    def run_batch(self, weights: Dict[str, np.ndarray], batch, dt: float, compute_gradients: bool = True,
+                  loss_scale: Optional[float] = None, record: bool = False) -> BatchResult:
+        if compute_gradients:
+            raise UserError(f"backend {self.name}: the backward pass is not emitted for GeNN yet, so it can "
+                            "evaluate but not train; train with backend: native (delivery: next_step gives the "
+                            "same model) and evaluate the run here")
+        if self.model is None or dt != self._dt:
+            self._build(dt)
+        if len(batch.times) > self.input_capacity:   # the spike-time array's size is fixed at load: reload it larger
+            self.input_capacity = 2 * len(batch.times)
+            self.model.unload()
+            self.pops[self.network.input_population.name].extra_global_params["SpikeTimes"].set_init_values(
+                np.zeros(self.input_capacity, dtype=self.dtype))
+            self.model.load()
+            self._push_params()
+        for sg_def in self.definition.synapse_groups:
+            arr = np.asarray(weights[sg_def.connection])
+            if arr.shape != self.network.weight_shapes()[sg_def.connection]:
+                raise ConfigError(f"weights of {sg_def.connection} have shape {arr.shape}, expected "
+                                  f"{self.network.weight_shapes()[sg_def.connection]}")
+            self._set_var_sg(sg_def.name, arr.ravel())
+        n = len(batch.labels)
+        out = self.definition.readout_population
+        spiking = [p for p, ir in self.ir.populations.items() if ir.spiking]
+        n_classes = self.ir.populations[out].size
+        z = np.zeros((n, n_classes))
+        counts = {p: np.zeros(n, dtype=np.int64) for p in self.ir.populations}
+        recorded = None
+        for first in range(0, n, self.batch_size):
+            count = min(self.batch_size, n - first)
+            self._start_trials(batch, first, count, dt)
+            steps = int(np.ceil(np.max(batch.durations[first:first + count]) / dt - 1e-9))
+            for _ in range(steps):
+                self.model.step_time()
+            durations = np.asarray(batch.durations[first:first + count], dtype=np.float64)
+            z[first:first + count] = self._read(out, "Acc")[:count] / durations[:, None]
+            for p in spiking:
+                if self._read(p, "Overflow")[:count].any():
+                    b, i = np.argwhere(self._read(p, "Overflow")[:count])[0]
+                    raise SpikeBufferOverflow(
+                        f"neuron {i} of population '{p}' fired more than max_spikes={self.max_spikes} spikes in trial "
+                        f"{first + b} of the batch; raise train.max_spikes (e.g. --set train.max_spikes="
+                        f"{2 * self.max_spikes}) or lower the activity")
+                counts[p][first:first + count] = self._read(p, "Count")[:count].sum(axis=1)
+            if record and first == 0:
+                recorded = {p: self._spike_times(p) if p in spiking else (np.zeros(0), np.zeros(0, np.int32))
+                            for p in self.ir.populations}
+        zmax = z.max(axis=1, keepdims=True)
+        log_sum = np.log(np.exp(z - zmax).sum(axis=1)) + zmax[:, 0]
+        losses = log_sum - z[np.arange(n), np.asarray(batch.labels)]
+        return BatchResult(losses, z, None, counts, recorded, None)
+
+    def _set_var_sg(self, name: str, values):
+        v = self.groups[name].vars["g"]
+        v.view[...] = np.reshape(values, v.view.shape)
+        v.push_to_device()
+
+    def _spike_times(self, pop: str):
+        """(times, neurons) of trial 0 from the ring of exact spike times, in time order."""
+        g = self.pops[pop]
+        ring = g.extra_global_params["SpikeRing"]
+        ring.pull_from_device()
+        n = self.ir.populations[pop].size
+        pos = self._read(pop, "RingPos")[0]
+        times = np.array(ring.view).reshape(self.batch_size, n, self.max_spikes)[0]
+        t = np.concatenate([times[i, :pos[i]] for i in range(n)]) if n else np.zeros(0)
+        i = np.concatenate([np.full(pos[i], i) for i in range(n)]) if n else np.zeros(0, int)
+        order = np.argsort(t, kind="stable")
+        return t[order].astype(np.float64), i[order].astype(np.int32)
+
+
+def pygenn_version() -> str:
+    return pygenn.__version__

@@ -1,0 +1,295 @@
+"""The GeNN emitter: the IR as GeNN 5 model definitions (code strings and their variables), without pygenn.
+
+GeNN advances every neuron of a step in parallel, and a spike found in step k reaches the synapse code at
+the start of step k+1. That is the timing model `delivery: next_step` (codegen/cpp_next_step.py), which
+the native backend runs too, so the two can be compared number for number:
+
+- neuron update at the grid point t: add the jumps delivered at t (one additional input variable per
+  state variable a synaptic jump reaches, `Delta_V`, `Delta_I`, ...); a neuron left above threshold
+  spikes at t (a grid spike); then the exact update over the step, searching the free trajectory for its
+  first threshold crossing (safeguarded Newton, as the native code); the spike's exact time is kept in
+  `TSpike` and in a ring of spike times;
+- synapse update at t_k+1, for a spike at t_s of the step before: one synapse group per reached state
+  variable adds g * [Phi(t_k+1 - t_s) e]_v to `Delta_v` (GeNN gives one accumulator per synapse group,
+  hence one group per variable; they share the weight values);
+- the readout population integrates its readout variable over each step in closed form (`Acc`).
+
+Everything here is a plain dict of strings and names; backends/genn.py turns it into pygenn calls.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Tuple
+
+import sympy as sp
+
+from genn_eventprop.codegen.printer import print_expr
+from genn_eventprop.errors import ConfigError
+from genn_eventprop.eventprop import AdjointIR
+from genn_eventprop.integrate import tau
+from genn_eventprop.ir import T, NetworkIR, PopulationIR, t
+
+DT = sp.Symbol("dt", positive=True)
+S = sp.Symbol("s", nonnegative=True)
+INTEGRAL_READOUTS = ("integral",)
+
+
+@dataclass
+class ModelDef:
+    """One GeNN model: what create_*_model takes (names, types, code) and what add_* needs."""
+
+    kind: str                               # neuron | weight_update | postsynaptic
+    class_name: str
+    params: List[str] = field(default_factory=list)              # all dynamic; scalar unless in int_params
+    int_params: List[str] = field(default_factory=list)
+    vars: List[Tuple[str, str, str]] = field(default_factory=list)   # (name, type, access)
+    code: Dict[str, str] = field(default_factory=dict)           # sim_code, threshold_condition_code, ...
+    extra_global_params: List[Tuple[str, str]] = field(default_factory=list)
+    additional_input_vars: List[Tuple[str, str, float]] = field(default_factory=list)
+    pre_neuron_var_refs: List[Tuple[str, str]] = field(default_factory=list)
+    post_neuron_var_refs: List[Tuple[str, str]] = field(default_factory=list)
+    comment: str = ""
+
+
+@dataclass
+class SynapseGroupDef:
+    name: str
+    connection: str              # the network connection whose weights it carries
+    pre: str
+    post: str
+    target_var: str              # additional input variable of the post population it adds to
+    weight_update: ModelDef
+    postsynaptic: ModelDef
+    param_values: Dict[str, str] = field(default_factory=dict)     # WU param -> post population parameter
+    post_var_refs: Dict[str, str] = field(default_factory=dict)    # WU post ref -> post population variable
+
+
+@dataclass
+class GeNNNetworkDef:
+    neurons: Dict[str, ModelDef]             # population -> neuron model
+    synapse_groups: List[SynapseGroupDef]
+    delivered: Dict[str, List[str]]          # population -> state variables synaptic jumps reach
+    readout_population: str
+    state: Dict[str, List[str]]              # population -> its state variables, in IR order
+    initial: Dict[str, List[float]]
+    per_neuron: Dict[str, List[str]]         # population -> parameters held as per-neuron variables
+
+
+def _p(expr, rename=None) -> str:
+    return print_expr(sp.sympify(expr), rename)
+
+
+def _block(lines: List[str], indent: str = "    ") -> List[str]:
+    return [indent + line for line in lines]
+
+
+class NeuronEmitter:
+    """The sim code of one non-input population under next_step delivery."""
+
+    def __init__(self, pop: PopulationIR, adj: AdjointIR, delivered: List[str], readout, precision: str):
+        self.pop, self.adj, self.delivered, self.readout = pop, adj, delivered, readout
+        self.x = pop.state
+        self.tol = "1e-13" if precision == "float64" else "1e-6"
+
+    def update(self, x0: List[sp.Symbol], length) -> sp.Matrix:
+        """x(length) = Phi(length) x0 + Psi(length) b, from the exact propagator."""
+        prop, b = self.adj.propagator, self.adj.linear.b
+        return (prop.Phi * sp.Matrix(x0) + prop.Psi * b).subs(tau, length)
+
+    def assign(self, targets: List[str], exprs, declare: bool = True) -> List[str]:
+        return [f"{'const scalar ' if declare else ''}{tg} = {_p(e)};" for tg, e in zip(targets, exprs)]
+
+    def sim_code(self) -> str:
+        pop, x = self.pop, self.x
+        names = [s.name for s in x]
+        L = [f"// {pop.name}: {pop.model_name}, exact update over each step (delivery next_step)",
+             *(f"//   {k}: {v}" for k, v in pop.equations.items()),
+             "// jumps delivered at this grid point by the spikes of the previous step"]
+        L += [f"{v} += Delta_{v};" for v in self.delivered]
+        if pop.spiking:
+            L += ["Spiked = 0;", "if (t > 0.0 && " f"({_p(pop.threshold)}) >= 0.0) {{   // grid spike: left above threshold by a delivery",
+                  *_block(self.spike_lines("t")), "}"]
+        x0 = [sp.Symbol(f"x0_{n}") for n in names]
+        L += ["// the exact update over the step: x(t + dt) = Phi(dt) x + Psi(dt) b",
+              *(f"const scalar x0_{n} = {n};" for n in names),
+              *(f"scalar x1_{n};" for n in names)]
+        sub0 = dict(zip(x, x0))
+        L += self.assign([f"x1_{n}" for n in names], self.update(x0, DT), declare=False)
+        if pop.name == self.readout.population:
+            L += self.readout_lines(x0)
+        if pop.spiking:
+            g0 = pop.threshold.subs(sub0)
+            g1 = pop.threshold.subs(dict(zip(x, [sp.Symbol(f"x1_{n}") for n in names])))
+            xs = [sp.Symbol(f"xs_{n}") for n in names]
+            gs = pop.threshold.subs(dict(zip(x, xs)))
+            rate = (sp.Matrix([pop.threshold]).jacobian(x) * pop.flow)[0].subs(dict(zip(x, xs)))
+            L += [f"const scalar g_lo = {_p(g0)}, g_hi = {_p(g1)};",
+                  "if (Spiked == 0 && g_lo < 0.0 && g_hi >= 0.0) {   // a crossing of the free trajectory in the step",
+                  "    // safeguarded Newton search for g(x(s)) = 0 in (0, dt], from linear interpolation",
+                  "    scalar lo = 0.0, hi = dt, s = dt * (-g_lo) / (g_hi - g_lo);",
+                  "    for (int it = 0; it < 40; it++) {",
+                  *_block(self.assign([f"xs_{n}" for n in names], self.update(x0, S)), "        "),
+                  f"        const scalar gs = {_p(gs)};",
+                  "        if (gs == 0.0) { break; }",
+                  "        if (gs > 0.0) { hi = s; } else { lo = s; }",
+                  f"        const scalar rate = {_p(rate)};",
+                  "        scalar next = (rate != 0.0) ? s - gs / rate : 0.5 * (lo + hi);",
+                  "        if (!(next > lo && next < hi)) { next = 0.5 * (lo + hi); }",
+                  f"        const bool done = fabs(next - s) <= {self.tol} * (1.0 + dt) || hi - lo <= {self.tol} * (1.0 + dt);",
+                  "        s = next;",
+                  "        if (done) { break; }",
+                  "    }",
+                  *_block(self.assign(names, self.update(x0, S), declare=False)),
+                  *_block(self.spike_lines("t + s")),
+                  "    // the rest of the step from the reset state",
+                  *(f"    const scalar xr_{n} = {n};" for n in names),
+                  *_block(self.assign([f"x1_{n}" for n in names],
+                                      self.update([sp.Symbol(f"xr_{n}") for n in names], DT - S), declare=False)),
+                  "}"]
+        L += [f"{n} = x1_{n};" for n in names]
+        return "\n".join(L)
+
+    def spike_lines(self, when: str) -> List[str]:
+        """At a spike: its time, the ring of spike times, the count, the reset."""
+        changed = [(s.name, e) for s, e in zip(self.x, self.pop.reset) if e != s]
+        return [f"TSpike = {when}; Spiked = 1; Count++;",
+                "if (RingPos < MaxSpikes) { SpikeRing[(batch * num_neurons + id) * MaxSpikes + RingPos] = TSpike; RingPos++; }",
+                "else { Overflow = 1; }",
+                *(f"const scalar h_{n} = {_p(e)};" for n, e in changed),
+                *(f"{n} = h_{n};" for n, _ in changed)]
+
+    def readout_lines(self, x0) -> List[str]:
+        """Acc += w(t mid-step) * integral over the step of the readout variable, in closed form."""
+        d = self.adj.readout_drive
+        prop, b = self.adj.propagator, self.adj.linear.b
+        r0 = sp.simplify(self.pop.readout - (d.T * sp.Matrix(self.x))[0])
+        integral = ((d.T * (prop.Psi * sp.Matrix(x0) + prop.Omega * b))[0] + r0 * tau).subs(tau, DT)
+        weight = self.readout.weighting.subs({t: sp.Symbol("t") + DT / 2, T: sp.Symbol("TrialT")})
+        rename = {s: f"readout_{s.name}" for s in self.readout.params}
+        return [f"// readout '{self.readout.name}': Acc += w(t + dt/2) * integral over the step of {self.pop.readout}",
+                f"if (t < TrialT) {{ Acc += ({_p(weight, rename)}) * ({_p(integral)}); }}"]
+
+
+def _delivered(pop: PopulationIR, adj: AdjointIR) -> List[str]:
+    """The state variables a synaptic jump reaches by the next grid point: the non-zero entries of Phi(s) e."""
+    reached = adj.propagator.Phi * adj.jump_direction
+    return [s.name for s, e in zip(pop.state, reached) if sp.simplify(e) != 0]
+
+
+def emit_genn(ir: NetworkIR, adjoint: Dict[str, AdjointIR], precision: str = "float32") -> GeNNNetworkDef:
+    net, readout = ir.network, ir.readout
+    if readout.kind not in INTEGRAL_READOUTS:
+        raise ConfigError(f"the GeNN backends run integral readouts (sum, sum_exp, linear, sigmoid, gauss) so far, "
+                          f"not {readout.name!r}; use backend: native")
+    for p in ir.populations.values():
+        if p.learn:
+            raise ConfigError(f"population {p.name}: learnable parameters (model.*.learn) do not run on the GeNN "
+                              "backends yet; use backend: native")
+    neurons, delivered = {}, {}
+    for pop in ir.populations.values():
+        adj = adjoint[pop.name]
+        delivered[pop.name] = _delivered(pop, adj) if adj.jump_direction is not None else []
+        neurons[pop.name] = _neuron_model(pop, adj, delivered[pop.name], readout, precision)
+    inp = net.input_population
+    neurons[inp.name] = _input_model()
+    groups = []
+    for c in net.connections:
+        post = ir.populations[c.post]
+        reached = adjoint[c.post].propagator.Phi * adjoint[c.post].jump_direction
+        for s, e in zip(post.state, reached):
+            if s.name in delivered[c.post]:
+                groups.append(_synapse_group(c, post, s.name, e.subs(tau, S)))
+    return GeNNNetworkDef(
+        neurons=neurons, synapse_groups=groups, delivered=delivered, readout_population=readout.population,
+        state={p.name: p.state_names() for p in ir.populations.values()},
+        initial={p.name: list(p.initial) for p in ir.populations.values()},
+        per_neuron={p.name: list(p.heterogeneous) for p in ir.populations.values()})
+
+
+def _neuron_model(pop: PopulationIR, adj: AdjointIR, delivered, readout, precision) -> ModelDef:
+    het = set(pop.heterogeneous)
+    vars_ = [(s.name, "scalar", "READ_WRITE") for s in pop.state]
+    vars_ += [(n, "scalar", "READ_ONLY") for n in pop.heterogeneous]
+    params = [s.name for s in pop.params if s.name not in het]
+    int_params = []
+    code = {"sim_code": NeuronEmitter(pop, adj, delivered, readout, precision).sim_code()}
+    egps = []
+    if pop.spiking:
+        vars_ += [("TSpike", "scalar", "READ_WRITE"), ("Spiked", "int", "READ_WRITE"), ("Count", "int", "READ_WRITE"),
+                  ("RingPos", "int", "READ_WRITE"), ("Overflow", "int", "READ_WRITE")]
+        params.append("MaxSpikes")
+        int_params = ["MaxSpikes"]
+        egps.append(("SpikeRing", "scalar*"))
+        code["threshold_condition_code"] = "Spiked != 0"
+    if pop.name == readout.population:
+        vars_ += [("Acc", "scalar", "READ_WRITE"), ("TrialT", "scalar", "READ_ONLY_SHARED_NEURON")]
+        params += [f"readout_{s.name}" for s in readout.params]
+    return ModelDef("neuron", f"GEP_{pop.name}", params=params, int_params=int_params, vars=vars_, code=code,
+                    extra_global_params=egps,
+                    additional_input_vars=[(f"Delta_{v}", "scalar", 0.0) for v in delivered],
+                    comment=f"{pop.name}: {pop.model_name}")
+
+
+def _input_model() -> ModelDef:
+    code = {"sim_code": "// input spikes at their exact times; one per channel and step\n"
+                        "Spiked = 0;\n"
+                        "if (StartSpike != EndSpike && SpikeTimes[StartSpike] < t + dt) {\n"
+                        "    TSpike = SpikeTimes[StartSpike]; StartSpike++; Spiked = 1;\n"
+                        "}",
+            "threshold_condition_code": "Spiked != 0"}
+    return ModelDef("neuron", "GEP_SpikeInput", vars=[("StartSpike", "unsigned int", "READ_WRITE"),
+                                                      ("EndSpike", "unsigned int", "READ_ONLY_DUPLICATE"),
+                                                      ("TSpike", "scalar", "READ_WRITE"), ("Spiked", "int", "READ_WRITE")],
+                    code=code, extra_global_params=[("SpikeTimes", "scalar*")], comment="input spikes from data")
+
+
+def _synapse_group(c, post: PopulationIR, var: str, component: sp.Expr) -> SynapseGroupDef:
+    """Weights of connection c adding g [Phi(s) e]_var to the target's Delta_var, s = t - t_spike."""
+    used = sorted((sym for sym in component.free_symbols if sym in post.params), key=lambda sym: sym.name)
+    het = set(post.heterogeneous)
+    rename = {sym: f"{sym.name}_post" for sym in used if sym.name in het}
+    wu = ModelDef(
+        "weight_update", f"GEP_{c.name}_to_{var}",
+        params=[sym.name for sym in used if sym.name not in het],
+        vars=[("g", "scalar", "READ_ONLY")],
+        pre_neuron_var_refs=[("TSpike_pre", "scalar")],
+        post_neuron_var_refs=[(f"{sym.name}_post", "scalar") for sym in used if sym.name in het],
+        code={"pre_spike_syn_code": f"// {c.name}: a spike at TSpike_pre has grown, by now, into g [Phi(s) e]_{var}\n"
+                                    "const scalar s = t - TSpike_pre;\n"
+                                    f"addToPost(g * ({_p(component, rename)}));"},
+        comment=f"{c.name}: the {var} part of the delivered jump")
+    psm = ModelDef("postsynaptic", "GEP_Deliver", code={"sim_code": "injectCurrent(inSyn);\ninSyn = 0.0;"},
+                   comment="hand the summed jumps to the neuron's Delta variable, once")
+    return SynapseGroupDef(
+        name=f"{c.name}_{var}", connection=c.name, pre=c.pre, post=c.post, target_var=f"Delta_{var}",
+        weight_update=wu, postsynaptic=psm,
+        param_values={sym.name: sym.name for sym in used if sym.name not in het},
+        post_var_refs={f"{sym.name}_post": sym.name for sym in used if sym.name in het})
+
+
+def render(definition: GeNNNetworkDef) -> str:
+    """The whole network's model definitions as one readable text (genn-eventprop codegen --backend genn)."""
+    out = ["# GeNN 5 model definitions generated by genn-eventprop (delivery next_step).",
+           "# backends/genn.py passes exactly these to pygenn's create_*_model functions.", ""]
+    models = list(definition.neurons.items()) + [(g.name, m) for g in definition.synapse_groups
+                                                 for m in (g.weight_update, g.postsynaptic)]
+    seen = set()
+    for owner, m in models:
+        if m.class_name in seen:
+            continue
+        seen.add(m.class_name)
+        out += [f"## {m.kind} model {m.class_name}  ({m.comment})",
+                f"params (dynamic): {m.params}", f"vars: {m.vars}"]
+        for label, items in (("extra global params", m.extra_global_params),
+                             ("additional input vars", m.additional_input_vars),
+                             ("pre neuron var refs", m.pre_neuron_var_refs),
+                             ("post neuron var refs", m.post_neuron_var_refs)):
+            if items:
+                out.append(f"{label}: {items}")
+        for key, text in m.code.items():
+            out += [f"### {key}", text]
+        out.append("")
+    out += ["## synapse groups (DENSE, weights [pre, post])"]
+    out += [f"{g.name}: {g.pre} -> {g.post}, weights of {g.connection}, adds to {g.target_var}"
+            for g in definition.synapse_groups]
+    return "\n".join(out) + "\n"

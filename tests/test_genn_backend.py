@@ -1,0 +1,198 @@
+"""The GeNN backend against the native one, both in the timing model delivery: next_step.
+
+The conformance tests need pygenn (GeNN 5, built from source; docs/genn.md) and skip without it. The
+emitter itself (model definitions as code strings) needs nothing and is tested here too.
+"""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from genn_eventprop.backends.native import NativeBackend
+from genn_eventprop.codegen.genn import emit_genn, render
+from genn_eventprop.config import load_config
+from genn_eventprop.errors import ConfigError, SpikeBufferOverflow, UserError
+from genn_eventprop.eventprop import derive
+from genn_eventprop.ir import build_ir
+from genn_eventprop.models import AdaptiveLeakyIntegrateFire, ExponentialSynapse, LeakyIntegrate, READOUTS, SpikeInput
+from genn_eventprop.network import Connection, Network, Normal, PerNeuron, Population
+from helpers import batch_from, random_samples, tiny_network
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+try:
+    import pygenn  # noqa: F401
+    HAVE_PYGENN = True
+except ImportError:
+    HAVE_PYGENN = False
+needs_pygenn = pytest.mark.skipif(not HAVE_PYGENN, reason="pygenn (GeNN 5) is not installed; docs/genn.md says how")
+
+
+def one_spike_per_channel_and_step(samples):
+    out = []
+    for t, u, label in samples:
+        keep = np.unique(np.stack([u, np.floor(t)]), axis=1, return_index=True)[1]
+        out.append((t[keep], u[keep], label))
+    return out
+
+
+def alif_network() -> Network:
+    alif = AdaptiveLeakyIntegrateFire(tau_mem=10.0, tau_adapt=50.0, beta=0.3, reset="subtract")
+    return Network([Population("inp", 3, SpikeInput()),
+                    Population("hid", 5, alif, ExponentialSynapse(5.0),
+                               heterogeneous={"tau_mem": PerNeuron("gamma", 0.3)}),
+                    Population("out", 2, LeakyIntegrate(), ExponentialSynapse(5.0))],
+                   [Connection("inp", "hid", Normal(3.0, 1.0)), Connection("hid", "hid", Normal(0.0, 0.5)),
+                    Connection("hid", "out", Normal(0.0, 1.0))], "out", READOUTS["sum_exp"]())
+
+
+# -- the emitter (no pygenn needed) ---------------------------------------------------------------------
+def test_the_neuron_code_names_the_model_its_equations_and_the_exact_update():
+    ir = build_ir(tiny_network())
+    text = render(emit_genn(ir, derive(ir)))
+    assert "## neuron model GEP_hid  (hid: LeakyIntegrateFire + ExponentialSynapse)" in text
+    assert "//   dV/dt: (I - V)/tau_mem" in text
+    assert "x1_I = x0_I*exp(-dt/tau_syn);" in text
+    assert "addToPost(g * (exp(-s/tau_syn)));" in text          # the I part of a jump grown for s = t - t_spike
+
+
+def test_each_connection_gets_one_synapse_group_per_state_variable_its_jump_reaches():
+    ir = build_ir(tiny_network(recurrent=True))
+    groups = [g.name for g in emit_genn(ir, derive(ir)).synapse_groups]
+    assert groups == ["inp_to_hid_V", "inp_to_hid_I", "hid_to_hid_V", "hid_to_hid_I", "hid_to_out_V", "hid_to_out_I"]
+
+
+def test_sampled_readouts_are_refused_by_the_genn_emitter_with_the_alternative():
+    ir = build_ir(tiny_network(readout="max"))
+    with pytest.raises(ConfigError, match="GeNN backends run integral readouts.*use backend: native"):
+        emit_genn(ir, derive(ir))
+
+
+def test_a_genn_backend_needs_delivery_next_step_in_the_config():
+    with pytest.raises(ConfigError, match="runs the timing model delivery: next_step.*set delivery=next_step"):
+        load_config(os.path.join(ROOT, "configs", "yinyang.yaml"), ["backend=genn-cpu", "train.batch_size=1"])
+
+
+def test_codegen_for_genn_writes_the_model_definitions(tmp_path, build_cache):
+    env = dict(os.environ, GENN_EVENTPROP_CACHE=build_cache)
+    r = subprocess.run([sys.executable, "-m", "genn_eventprop.cli.main", "codegen",
+                        os.path.join(ROOT, "configs", "gradcheck.yaml"), "--backend", "genn", "--out",
+                        str(tmp_path / "code")], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    text = (tmp_path / "code" / "genn_models.txt").read_text()
+    assert "## neuron model GEP_hidden" in text and "## weight_update model GEP_input_to_hidden_to_I" in text
+    assert (tmp_path / "code" / "genn_source").is_dir() == HAVE_PYGENN
+
+
+# -- conformance with the native backend (pygenn) ------------------------------------------------------
+def run_both(net, weights, batch, build_cache, tmp_path, set_values=None):
+    from genn_eventprop.backends.genn import GeNNBackend
+    native = NativeBackend(net, precision="float32", threads=1, cache_dir=build_cache, delivery="next_step")
+    genn = GeNNBackend(net, "genn-cpu", precision="float32", cache_dir=str(tmp_path / "genn"))
+    for backend in (native, genn):
+        if set_values:
+            backend.set_params(set_values)
+    a = native.run_batch(weights, batch, 1.0, compute_gradients=False, record=True)
+    b = genn.run_batch(weights, batch, 1.0, compute_gradients=False, record=True)
+    return a, b, genn
+
+
+def assert_same(a, b):
+    for p in a.spike_counts:
+        np.testing.assert_array_equal(b.spike_counts[p], a.spike_counts[p])
+    for p in a.recorded:
+        np.testing.assert_array_equal(b.recorded[p][1], a.recorded[p][1])
+        np.testing.assert_allclose(b.recorded[p][0], a.recorded[p][0], rtol=0, atol=1e-4)
+    np.testing.assert_allclose(b.z, a.z, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(b.losses, a.losses, rtol=1e-5)
+
+
+@needs_pygenn
+@pytest.mark.parametrize("recurrent", [False, True], ids=["feedforward", "recurrent"])
+def test_genn_cpu_gives_the_native_spike_times_readouts_and_losses(recurrent, build_cache, tmp_path):
+    net = tiny_network(recurrent=recurrent)
+    weights = net.init_weights(np.random.default_rng(3))
+    weights["inp_to_hid"] *= 3.0
+    batch = batch_from(one_spike_per_channel_and_step(random_samples(seed=4, n=3, n_spikes=10)))
+    a, b, _ = run_both(net, weights, batch, build_cache, tmp_path)
+    assert a.spike_counts["hid"].sum() > 50 and np.isclose(a.recorded["hid"][0], np.round(a.recorded["hid"][0])).any()
+    assert_same(a, b)
+
+
+@needs_pygenn
+def test_genn_cpu_runs_heterogeneous_adaptive_lif_like_native(build_cache, tmp_path):
+    net = alif_network()
+    rng = np.random.default_rng(5)
+    weights = net.init_weights(rng)
+    values = {"hid_tau_mem": net.init_per_neuron(rng)["hid.tau_mem"]}
+    batch = batch_from(one_spike_per_channel_and_step(random_samples(seed=5, n=2, n_spikes=12)))
+    a, b, _ = run_both(net, weights, batch, build_cache, tmp_path, values)
+    assert a.spike_counts["hid"].sum() > 10
+    assert_same(a, b)
+
+
+@needs_pygenn
+def test_a_changed_time_constant_takes_effect_without_a_rebuild(build_cache, tmp_path):
+    from genn_eventprop.backends.genn import GeNNBackend
+    net = tiny_network()
+    weights = net.init_weights(np.random.default_rng(3))
+    batch = batch_from(one_spike_per_channel_and_step(random_samples(seed=4, n=1)))
+    genn = GeNNBackend(net, "genn-cpu", cache_dir=str(tmp_path / "genn"))
+    before = genn.run_batch(weights, batch, 1.0, compute_gradients=False)
+    library = os.path.join(genn.generate(1.0), "librunner.so")
+    built = os.path.getmtime(library)
+    model = genn.model
+    genn.set_params({"hid_tau_mem": 15.0, "out_tau_syn": 3.0})
+    after = genn.run_batch(weights, batch, 1.0, compute_gradients=False)
+    assert genn.model is model and os.path.getmtime(library) == built
+    assert after.loss != before.loss
+    native = NativeBackend(net, precision="float32", threads=1, cache_dir=build_cache, delivery="next_step")
+    native.set_params({"hid_tau_mem": 15.0, "out_tau_syn": 3.0})
+    np.testing.assert_allclose(after.losses, native.run_batch(weights, batch, 1.0, compute_gradients=False).losses,
+                               rtol=1e-5)
+
+
+@needs_pygenn
+def test_training_on_genn_stops_with_what_to_do_instead(tmp_path):
+    from genn_eventprop.backends.genn import GeNNBackend
+    net = tiny_network()
+    genn = GeNNBackend(net, "genn-cpu", cache_dir=str(tmp_path / "genn"))
+    with pytest.raises(UserError, match="backward pass is not emitted for GeNN yet.*train with backend: native"):
+        genn.run_batch(net.init_weights(np.random.default_rng(0)), batch_from(random_samples(0, 1)), 1.0)
+
+
+@needs_pygenn
+def test_two_spikes_of_one_channel_in_one_step_are_refused(tmp_path):
+    from genn_eventprop.backends.genn import GeNNBackend
+    net = tiny_network()
+    batch = batch_from([(np.array([3.2, 3.7]), np.array([1, 1]), 0)])
+    with pytest.raises(UserError, match="channel 1 has two spikes in the step at 3 ms"):
+        GeNNBackend(net, "genn-cpu", cache_dir=str(tmp_path / "genn")).run_batch(
+            net.init_weights(np.random.default_rng(0)), batch, 1.0, compute_gradients=False)
+
+
+@needs_pygenn
+def test_more_input_spikes_than_the_model_holds_grows_it_and_still_matches(build_cache, tmp_path):
+    from genn_eventprop.backends.genn import GeNNBackend
+    net = tiny_network()
+    weights = net.init_weights(np.random.default_rng(3))
+    batch = batch_from(one_spike_per_channel_and_step(random_samples(seed=6, n=1, n_spikes=30)))
+    genn = GeNNBackend(net, "genn-cpu", cache_dir=str(tmp_path / "genn"), input_capacity=4)
+    b = genn.run_batch(weights, batch, 1.0, compute_gradients=False)
+    assert genn.input_capacity >= len(batch.times)
+    native = NativeBackend(net, precision="float32", threads=1, cache_dir=build_cache, delivery="next_step")
+    np.testing.assert_allclose(b.losses, native.run_batch(weights, batch, 1.0, compute_gradients=False).losses, rtol=1e-5)
+
+
+@needs_pygenn
+def test_a_full_spike_ring_is_reported_like_the_native_buffer(tmp_path):
+    from genn_eventprop.backends.genn import GeNNBackend
+    net = tiny_network()
+    weights = net.init_weights(np.random.default_rng(3))
+    weights["inp_to_hid"][:] = 40.0
+    batch = batch_from([(np.arange(0.5, 40.0, 1.0), np.zeros(40, dtype=int), 0)])
+    genn = GeNNBackend(net, "genn-cpu", max_spikes=3, cache_dir=str(tmp_path / "genn"))
+    with pytest.raises(SpikeBufferOverflow, match="fired more than max_spikes=3.*raise train.max_spikes"):
+        genn.run_batch(weights, batch, 1.0, compute_gradients=False)
