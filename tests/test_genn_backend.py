@@ -87,19 +87,23 @@ def test_codegen_for_genn_writes_the_model_definitions(tmp_path, build_cache):
 
 
 # -- conformance with the native backend (pygenn) ------------------------------------------------------
-def run_both(net, weights, batch, build_cache, tmp_path, set_values=None):
+def run_both(net, weights, batch, build_cache, tmp_path, set_values=None, regularise=None):
     from genn_eventprop.backends.genn import GeNNBackend
     native = NativeBackend(net, precision="float32", threads=1, cache_dir=build_cache, delivery="next_step")
     genn = GeNNBackend(net, "genn-cpu", precision="float32", cache_dir=str(tmp_path / "genn"))
     for backend in (native, genn):
         if set_values:
             backend.set_params(set_values)
-    a = native.run_batch(weights, batch, 1.0, compute_gradients=False, record=True)
-    b = genn.run_batch(weights, batch, 1.0, compute_gradients=False, record=True)
+        if regularise:
+            backend.set_regularisation("hid", *regularise)
+    a = native.run_batch(weights, batch, 1.0, compute_gradients=True, record=True)
+    b = genn.run_batch(weights, batch, 1.0, compute_gradients=True, record=True)
     return a, b, genn
 
 
 def assert_same(a, b):
+    for name, g in a.grads.items():   # float32 on both sides; relative to the connection's largest gradient
+        np.testing.assert_allclose(b.grads[name], g, rtol=0, atol=3e-4 * np.abs(g).max(), err_msg=name)
     for p in a.spike_counts:
         np.testing.assert_array_equal(b.spike_counts[p], a.spike_counts[p])
     for p in a.recorded:
@@ -111,13 +115,25 @@ def assert_same(a, b):
 
 @needs_pygenn
 @pytest.mark.parametrize("recurrent", [False, True], ids=["feedforward", "recurrent"])
-def test_genn_cpu_gives_the_native_spike_times_readouts_and_losses(recurrent, build_cache, tmp_path):
+def test_genn_cpu_gives_the_native_spike_times_losses_and_gradients(recurrent, build_cache, tmp_path):
     net = tiny_network(recurrent=recurrent)
     weights = net.init_weights(np.random.default_rng(3))
     weights["inp_to_hid"] *= 3.0
     batch = batch_from(one_spike_per_channel_and_step(random_samples(seed=4, n=3, n_spikes=10)))
     a, b, _ = run_both(net, weights, batch, build_cache, tmp_path)
     assert a.spike_counts["hid"].sum() > 50 and np.isclose(a.recorded["hid"][0], np.round(a.recorded["hid"][0])).any()
+    assert_same(a, b)
+
+
+@needs_pygenn
+def test_the_spike_count_regulariser_acts_on_genn_as_on_native(build_cache, tmp_path):
+    net = tiny_network(recurrent=True)
+    weights = net.init_weights(np.random.default_rng(3))
+    weights["inp_to_hid"] *= 3.0
+    batch = batch_from(one_spike_per_channel_and_step(random_samples(seed=4, n=2, n_spikes=10)))
+    a, b, _ = run_both(net, weights, batch, build_cache, tmp_path, regularise=(0.05, 3.0, 0.02, 20.0))
+    plain = NativeBackend(net, precision="float32", threads=1, cache_dir=build_cache, delivery="next_step")
+    assert not np.allclose(plain.run_batch(weights, batch, 1.0).grads["inp_to_hid"], a.grads["inp_to_hid"])
     assert_same(a, b)
 
 
@@ -155,12 +171,24 @@ def test_a_changed_time_constant_takes_effect_without_a_rebuild(build_cache, tmp
 
 
 @needs_pygenn
-def test_training_on_genn_stops_with_what_to_do_instead(tmp_path):
+def test_a_training_step_through_genn_lowers_the_loss_like_the_native_one(build_cache, tmp_path):
     from genn_eventprop.backends.genn import GeNNBackend
-    net = tiny_network()
-    genn = GeNNBackend(net, "genn-cpu", cache_dir=str(tmp_path / "genn"))
-    with pytest.raises(UserError, match="backward pass is not emitted for GeNN yet.*train with backend: native"):
-        genn.run_batch(net.init_weights(np.random.default_rng(0)), batch_from(random_samples(0, 1)), 1.0)
+    from genn_eventprop.optim import Adam
+    net = tiny_network(recurrent=True)
+    batch = batch_from(one_spike_per_channel_and_step(random_samples(seed=7, n=4, n_spikes=12)))
+    losses = {}
+    for name, backend in (("native", NativeBackend(net, precision="float32", threads=1, cache_dir=build_cache,
+                                                   delivery="next_step")),
+                          ("genn", GeNNBackend(net, "genn-cpu", cache_dir=str(tmp_path / "genn")))):
+        weights = {k: v.astype(np.float32) for k, v in net.init_weights(np.random.default_rng(3)).items()}
+        adam, curve = Adam(), []
+        for _ in range(5):
+            r = backend.run_batch(weights, batch, 1.0)
+            curve.append(r.loss)
+            adam.step(weights, r.grads, 0.05)
+        losses[name] = curve
+    assert losses["genn"][-1] < losses["genn"][0] - 0.02
+    np.testing.assert_allclose(losses["genn"], losses["native"], rtol=1e-3)
 
 
 @needs_pygenn
@@ -196,3 +224,19 @@ def test_a_full_spike_ring_is_reported_like_the_native_buffer(tmp_path):
     genn = GeNNBackend(net, "genn-cpu", max_spikes=3, cache_dir=str(tmp_path / "genn"))
     with pytest.raises(SpikeBufferOverflow, match="fired more than max_spikes=3.*raise train.max_spikes"):
         genn.run_batch(weights, batch, 1.0, compute_gradients=False)
+
+
+def _has_cuda_backend() -> bool:
+    if not HAVE_PYGENN:
+        return False
+    from genn_eventprop.backends.available import pygenn_backend_names
+    return "cuda" in pygenn_backend_names()
+
+
+@pytest.mark.skipif(not _has_cuda_backend(), reason="pygenn was built without its CUDA backend (or no CUDA driver)")
+def test_the_generated_cuda_code_compiles_with_nvcc(tmp_path):
+    from genn_eventprop.backends.genn import GeNNBackend
+    genn = GeNNBackend(tiny_network(recurrent=True), "genn-cuda", batch_size=4, cache_dir=str(tmp_path / "genn"))
+    code = genn.generate(1.0)   # GeNN generates the CUDA source and compiles it with nvcc
+    assert os.path.exists(os.path.join(code, "librunner.so"))
+    assert any(name.endswith(".cu") for name in os.listdir(code))

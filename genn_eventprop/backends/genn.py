@@ -5,8 +5,8 @@ times, readouts and losses match the native backend run with `delivery: next_ste
 (tests/test_genn_backend.py). Model parameters (time constants, thresholds, the readout's parameters)
 are GeNN dynamic parameters: changing them does not rebuild the model.
 
-Status: the forward pass (evaluation) runs on GeNN; the backward pass is not emitted yet, so
-compute_gradients=True stops with a message naming what to use instead.
+The backward pass runs on GeNN too, after the forward pass of each batch, in reversed time (Phase 1
+of every neuron model); the weight gradients accumulate per synapse and trial and are summed here.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from typing import Dict, Optional
 import numpy as np
 
 from genn_eventprop.backends.native import BatchResult, default_cache_dir
-from genn_eventprop.codegen.genn import GeNNNetworkDef, ModelDef, emit_genn
+from genn_eventprop.codegen.genn import GRADIENT_REDUCE, GeNNNetworkDef, ModelDef, emit_genn
 from genn_eventprop.errors import ConfigError, SpikeBufferOverflow, UserError
 from genn_eventprop.eventprop import derive
 from genn_eventprop.ir import build_ir
@@ -26,8 +26,9 @@ from genn_eventprop.network import Network
 
 try:
     import pygenn
-    from pygenn import (GeNNModel, VarAccess, VarAccessMode, create_neuron_model, create_postsynaptic_model,
-                        create_weight_update_model, init_postsynaptic, init_weight_update)
+    from pygenn import (CustomUpdateVarAccess, GeNNModel, VarAccess, VarAccessMode, create_custom_update_model,
+                        create_neuron_model, create_postsynaptic_model, create_weight_update_model,
+                        create_wu_var_ref, init_postsynaptic, init_weight_update)
 except ImportError as err:   # the backends module is imported only when a GeNN backend is asked for
     raise UserError("the GeNN backends need pygenn (GeNN 5), which is not installed here; docs/genn.md says how "
                     "to install it, or use backend: native") from err
@@ -64,6 +65,9 @@ def _create_model(m: ModelDef):
                                           vars=[(n, t, _access(a)) for n, t, a in m.vars],
                                           pre_neuron_var_refs=_read_only(m.pre_neuron_var_refs),
                                           post_neuron_var_refs=_read_only(m.post_neuron_var_refs), **m.code)
+    if m.kind == "custom_update":
+        return create_custom_update_model(m.class_name, vars=[(n, t, getattr(CustomUpdateVarAccess, a)) for n, t, a in m.vars],
+                                          var_refs=[("Gradient", "scalar")], **m.code)
     return create_postsynaptic_model(m.class_name, params=m.params, **m.code)
 
 
@@ -83,7 +87,8 @@ class GeNNBackend:
         self.batch_size, self.max_spikes = int(batch_size), int(max_spikes)
         self.input_capacity = int(input_capacity)   # input spike times per batch the model holds
         self.ir = build_ir(network)
-        self.definition: GeNNNetworkDef = emit_genn(self.ir, derive(self.ir), precision)
+        self.derived = derive(self.ir)
+        self.definition: GeNNNetworkDef = emit_genn(self.ir, self.derived, precision)
         self.params: Dict[str, object] = {}
         for pop in self.ir.populations.values():
             self.params.update({f"{pop.name}_{s.name}": v for s, v in pop.params.items()})
@@ -114,7 +119,7 @@ class GeNNBackend:
 
     def singular_pairs(self):
         from genn_eventprop.backends.native import singular_pairs
-        return singular_pairs(self.ir, derive(self.ir))
+        return singular_pairs(self.ir, self.derived)
 
     # -- building ----------------------------------------------------------------------------------
     def _model_name(self, dt: float) -> str:
@@ -133,8 +138,9 @@ class GeNNBackend:
         for pop in self.network.populations:
             m = d.neurons[pop.name]
             if pop.is_input:
-                g = model.add_neuron_population(pop.name, pop.size, _create(m), {},
-                                                {"StartSpike": 0, "EndSpike": 0, "TSpike": -1.0e9, "Spiked": 0})
+                g = model.add_neuron_population(pop.name, pop.size, _create(m), {"Phase": 0},
+                                                {n: 0 for n, _, _ in m.vars})
+                g.set_param_dynamic("Phase")
                 g.extra_global_params["SpikeTimes"].set_init_values(np.zeros(self.input_capacity, dtype=self.dtype))
             else:
                 ir = self.ir.populations[pop.name]
@@ -144,22 +150,29 @@ class GeNNBackend:
                 for p in m.params:
                     g.set_param_dynamic(p)
                 if ir.spiking:
-                    g.extra_global_params["SpikeRing"].set_init_values(
-                        np.zeros(self.batch_size * pop.size * self.max_spikes, dtype=self.dtype))
+                    ring = self.batch_size * pop.size * self.max_spikes
+                    for egp, size in (("SpikeRing", ring), ("StepRing", ring), ("GridRing", ring),
+                                      ("XRing", ring * len(ir.state))):
+                        g.extra_global_params[egp].set_init_values(np.zeros(size, dtype=self.dtype))
             pops[pop.name] = g
-        self.groups = {}
+        self.groups, self.reducers = {}, {}
         for sg_def in d.synapse_groups:
             wu, psm = sg_def.weight_update, sg_def.postsynaptic
             shape = self.network.weight_shapes()[sg_def.connection]
             sg = model.add_synapse_population(
                 sg_def.name, "DENSE", pops[sg_def.pre], pops[sg_def.post],
-                init_weight_update(_create(wu), {p: 0.0 for p in wu.params}, {"g": np.zeros(shape[0] * shape[1])},
-                                   pre_var_refs={"TSpike_pre": "TSpike"}, post_var_refs=dict(sg_def.post_var_refs)),
+                init_weight_update(_create(wu), {p: 0.0 for p in wu.params}, {"g": np.zeros(shape[0] * shape[1]), "Gradient": 0.0},
+                                   pre_var_refs={"TSpike_pre": "TSpike", "BackSpike_pre": "BackSpike", "BackS_pre": "BackS"}, post_var_refs=dict(sg_def.post_var_refs)),
                 init_postsynaptic(_create(psm)))
             sg.post_target_var = sg_def.target_var
+            if sg_def.error_target:
+                sg.pre_target_var = sg_def.error_target
             for p in wu.params:
                 sg.set_wu_param_dynamic(p)
             self.groups[sg_def.name] = sg
+            self.reducers[sg_def.name] = model.add_custom_update(
+                f"{sg_def.name}_reduce", "GradientReduce", _create(GRADIENT_REDUCE), {}, {"Reduced": 0.0},
+                {"Gradient": create_wu_var_ref(sg, "Gradient")})
         os.makedirs(self.cache_dir, exist_ok=True)
         model.build(path_to_model=self.cache_dir)
         model.load()
@@ -167,14 +180,26 @@ class GeNNBackend:
         self._push_params()
         self.build_seconds = time.perf_counter() - start
 
-    def _push_params(self):
+    def _set_phase(self, phase: int):
+        for g in self.pops.values():
+            g.set_dynamic_param_value("Phase", phase)
+
+    def _push_params(self, loss_scale: float = 1.0):
         """Dynamic parameters (and per-neuron values, which are variables) from self.params."""
         d = self.definition
+        self._set_phase(0)
         for name, ir in self.ir.populations.items():
             g = self.pops[name]
+            reg = dict(zip(("RegLU", "RegNU", "RegLL", "RegNL"), self.regularisation.get(name, (0.0,) * 4)))
             for p in d.neurons[name].params:
                 if p == "MaxSpikes":
-                    g.set_dynamic_param_value(p, float(self.max_spikes))
+                    g.set_dynamic_param_value(p, self.max_spikes)
+                elif p == "Phase":
+                    continue
+                elif p in reg:
+                    g.set_dynamic_param_value(p, float(reg[p]))
+                elif p == "RegScale":
+                    g.set_dynamic_param_value(p, float(loss_scale))
                 else:
                     g.set_dynamic_param_value(p, float(np.asarray(self.params[p if p.startswith("readout_") else f"{name}_{p}"])))
             for p in d.per_neuron[name]:
@@ -207,6 +232,8 @@ class GeNNBackend:
             s = first + b
             t = np.asarray(batch.times[batch.offsets[s]:batch.offsets[s + 1]], dtype=np.float64)
             u = np.asarray(batch.units[batch.offsets[s]:batch.offsets[s + 1]], dtype=np.int64)
+            inside = t < self._steps(batch.durations[s], dt) * dt   # (later spikes never reach the network)
+            t, u = t[inside], u[inside]
             if u.size and (u.min() < 0 or u.max() >= inp.size):
                 raise UserError(f"input spikes name channel {int(u.max())}, but the input population has {inp.size} "
                                 "channels; set the input size to the data's number of channels")
@@ -227,22 +254,30 @@ class GeNNBackend:
         egp.push_to_device()
         self._set_var(inp.name, "StartSpike", starts if B > 1 else starts[0])
         self._set_var(inp.name, "EndSpike", ends if B > 1 else ends[0])
-        self._set_var(inp.name, "TSpike", -1.0e9)
-        self._set_var(inp.name, "Spiked", 0)
-        durations = np.zeros(B)
-        durations[:count] = np.asarray(batch.durations[first:first + count])
+        self._set_var(inp.name, "FirstSpike", starts if B > 1 else starts[0])
+        self._set_var(inp.name, "BackPos", ends if B > 1 else ends[0])
+        for var, init in (("TSpike", -1.0e9), ("Spiked", 0), ("BackSpike", 0), ("BackS", 0.0)):
+            self._set_var(inp.name, var, init)
+        lengths = np.zeros(B)   # T = n_steps dt, as the native backend's readout
+        lengths[:count] = [self._steps(x, dt) * dt for x in batch.durations[first:first + count]]
+        for name in [p.name for p in self.network.populations]:
+            self._set_var(name, "TrialT", lengths if B > 1 else lengths[0])
         for name, ir in self.ir.populations.items():
-            n = ir.size
             for var, init in zip(d.state[name], d.initial[name]):
                 self._set_var(name, var, init)
+            for lam in self.derived[name].lam:
+                self._set_var(name, lam.name, 0.0)
             if ir.spiking:
-                for var, init in (("TSpike", -1.0e9), ("Spiked", 0), ("Count", 0), ("RingPos", 0), ("Overflow", 0)):
+                for var, init in (("TSpike", -1.0e9), ("Spiked", 0), ("Count", 0.0), ("RingPos", 0), ("ReadPos", 0),
+                                  ("Overflow", 0), ("BackSpike", 0)):
                     self._set_var(name, var, init)
             if name == d.readout_population:
                 self._set_var(name, "Acc", 0.0)
-                self._set_var(name, "TrialT", durations if B > 1 else durations[0])
-            del n
-        self.model.timestep = 0
+        self.model.timestep = 0   # (the gradients were zeroed by the last batch reduction, or at load)
+
+    @staticmethod
+    def _steps(duration: float, dt: float) -> int:
+        return int(np.ceil(duration / dt - 1e-9))
 
     def _read(self, pop: str, var: str) -> np.ndarray:
         v = self.pops[pop].vars[var]
@@ -251,10 +286,7 @@ class GeNNBackend:
 
     def run_batch(self, weights: Dict[str, np.ndarray], batch, dt: float, compute_gradients: bool = True,
                   loss_scale: Optional[float] = None, record: bool = False) -> BatchResult:
-        if compute_gradients:
-            raise UserError(f"backend {self.name}: the backward pass is not emitted for GeNN yet, so it can "
-                            "evaluate but not train; train with backend: native (delivery: next_step gives the "
-                            "same model) and evaluate the run here")
+        """Forward (and backward) pass of every trial in batch, batch_size trials at a time; as NativeBackend."""
         if self.model is None or dt != self._dt:
             self._build(dt)
         if len(batch.times) > self.input_capacity:   # the spike-time array's size is fixed at load: reload it larger
@@ -263,28 +295,31 @@ class GeNNBackend:
             self.pops[self.network.input_population.name].extra_global_params["SpikeTimes"].set_init_values(
                 np.zeros(self.input_capacity, dtype=self.dtype))
             self.model.load()
-            self._push_params()
+        n = len(batch.labels)
+        scale = 1.0 / max(n, 1) if loss_scale is None else float(loss_scale)
+        self._push_params(scale)
         for sg_def in self.definition.synapse_groups:
             arr = np.asarray(weights[sg_def.connection])
             if arr.shape != self.network.weight_shapes()[sg_def.connection]:
                 raise ConfigError(f"weights of {sg_def.connection} have shape {arr.shape}, expected "
                                   f"{self.network.weight_shapes()[sg_def.connection]}")
             self._set_var_sg(sg_def.name, arr.ravel())
-        n = len(batch.labels)
         out = self.definition.readout_population
+        labels = np.asarray(batch.labels)
         spiking = [p for p, ir in self.ir.populations.items() if ir.spiking]
-        n_classes = self.ir.populations[out].size
-        z = np.zeros((n, n_classes))
+        z = np.zeros((n, self.ir.populations[out].size))
         counts = {p: np.zeros(n, dtype=np.int64) for p in self.ir.populations}
+        grads = {c.name: np.zeros(shape) for c, shape in zip(self.network.connections,
+                                                              self.network.weight_shapes().values())}
         recorded = None
         for first in range(0, n, self.batch_size):
             count = min(self.batch_size, n - first)
             self._start_trials(batch, first, count, dt)
-            steps = int(np.ceil(np.max(batch.durations[first:first + count]) / dt - 1e-9))
+            steps = max(self._steps(x, dt) for x in batch.durations[first:first + count])
             for _ in range(steps):
                 self.model.step_time()
-            durations = np.asarray(batch.durations[first:first + count], dtype=np.float64)
-            z[first:first + count] = self._read(out, "Acc")[:count] / durations[:, None]
+            lengths = np.array([self._steps(x, dt) * dt for x in batch.durations[first:first + count]])
+            z[first:first + count] = self._read(out, "Acc")[:count] / lengths[:, None]
             for p in spiking:
                 if self._read(p, "Overflow")[:count].any():
                     b, i = np.argwhere(self._read(p, "Overflow")[:count])[0]
@@ -292,14 +327,37 @@ class GeNNBackend:
                         f"neuron {i} of population '{p}' fired more than max_spikes={self.max_spikes} spikes in trial "
                         f"{first + b} of the batch; raise train.max_spikes (e.g. --set train.max_spikes="
                         f"{2 * self.max_spikes}) or lower the activity")
-                counts[p][first:first + count] = self._read(p, "Count")[:count].sum(axis=1)
+                counts[p][first:first + count] = np.rint(self._read(p, "Count")[:count].sum(axis=1))
             if record and first == 0:
                 recorded = {p: self._spike_times(p) if p in spiking else (np.zeros(0), np.zeros(0, np.int32))
                             for p in self.ir.populations}
+            if compute_gradients:
+                self._backward(z[first:first + count], labels[first:first + count], scale, steps, grads)
         zmax = z.max(axis=1, keepdims=True)
         log_sum = np.log(np.exp(z - zmax).sum(axis=1)) + zmax[:, 0]
-        losses = log_sum - z[np.arange(n), np.asarray(batch.labels)]
-        return BatchResult(losses, z, None, counts, recorded, None)
+        losses = log_sum - z[np.arange(n), labels]
+        return BatchResult(losses, z, grads if compute_gradients else None, counts, recorded,
+                           {} if compute_gradients else None)
+
+    def _backward(self, z: np.ndarray, labels: np.ndarray, scale: float, steps: int, grads: Dict[str, np.ndarray]):
+        """Reversed-time pass over the trials just run: dL/dz of the softmax cross-entropy drives the readout's
+        adjoint; the synapses add up dL/dw; the sums over trials and over each connection's groups land in grads."""
+        out = self.definition.readout_population
+        p = np.exp(z - z.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        dLdz = np.zeros((self.batch_size, z.shape[1]))
+        dLdz[:len(z)] = (p - np.eye(z.shape[1])[labels]) * scale
+        self._set_var(out, "DLdz", dLdz if self.batch_size > 1 else dLdz[0])
+        self._set_phase(1)
+        self.model.timestep = 0
+        for _ in range(steps + 1):   # the first step only looks up the spikes of the last interval
+            self.model.step_time()
+        self._set_phase(0)
+        self.model.custom_update("GradientReduce")   # on the device: sum over the batch, zero for the next
+        for sg_def in self.definition.synapse_groups:
+            v = self.reducers[sg_def.name].vars["Reduced"]
+            v.pull_from_device()
+            grads[sg_def.connection] += np.array(v.view, dtype=np.float64).reshape(grads[sg_def.connection].shape)
 
     def _set_var_sg(self, name: str, values):
         v = self.groups[name].vars["g"]

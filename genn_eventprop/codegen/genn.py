@@ -62,6 +62,7 @@ class SynapseGroupDef:
     postsynaptic: ModelDef
     param_values: Dict[str, str] = field(default_factory=dict)     # WU param -> post population parameter
     post_var_refs: Dict[str, str] = field(default_factory=dict)    # WU post ref -> post population variable
+    error_target: str = None     # additional input variable of the pre population addToPre adds to
 
 
 @dataclass
@@ -100,15 +101,24 @@ class NeuronEmitter:
         return [f"{'const scalar ' if declare else ''}{tg} = {_p(e)};" for tg, e in zip(targets, exprs)]
 
     def sim_code(self) -> str:
+        pop = self.pop
+        return "\n".join([f"// {pop.name}: {pop.model_name} (delivery next_step)",
+                          *(f"//   {k}: {v}" for k, v in pop.equations.items()),
+                          "if (Phase == 0) {   // forward: t runs from 0 to T",
+                          *_block(self.forward_lines()),
+                          "}",
+                          "else {   // backward: the adjoints from T back to 0; t counts the steps done",
+                          *_block(self.backward_lines()),
+                          "}"])
+
+    def forward_lines(self) -> List[str]:
         pop, x = self.pop, self.x
         names = [s.name for s in x]
-        L = [f"// {pop.name}: {pop.model_name}, exact update over each step (delivery next_step)",
-             *(f"//   {k}: {v}" for k, v in pop.equations.items()),
-             "// jumps delivered at this grid point by the spikes of the previous step"]
+        L = ["// jumps delivered at this grid point by the spikes of the previous step"]
         L += [f"{v} += Delta_{v};" for v in self.delivered]
         if pop.spiking:
             L += ["Spiked = 0;", "if (t > 0.0 && " f"({_p(pop.threshold)}) >= 0.0) {{   // grid spike: left above threshold by a delivery",
-                  *_block(self.spike_lines("t")), "}"]
+                  *_block(self.spike_lines("t", grid=True)), "}"]
         x0 = [sp.Symbol(f"x0_{n}") for n in names]
         L += ["// the exact update over the step: x(t + dt) = Phi(dt) x + Psi(dt) b",
               *(f"const scalar x0_{n} = {n};" for n in names),
@@ -140,23 +150,84 @@ class NeuronEmitter:
                   "        if (done) { break; }",
                   "    }",
                   *_block(self.assign(names, self.update(x0, S), declare=False)),
-                  *_block(self.spike_lines("t + s")),
+                  *_block(self.spike_lines("t + s", grid=False)),
                   "    // the rest of the step from the reset state",
                   *(f"    const scalar xr_{n} = {n};" for n in names),
                   *_block(self.assign([f"x1_{n}" for n in names],
                                       self.update([sp.Symbol(f"xr_{n}") for n in names], DT - S), declare=False)),
                   "}"]
         L += [f"{n} = x1_{n};" for n in names]
-        return "\n".join(L)
+        return L
 
-    def spike_lines(self, when: str) -> List[str]:
-        """At a spike: its time, the ring of spike times, the count, the reset."""
+    def spike_lines(self, when: str, grid: bool) -> List[str]:
+        """At a spike: its time, the rings the backward pass reads (time, step, kind, state just before), the
+        count, the reset."""
         changed = [(s.name, e) for s, e in zip(self.x, self.pop.reset) if e != s]
-        return [f"TSpike = {when}; Spiked = 1; Count++;",
-                "if (RingPos < MaxSpikes) { SpikeRing[(batch * num_neurons + id) * MaxSpikes + RingPos] = TSpike; RingPos++; }",
+        n = len(self.x)
+        return [f"TSpike = {when}; Spiked = 1; Count += 1.0;",
+                "if (RingPos < MaxSpikes) {",
+                "    const int slot = (batch * num_neurons + id) * MaxSpikes + RingPos;",
+                f"    SpikeRing[slot] = TSpike; StepRing[slot] = t / dt; GridRing[slot] = {1.0 if grid else 0.0};",
+                *(f"    XRing[slot * {n} + {v}] = {s.name};" for v, s in enumerate(self.x)),
+                "    RingPos++; ReadPos = RingPos;",
+                "}",
                 "else { Overflow = 1; }",
                 *(f"const scalar h_{n} = {_p(e)};" for n, e in changed),
                 *(f"{n} = h_{n};" for n, _ in changed)]
+
+    def backward_lines(self) -> List[str]:
+        """lambda(t0) from lambda(t0 + dt): the adjoint flow, the readout drive, the neuron's own spike in the
+        interval (its time from the ring, E summed from its targets by addToPre); then the spike of the interval
+        before is looked up, for the synapses to read in the next step."""
+        pop, adj = self.pop, self.adj
+        lam = sp.Matrix(adj.lam)
+        l1 = sp.Matrix([sp.Symbol(f"l1_{s.name}") for s in self.x])
+        prop = adj.propagator
+        new = (prop.Phi.T * l1).subs(tau, DT)
+        L = ["const scalar t0 = TrialT - t;   // this step takes lambda from t0 + dt to t0",
+             "if (t > 0.0 && t0 > -0.5 * dt) {",
+             *(f"    const scalar l1_{s.name} = {l.name};" for s, l in zip(self.x, lam))]
+        if pop.name == self.readout.population:
+            d = adj.readout_drive
+            weight = self.readout.weighting.subs({t: sp.Symbol("t0") + DT / 2, T: sp.Symbol("TrialT")})
+            rename = {s: f"readout_{s.name}" for s in self.readout.params}
+            L += [f"    const scalar c = DLdz * ({_p(weight, rename)}) / TrialT;   // dL/dz w(t) / T drives the adjoint"]
+            new = new + sp.Symbol("c") * (prop.Psi.T * d).subs(tau, DT)
+        L += [f"    scalar n_{l.name} = {_p(e)};" for l, e in zip(lam, new)]
+        if pop.spiking:
+            lp = sp.Matrix([sp.Symbol(f"lp_{s.name}") for s in self.x])
+            dl = sp.Matrix([sp.Symbol(f"dl_{s.name}") for s in self.x])
+            xm = {s: sp.Symbol(f"BackX_{s.name}") for s in self.x}
+            jump = adj.spike_jump.subs({**dict(zip(lam, lp)), **xm}, simultaneous=True)
+            h_x = pop.reset.jacobian(self.x).subs(xm, simultaneous=True)
+            grid_jump = h_x.T * lp
+            L += ["    if (BackSpike != 0) {   // its own spike in this interval, at BackT",
+                  "        const scalar E = ErrorIn;   // dL/dt_s through its targets",
+                  "        const scalar R = (RegLU * fmax(Count - RegNU, 0.0) - RegLL * fmax(RegNL - Count, 0.0)) * RegScale;",
+                  *(f"        const scalar lp_{s.name} = {_p(e)};" for s, e in zip(self.x, (prop.Phi.T * l1).subs(tau, DT - (sp.Symbol("BackT") - sp.Symbol("t0"))))),
+                  *(f"        scalar dl_{s.name};" for s in self.x),
+                  "        if (BackGrid != 0.0) {   // a grid spike: its time cannot move, the adjoint sees the reset only",
+                  *(f"            dl_{s.name} = {_p(e - p)};" for s, e, p in zip(self.x, grid_jump, lp)),
+                  "        }",
+                  "        else {   // lambda- = h_x^T lambda+ - g_x^T (lambda+ . (h_x f - f(h)) + E) / (g_x . f) + R g_x^T",
+                  *(f"            dl_{s.name} = {_p(e - p)};" for s, e, p in zip(self.x, jump, lp)),
+                  "        }",
+                  *(f"        n_{l.name} += {_p(e)};" for l, e in zip(lam, (prop.Phi.T * dl).subs(tau, sp.Symbol("BackT") - sp.Symbol("t0")))),
+                  "    }"]
+        L += [f"    {l.name} = n_{l.name};" for l in lam]
+        L += ["}"]
+        if pop.spiking:
+            L += ["// the spike of the interval [t0 - dt, t0), if any: the synapses read it at the next step",
+                  "BackSpike = 0;",
+                  "if (ReadPos > 0) {",
+                  "    const int slot = (batch * num_neurons + id) * MaxSpikes + ReadPos - 1;",
+                  "    if (StepRing[slot] > t0 / dt - 1.5) {",
+                  "        BackSpike = 1; BackT = SpikeRing[slot]; BackS = t0 - BackT; BackGrid = GridRing[slot];",
+                  *(f"        BackX_{s.name} = XRing[slot * {len(self.x)} + {v}];" for v, s in enumerate(self.x)),
+                  "        ReadPos--;",
+                  "    }",
+                  "}"]
+        return L
 
     def readout_lines(self, x0) -> List[str]:
         """Acc += w(t mid-step) * integral over the step of the readout variable, in closed form."""
@@ -194,11 +265,13 @@ def emit_genn(ir: NetworkIR, adjoint: Dict[str, AdjointIR], precision: str = "fl
     neurons[inp.name] = _input_model()
     groups = []
     for c in net.connections:
-        post = ir.populations[c.post]
-        reached = adjoint[c.post].propagator.Phi * adjoint[c.post].jump_direction
-        for s, e in zip(post.state, reached):
+        post, adj = ir.populations[c.post], adjoint[c.post]
+        reached = adj.propagator.Phi * adj.jump_direction
+        error = adj.propagator.Phi * adj.error_direction
+        for v, (s, e) in enumerate(zip(post.state, reached)):
             if s.name in delivered[c.post]:
-                groups.append(_synapse_group(c, post, s.name, e.subs(tau, S)))
+                groups.append(_synapse_group(c, post, s.name, e.subs(tau, S), error[v].subs(tau, S),
+                                             adj.lam[v].name, c.pre != inp.name))
     return GeNNNetworkDef(
         neurons=neurons, synapse_groups=groups, delivered=delivered, readout_population=readout.population,
         state={p.name: p.state_names() for p in ir.populations.values()},
@@ -209,54 +282,81 @@ def emit_genn(ir: NetworkIR, adjoint: Dict[str, AdjointIR], precision: str = "fl
 def _neuron_model(pop: PopulationIR, adj: AdjointIR, delivered, readout, precision) -> ModelDef:
     het = set(pop.heterogeneous)
     vars_ = [(s.name, "scalar", "READ_WRITE") for s in pop.state]
+    vars_ += [(lam.name, "scalar", "READ_WRITE") for lam in adj.lam]
     vars_ += [(n, "scalar", "READ_ONLY") for n in pop.heterogeneous]
-    params = [s.name for s in pop.params if s.name not in het]
-    int_params = []
+    vars_ += [("TrialT", "scalar", "READ_ONLY_SHARED_NEURON")]
+    params = [s.name for s in pop.params if s.name not in het] + ["Phase"]
+    int_params = ["Phase"]
     code = {"sim_code": NeuronEmitter(pop, adj, delivered, readout, precision).sim_code()}
-    egps = []
+    egps, inputs = [], [(f"Delta_{v}", "scalar", 0.0) for v in delivered]
     if pop.spiking:
-        vars_ += [("TSpike", "scalar", "READ_WRITE"), ("Spiked", "int", "READ_WRITE"), ("Count", "int", "READ_WRITE"),
-                  ("RingPos", "int", "READ_WRITE"), ("Overflow", "int", "READ_WRITE")]
-        params.append("MaxSpikes")
-        int_params = ["MaxSpikes"]
-        egps.append(("SpikeRing", "scalar*"))
+        vars_ += [("TSpike", "scalar", "READ_WRITE"), ("Spiked", "int", "READ_WRITE"), ("Count", "scalar", "READ_WRITE"),
+                  ("RingPos", "int", "READ_WRITE"), ("ReadPos", "int", "READ_WRITE"), ("Overflow", "int", "READ_WRITE"),
+                  ("BackSpike", "int", "READ_WRITE"), ("BackT", "scalar", "READ_WRITE"), ("BackS", "scalar", "READ_WRITE"),
+                  ("BackGrid", "scalar", "READ_WRITE")]
+        vars_ += [(f"BackX_{s.name}", "scalar", "READ_WRITE") for s in pop.state]
+        params += ["MaxSpikes", "RegLU", "RegNU", "RegLL", "RegNL", "RegScale"]
+        int_params.append("MaxSpikes")
+        egps += [("SpikeRing", "scalar*"), ("StepRing", "scalar*"), ("GridRing", "scalar*"), ("XRing", "scalar*")]
+        inputs.append(("ErrorIn", "scalar", 0.0))
         code["threshold_condition_code"] = "Spiked != 0"
     if pop.name == readout.population:
-        vars_ += [("Acc", "scalar", "READ_WRITE"), ("TrialT", "scalar", "READ_ONLY_SHARED_NEURON")]
+        vars_ += [("Acc", "scalar", "READ_WRITE"), ("DLdz", "scalar", "READ_WRITE")]
         params += [f"readout_{s.name}" for s in readout.params]
     return ModelDef("neuron", f"GEP_{pop.name}", params=params, int_params=int_params, vars=vars_, code=code,
-                    extra_global_params=egps,
-                    additional_input_vars=[(f"Delta_{v}", "scalar", 0.0) for v in delivered],
-                    comment=f"{pop.name}: {pop.model_name}")
+                    extra_global_params=egps, additional_input_vars=inputs, comment=f"{pop.name}: {pop.model_name}")
 
 
 def _input_model() -> ModelDef:
     code = {"sim_code": "// input spikes at their exact times; one per channel and step\n"
-                        "Spiked = 0;\n"
-                        "if (StartSpike != EndSpike && SpikeTimes[StartSpike] < t + dt) {\n"
-                        "    TSpike = SpikeTimes[StartSpike]; StartSpike++; Spiked = 1;\n"
+                        "if (Phase == 0) {\n"
+                        "    Spiked = 0;\n"
+                        "    if (StartSpike != EndSpike && SpikeTimes[StartSpike] < t + dt) {\n"
+                        "        TSpike = SpikeTimes[StartSpike]; StartSpike++; Spiked = 1;\n"
+                        "    }\n"
+                        "}\n"
+                        "else {   // backward: the spike of the interval [t0 - dt, t0), for the synapses of the next step\n"
+                        "    const scalar t0 = TrialT - t;\n"
+                        "    BackSpike = 0;\n"
+                        "    if (BackPos > FirstSpike && SpikeTimes[BackPos - 1] >= t0 - dt) {\n"
+                        "        BackSpike = 1; BackS = t0 - SpikeTimes[BackPos - 1]; BackPos--;\n"
+                        "    }\n"
                         "}",
             "threshold_condition_code": "Spiked != 0"}
-    return ModelDef("neuron", "GEP_SpikeInput", vars=[("StartSpike", "unsigned int", "READ_WRITE"),
-                                                      ("EndSpike", "unsigned int", "READ_ONLY_DUPLICATE"),
-                                                      ("TSpike", "scalar", "READ_WRITE"), ("Spiked", "int", "READ_WRITE")],
+    return ModelDef("neuron", "GEP_SpikeInput", params=["Phase"], int_params=["Phase"],
+                    vars=[("StartSpike", "unsigned int", "READ_WRITE"), ("EndSpike", "unsigned int", "READ_ONLY_DUPLICATE"),
+                          ("FirstSpike", "unsigned int", "READ_ONLY_DUPLICATE"), ("BackPos", "unsigned int", "READ_WRITE"),
+                          ("TSpike", "scalar", "READ_WRITE"), ("Spiked", "int", "READ_WRITE"),
+                          ("BackSpike", "int", "READ_WRITE"), ("BackS", "scalar", "READ_WRITE"),
+                          ("TrialT", "scalar", "READ_ONLY_SHARED_NEURON")],
                     code=code, extra_global_params=[("SpikeTimes", "scalar*")], comment="input spikes from data")
 
 
-def _synapse_group(c, post: PopulationIR, var: str, component: sp.Expr) -> SynapseGroupDef:
-    """Weights of connection c adding g [Phi(s) e]_var to the target's Delta_var, s = t - t_spike."""
-    used = sorted((sym for sym in component.free_symbols if sym in post.params), key=lambda sym: sym.name)
+def _synapse_group(c, post: PopulationIR, var: str, component: sp.Expr, error: sp.Expr, lam: str,
+                   pre_has_adjoint: bool) -> SynapseGroupDef:
+    """Weights of connection c adding g [Phi(s) e]_var to the target's Delta_var, s = t - t_spike; backward,
+    dL/dw += lambda_var [Phi(s) e]_var and E_pre += w lambda_var [Phi(s) q]_var at the target's adjoint at t1."""
+    used = sorted((sym for sym in (component.free_symbols | error.free_symbols) if sym in post.params),
+                  key=lambda sym: sym.name)
     het = set(post.heterogeneous)
     rename = {sym: f"{sym.name}_post" for sym in used if sym.name in het}
+    backward = [f"// {c.name} backward: the spike BackS_pre before t1 met lambda_{var}(t1) of the target",
+                "const scalar s = BackS_pre;",
+                f"Gradient += {lam}_post * ({_p(component, rename)});"]
+    if pre_has_adjoint:
+        backward.append(f"addToPre(g * {lam}_post * ({_p(error, rename)}));   // E of the presynaptic spike")
     wu = ModelDef(
         "weight_update", f"GEP_{c.name}_to_{var}",
         params=[sym.name for sym in used if sym.name not in het],
-        vars=[("g", "scalar", "READ_ONLY")],
-        pre_neuron_var_refs=[("TSpike_pre", "scalar")],
-        post_neuron_var_refs=[(f"{sym.name}_post", "scalar") for sym in used if sym.name in het],
+        vars=[("g", "scalar", "READ_ONLY"), ("Gradient", "scalar", "READ_WRITE")],
+        pre_neuron_var_refs=[("TSpike_pre", "scalar"), ("BackSpike_pre", "int"), ("BackS_pre", "scalar")],
+        post_neuron_var_refs=[(f"{lam}_post", "scalar")] + [(f"{sym.name}_post", "scalar") for sym in used
+                                                             if sym.name in het],
         code={"pre_spike_syn_code": f"// {c.name}: a spike at TSpike_pre has grown, by now, into g [Phi(s) e]_{var}\n"
                                     "const scalar s = t - TSpike_pre;\n"
-                                    f"addToPost(g * ({_p(component, rename)}));"},
+                                    f"addToPost(g * ({_p(component, rename)}));",
+              "pre_event_threshold_condition_code": "BackSpike_pre != 0",
+              "pre_event_syn_code": "\n".join(backward)},
         comment=f"{c.name}: the {var} part of the delivered jump")
     psm = ModelDef("postsynaptic", "GEP_Deliver", code={"sim_code": "injectCurrent(inSyn);\ninSyn = 0.0;"},
                    comment="hand the summed jumps to the neuron's Delta variable, once")
@@ -264,7 +364,16 @@ def _synapse_group(c, post: PopulationIR, var: str, component: sp.Expr) -> Synap
         name=f"{c.name}_{var}", connection=c.name, pre=c.pre, post=c.post, target_var=f"Delta_{var}",
         weight_update=wu, postsynaptic=psm,
         param_values={sym.name: sym.name for sym in used if sym.name not in het},
-        post_var_refs={f"{sym.name}_post": sym.name for sym in used if sym.name in het})
+        post_var_refs={f"{lam}_post": lam, **{f"{sym.name}_post": sym.name for sym in used if sym.name in het}},
+        error_target="ErrorIn" if pre_has_adjoint else None)
+
+
+# One per synapse group: the sum over the batch of its per-trial gradients, and those zeroed for the next batch.
+GRADIENT_REDUCE = ModelDef(
+    "custom_update", "GEP_GradientReduce", vars=[("Reduced", "scalar", "REDUCE_BATCH_SUM")],
+    code={"update_code": "// sum over the batch (GeNN reduces Reduced over it), then start the next batch from 0\n"
+                         "Reduced = Gradient;\nGradient = 0.0;"},
+    comment="batch reduction of a synapse group's gradient")
 
 
 def render(definition: GeNNNetworkDef) -> str:
@@ -273,6 +382,7 @@ def render(definition: GeNNNetworkDef) -> str:
            "# backends/genn.py passes exactly these to pygenn's create_*_model functions.", ""]
     models = list(definition.neurons.items()) + [(g.name, m) for g in definition.synapse_groups
                                                  for m in (g.weight_update, g.postsynaptic)]
+    models.append(("reduce", GRADIENT_REDUCE))
     seen = set()
     for owner, m in models:
         if m.class_name in seen:
