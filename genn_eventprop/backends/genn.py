@@ -89,6 +89,9 @@ class GeNNBackend:
         self.ir = build_ir(network)
         self.derived = derive(self.ir)
         self.definition: GeNNNetworkDef = emit_genn(self.ir, self.derived, precision)
+        inp = self.network.input_population.name
+        # whether every input connection sums a channel's spikes of a step (several spikes per step allowed)
+        self._input_sums = all(g.pre_sum for g in self.definition.synapse_groups if g.pre == inp)
         self.params: Dict[str, object] = {}
         for pop in self.ir.populations.values():
             self.params.update({f"{pop.name}_{s.name}": v for s, v in pop.params.items()})
@@ -138,9 +141,10 @@ class GeNNBackend:
         for pop in self.network.populations:
             m = d.neurons[pop.name]
             if pop.is_input:
-                g = model.add_neuron_population(pop.name, pop.size, _create(m), {"Phase": 0},
+                g = model.add_neuron_population(pop.name, pop.size, _create(m), {p: 0 for p in m.params},
                                                 {n: 0 for n, _, _ in m.vars})
-                g.set_param_dynamic("Phase")
+                for p in m.params:
+                    g.set_param_dynamic(p)
                 g.extra_global_params["SpikeTimes"].set_init_values(np.zeros(self.input_capacity, dtype=self.dtype))
             else:
                 ir = self.ir.populations[pop.name]
@@ -162,7 +166,8 @@ class GeNNBackend:
             sg = model.add_synapse_population(
                 sg_def.name, "DENSE", pops[sg_def.pre], pops[sg_def.post],
                 init_weight_update(_create(wu), {p: 0.0 for p in wu.params}, {"g": np.zeros(shape[0] * shape[1]), "Gradient": 0.0},
-                                   pre_var_refs={"TSpike_pre": "TSpike", "BackSpike_pre": "BackSpike", "BackS_pre": "BackS"}, post_var_refs=dict(sg_def.post_var_refs)),
+                                   pre_var_refs={"TSpike_pre": "TSpike", "BackSpike_pre": "BackSpike", "BackS_pre": "BackS",
+                                                 **({f"{sg_def.pre_sum}_pre": sg_def.pre_sum} if sg_def.pre_sum else {})}, post_var_refs=dict(sg_def.post_var_refs)),
                 init_postsynaptic(_create(psm)))
             sg.post_target_var = sg_def.target_var
             if sg_def.error_target:
@@ -188,6 +193,10 @@ class GeNNBackend:
         """Dynamic parameters (and per-neuron values, which are variables) from self.params."""
         d = self.definition
         self._set_phase(0)
+        inp = self.network.input_population.name
+        for p in d.neurons[inp].params:   # the targets' parameters the input neurons evaluate jumps with
+            if p != "Phase":
+                self.pops[inp].set_dynamic_param_value(p, float(self.params[p]))
         for name, ir in self.ir.populations.items():
             g = self.pops[name]
             reg = dict(zip(("RegLU", "RegNU", "RegLL", "RegNL"), self.regularisation.get(name, (0.0,) * 4)))
@@ -240,10 +249,11 @@ class GeNNBackend:
             order = np.lexsort((t, u))
             t, u = t[order], u[order]
             same = (u[1:] == u[:-1]) & (np.floor(t[1:] / dt) == np.floor(t[:-1] / dt))
-            if same.any():
+            if same.any() and not self._input_sums:
                 k = int(np.argmax(same))
                 raise UserError(f"trial {s}: channel {int(u[k])} has two spikes in the step at {np.floor(t[k] / dt) * dt:g} ms; "
-                                "the GeNN backends deliver one spike per channel and step: lower dt or use backend: native")
+                                "with per-neuron parameters in the first layer the GeNN backends deliver one spike per "
+                                "channel and step: lower dt, or use backend: native")
             counts = np.bincount(u, minlength=inp.size)
             starts[b] = offset + np.concatenate([[0], np.cumsum(counts)[:-1]])
             ends[b] = starts[b] + counts

@@ -63,6 +63,7 @@ class SynapseGroupDef:
     param_values: Dict[str, str] = field(default_factory=dict)     # WU param -> post population parameter
     post_var_refs: Dict[str, str] = field(default_factory=dict)    # WU post ref -> post population variable
     error_target: str = None     # additional input variable of the pre population addToPre adds to
+    pre_sum: str = None          # input neuron variable holding the summed jump of its spikes in a step
 
 
 @dataclass
@@ -262,16 +263,21 @@ def emit_genn(ir: NetworkIR, adjoint: Dict[str, AdjointIR], precision: str = "fl
         delivered[pop.name] = _delivered(pop, adj) if adj.jump_direction is not None else []
         neurons[pop.name] = _neuron_model(pop, adj, delivered[pop.name], readout, precision)
     inp = net.input_population
-    neurons[inp.name] = _input_model()
-    groups = []
+    groups, sums = [], {}
     for c in net.connections:
         post, adj = ir.populations[c.post], adjoint[c.post]
         reached = adj.propagator.Phi * adj.jump_direction
         error = adj.propagator.Phi * adj.error_direction
         for v, (s, e) in enumerate(zip(post.state, reached)):
             if s.name in delivered[c.post]:
-                groups.append(_synapse_group(c, post, s.name, e.subs(tau, S), error[v].subs(tau, S),
-                                             adj.lam[v].name, c.pre != inp.name))
+                component = e.subs(tau, S)
+                pre_sum = None
+                if c.pre == inp.name and not {p.name for p in component.free_symbols} & set(post.heterogeneous):
+                    pre_sum = f"Sum_{c.name}_{s.name}"   # the input neuron adds up its spikes of the step
+                    sums[pre_sum] = component.xreplace({p: sp.Symbol(f"{post.name}_{p.name}") for p in post.params})
+                groups.append(_synapse_group(c, post, s.name, component, error[v].subs(tau, S),
+                                             adj.lam[v].name, c.pre != inp.name, pre_sum))
+    neurons[inp.name] = _input_model(sums)
     return GeNNNetworkDef(
         neurons=neurons, synapse_groups=groups, delivered=delivered, readout_population=readout.population,
         state={p.name: p.state_names() for p in ir.populations.values()},
@@ -307,54 +313,65 @@ def _neuron_model(pop: PopulationIR, adj: AdjointIR, delivered, readout, precisi
                     extra_global_params=egps, additional_input_vars=inputs, comment=f"{pop.name}: {pop.model_name}")
 
 
-def _input_model() -> ModelDef:
-    code = {"sim_code": "// input spikes at their exact times; one per channel and step\n"
-                        "if (Phase == 0) {\n"
-                        "    Spiked = 0;\n"
-                        "    if (StartSpike != EndSpike && SpikeTimes[StartSpike] < t + dt) {\n"
-                        "        TSpike = SpikeTimes[StartSpike]; StartSpike++; Spiked = 1;\n"
-                        "    }\n"
-                        "}\n"
-                        "else {   // backward: the spike of the interval [t0 - dt, t0), for the synapses of the next step\n"
-                        "    const scalar t0 = TrialT - t;\n"
-                        "    BackSpike = 0;\n"
-                        "    if (BackPos > FirstSpike && SpikeTimes[BackPos - 1] >= t0 - dt) {\n"
-                        "        BackSpike = 1; BackS = t0 - SpikeTimes[BackPos - 1]; BackPos--;\n"
-                        "    }\n"
-                        "}",
-            "threshold_condition_code": "Spiked != 0"}
-    return ModelDef("neuron", "GEP_SpikeInput", params=["Phase"], int_params=["Phase"],
+def _input_model(sums: Dict[str, sp.Expr]) -> ModelDef:
+    """Spikes from data at their exact times. Where the targets' parameters are shared, the input neuron adds up
+    what all its spikes of a step have grown into, Sum_<connection>_<variable> = sum_m [Phi(s_m) e]_v, so a
+    channel may spike several times in a step; otherwise (per-neuron target parameters) one spike per step."""
+    add = [f"{name} += {_p(e)};" for name, e in sums.items()]
+    code = {"sim_code": "\n".join([
+        "if (Phase == 0) {   // forward: this step's spikes, delivered at t + dt",
+        "    Spiked = 0;", *(f"    {name} = 0.0;" for name in sums),
+        "    while (StartSpike != EndSpike && SpikeTimes[StartSpike] < t + dt) {",
+        "        TSpike = SpikeTimes[StartSpike]; StartSpike++; Spiked = 1;",
+        "        const scalar s = t + dt - TSpike;", *_block(add, "        "),
+        "    }",
+        "}",
+        "else {   // backward: the spikes of the interval [t0 - dt, t0), for the synapses of the next step",
+        "    const scalar t0 = TrialT - t;",
+        "    BackSpike = 0;", *(f"    {name} = 0.0;" for name in sums),
+        "    while (BackPos > FirstSpike && SpikeTimes[BackPos - 1] >= t0 - dt) {",
+        "        BackSpike = 1; BackS = t0 - SpikeTimes[BackPos - 1]; BackPos--;",
+        "        const scalar s = BackS;", *_block(add, "        "),
+        "    }",
+        "}"]),
+        "threshold_condition_code": "Spiked != 0"}
+    params = sorted({sym.name for e in sums.values() for sym in e.free_symbols if sym != S})
+    return ModelDef("neuron", "GEP_SpikeInput", params=params + ["Phase"], int_params=["Phase"],
                     vars=[("StartSpike", "unsigned int", "READ_WRITE"), ("EndSpike", "unsigned int", "READ_ONLY_DUPLICATE"),
                           ("FirstSpike", "unsigned int", "READ_ONLY_DUPLICATE"), ("BackPos", "unsigned int", "READ_WRITE"),
                           ("TSpike", "scalar", "READ_WRITE"), ("Spiked", "int", "READ_WRITE"),
                           ("BackSpike", "int", "READ_WRITE"), ("BackS", "scalar", "READ_WRITE"),
-                          ("TrialT", "scalar", "READ_ONLY_SHARED_NEURON")],
+                          ("TrialT", "scalar", "READ_ONLY_SHARED_NEURON")] + [(n, "scalar", "READ_WRITE") for n in sums],
                     code=code, extra_global_params=[("SpikeTimes", "scalar*")], comment="input spikes from data")
 
 
 def _synapse_group(c, post: PopulationIR, var: str, component: sp.Expr, error: sp.Expr, lam: str,
-                   pre_has_adjoint: bool) -> SynapseGroupDef:
+                   pre_has_adjoint: bool, pre_sum: str = None) -> SynapseGroupDef:
     """Weights of connection c adding g [Phi(s) e]_var to the target's Delta_var, s = t - t_spike; backward,
     dL/dw += lambda_var [Phi(s) e]_var and E_pre += w lambda_var [Phi(s) q]_var at the target's adjoint at t1."""
     used = sorted((sym for sym in (component.free_symbols | error.free_symbols) if sym in post.params),
                   key=lambda sym: sym.name)
     het = set(post.heterogeneous)
     rename = {sym: f"{sym.name}_post" for sym in used if sym.name in het}
+    grown = f"{pre_sum}_pre" if pre_sum else f"({_p(component, rename)})"
     backward = [f"// {c.name} backward: the spike BackS_pre before t1 met lambda_{var}(t1) of the target",
                 "const scalar s = BackS_pre;",
-                f"Gradient += {lam}_post * ({_p(component, rename)});"]
+                f"Gradient += {lam}_post * {grown};"]
+    if pre_sum:
+        used = []   # the input neuron evaluated the component with the targets' parameters
     if pre_has_adjoint:
         backward.append(f"addToPre(g * {lam}_post * ({_p(error, rename)}));   // E of the presynaptic spike")
     wu = ModelDef(
         "weight_update", f"GEP_{c.name}_to_{var}",
         params=[sym.name for sym in used if sym.name not in het],
         vars=[("g", "scalar", "READ_ONLY"), ("Gradient", "scalar", "READ_WRITE")],
-        pre_neuron_var_refs=[("TSpike_pre", "scalar"), ("BackSpike_pre", "int"), ("BackS_pre", "scalar")],
+        pre_neuron_var_refs=[("TSpike_pre", "scalar"), ("BackSpike_pre", "int"), ("BackS_pre", "scalar")]
+        + ([(f"{pre_sum}_pre", "scalar")] if pre_sum else []),
         post_neuron_var_refs=[(f"{lam}_post", "scalar")] + [(f"{sym.name}_post", "scalar") for sym in used
                                                              if sym.name in het],
         code={"pre_spike_syn_code": f"// {c.name}: a spike at TSpike_pre has grown, by now, into g [Phi(s) e]_{var}\n"
                                     "const scalar s = t - TSpike_pre;\n"
-                                    f"addToPost(g * ({_p(component, rename)}));",
+                                    f"addToPost(g * {grown});",
               "pre_event_threshold_condition_code": "BackSpike_pre != 0",
               "pre_event_syn_code": "\n".join(backward)},
         comment=f"{c.name}: the {var} part of the delivered jump")
@@ -365,7 +382,7 @@ def _synapse_group(c, post: PopulationIR, var: str, component: sp.Expr, error: s
         weight_update=wu, postsynaptic=psm,
         param_values={sym.name: sym.name for sym in used if sym.name not in het},
         post_var_refs={f"{lam}_post": lam, **{f"{sym.name}_post": sym.name for sym in used if sym.name in het}},
-        error_target="ErrorIn" if pre_has_adjoint else None)
+        error_target="ErrorIn" if pre_has_adjoint else None, pre_sum=pre_sum)
 
 
 # One per synapse group: the sum over the batch of its per-trial gradients, and those zeroed for the next batch.
