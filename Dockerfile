@@ -2,9 +2,7 @@
 #
 #   docker build -t genn-eventprop .
 #   docker run --gpus all -v /path/to/data:/data -v "$PWD/runs:/workspace/runs" genn-eventprop \
-#       train configs/shd.yaml --set data.path=/data
-#
-# (backend genn-cuda is selectable once the GeNN emitter lands; see the status note in docs/genn.md)
+#       train configs/shd.yaml --set data.path=/data --set backend=genn-cuda --set delivery=next_step
 #
 # The devel image is needed at run time too: GeNN generates CUDA code for each model and compiles it
 # with nvcc when the model is built. See docs/genn.md.

@@ -250,3 +250,16 @@ def test_the_generated_cuda_code_compiles_with_nvcc(tmp_path):
     code = genn.generate(1.0)   # GeNN generates the CUDA source and compiles it with nvcc
     assert os.path.exists(os.path.join(code, "librunner.so"))
     assert any(name.endswith(".cu") for name in os.listdir(code))
+
+
+@needs_pygenn
+def test_the_user_written_neuron_of_the_docs_runs_on_genn_like_native(build_cache, tmp_path):
+    from genn_eventprop.models.examples import BiasedLeakyIntegrateFire
+    net = Network([Population("inp", 3, SpikeInput()), Population("hid", 4, BiasedLeakyIntegrateFire(), ExponentialSynapse(5.0)),
+                   Population("out", 2, LeakyIntegrate(), ExponentialSynapse(5.0))],
+                  [Connection("inp", "hid", Normal(1.0, 0.5)), Connection("hid", "hid", Normal(0.0, 0.3)),
+                   Connection("hid", "out", Normal(0.0, 1.0))], "out", READOUTS["sum_exp"]())
+    batch = batch_from(random_samples(seed=4, n=2, n_spikes=20))
+    a, b, _ = run_both(net, net.init_weights(np.random.default_rng(3)), batch, build_cache, tmp_path)
+    assert a.spike_counts["hid"].sum() > 10
+    assert_same(a, b)
