@@ -263,3 +263,19 @@ def test_the_user_written_neuron_of_the_docs_runs_on_genn_like_native(build_cach
     a, b, _ = run_both(net, net.init_weights(np.random.default_rng(3)), batch, build_cache, tmp_path)
     assert a.spike_counts["hid"].sum() > 10
     assert_same(a, b)
+
+
+@needs_pygenn
+def test_train_and_evaluate_yinyang_on_genn_cpu_from_the_command_line(tmp_path, build_cache):
+    env = dict(os.environ, GENN_EVENTPROP_CACHE=build_cache)
+    run = str(tmp_path / "run")
+    sets = ["--set", "backend=genn-cpu", "--set", "delivery=next_step", "--set", "train.batch_size=1",
+            "--set", "data.yinyang.train_size=200", "--set", "data.yinyang.valid_size=50",
+            "--set", "data.yinyang.test_size=100", "--set", "train.epochs=2", "--set", "train.optimiser.lr=1e-3"]
+    r = subprocess.run([sys.executable, "-m", "genn_eventprop.cli.main", "train", os.path.join(ROOT, "configs", "yinyang.yaml"),
+                        "--out", run, *sets], capture_output=True, text=True, env=env, cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert "epoch 2/2" in r.stdout and "test accuracy" in r.stdout
+    r = subprocess.run([sys.executable, "-m", "genn_eventprop.cli.main", "evaluate", run, "--set", "backend=native"],
+                       capture_output=True, text=True, env=env, cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr   # a run trained on GeNN evaluates on native (same model: next_step)
