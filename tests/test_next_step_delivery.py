@@ -98,11 +98,26 @@ def test_gradients_are_exact_for_heterogeneous_adaptive_lif(build_cache):
     assert_exact(be, weights, batch_from(random_samples(seed=3, n=2)))
 
 
-def test_learnable_parameters_are_refused_with_next_step_delivery(build_cache):
-    net = tiny_network()
-    net.population("hid").learn = ("tau_mem",)
-    with pytest.raises(ConfigError, match="not derived for delivery: next_step yet; use delivery: exact"):
-        backend(net, build_cache)
+@pytest.mark.parametrize("per_neuron", [False, True], ids=["shared", "per-neuron"])
+def test_learnable_parameter_gradients_are_exact_with_grid_spikes(per_neuron, build_cache):
+    alif = AdaptiveLeakyIntegrateFire(tau_mem=10.0, tau_adapt=50.0, beta=0.3, reset="subtract")
+    learn = ("tau_mem", "tau_syn", "beta", "tau_adapt", "theta")
+    spread = {"tau_mem": PerNeuron("gamma", 0.3), "beta": PerNeuron("gamma", 0.5)} if per_neuron else {}
+    net = Network([Population("inp", 3, SpikeInput()),
+                   Population("hid", 4, alif, ExponentialSynapse(5.0), learn=learn, heterogeneous=spread),
+                   Population("out", 2, LeakyIntegrate(), ExponentialSynapse(5.0), learn=("tau_mem", "tau_syn"))],
+                  [Connection("inp", "hid", Normal(6.0, 2.0)), Connection("hid", "hid", Normal(0.0, 0.5)),
+                   Connection("hid", "out", Normal(0.0, 1.0))], "out", READOUTS["sum_exp"]())
+    be = backend(net, build_cache)
+    rng = np.random.default_rng(3)
+    weights = net.init_weights(rng)
+    be.set_params({be.per_neuron[k]: v for k, v in net.init_per_neuron(rng).items()})
+    batch = batch_from(random_samples(seed=4, n=2, n_spikes=8))
+    times = be.run_batch(weights, batch, 1.0, record=True).recorded["hid"][0]
+    assert np.isclose(times, np.round(times)).sum() >= 3                  # grid spikes among them
+    report = gradcheck(be, weights, batch, dt=1.0, epsilon=1e-6, tolerance=1e-5)
+    assert report.passed and all(c.skipped == 0 for c in report.connections), "\n".join(report.lines())
+    assert {f"hid.{p}" for p in learn} <= {c.name for c in report.connections}
 
 
 def test_the_config_chooses_the_delivery():

@@ -105,9 +105,6 @@ def emit_cpp(ir: NetworkIR, adjoint: Dict[str, AdjointIR], precision: str = "flo
     has grown into by then: the model GeNN runs; cpp_next_step.py)."""
     if delivery not in DELIVERIES:
         raise ConfigError(f"delivery must be one of {list(DELIVERIES)}, got {delivery!r}")
-    if delivery == "next_step" and any(p.learn for p in ir.populations.values()):
-        raise ConfigError("learnable parameters (model.*.learn) are not derived for delivery: next_step yet; "
-                          "use delivery: exact")
     net = ir.network
     scalar = {"float64": "double", "float32": "float"}[precision]
     pops = list(ir.populations.values())
@@ -601,7 +598,7 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
         return [f"                const double n = ws.{p}_count[i];",
                 f"                const double* rg = reg + {4 * self.spiking.index(p)};",
                 "                const double R = (rg[0] * std::max(n - rg[1], 0.0) - rg[2] * std::max(rg[3] - n, 0.0)) * reg_scale;",
-                *next_step.backward_spike(self, p, "                ")]
+                *next_step.backward_spike(self, p, "                ", self.param_spike(p, "                "))]
 
     def exact_spike(self, p: str) -> List[str]:
         return ["                // lambda of the spiking neuron just after its spike: from lambda(t1) and its later jumps",
@@ -675,7 +672,7 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
         L = []
         for k, name in enumerate(self.learn[q]):
             par = self.em[q].adj.params[k]
-            driven = q == self.out and self.driven and par.dPsi is not None
+            driven = q == self.out and self.driven and par.dPsi is not None and not self.ns   # (next_step: at t1)
             head = f"{indent}{{   // d/d{name}: G_j += w_j Q_j(t_e) . e, Q(t_e) = Phi^T Q(t1) + dPhi^T lambda(t1)" \
                 + (" + c dPsi^T d" if driven else "") + " + later jumps"
             if self.het[q]:   # responses per neuron
@@ -697,7 +694,7 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
                       f"{indent}    project(ws.{q}_lam.data(), {q}_N, {q}_VARS, rd, ws.factor2.data());",
                       f"{indent}    for (int j = 0; j < {q}_N; j++) ws.factor[j] += ws.factor2[j]"
                       + (f" + ws.drive[j] * rd[{q}_VARS]" if driven else "") + ";"]
-            if q in self.spiking:
+            if q in self.spiking and not self.ns:   # (next_step: delivered at t1, after every jump of the step)
                 L += [f"{indent}    if (!ws.pending.empty()) {{",
                       f"{indent}        for (const PendingJump& pj : ws.pending) {{",
                       f"{indent}            if (pj.pop != POP_{q}) continue;",
@@ -724,8 +721,11 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
                   f"{indent}    for (int v = 0; v < {p}_VARS; v++) h[v] = xm[v];",
                   f"{indent}    {p}_reset_single(P, h, i);",
                   f"{indent}    for (int v = 0; v < {p}_VARS; v++) acc_p += qs[v] * (h[v] - xm[v]);"]
-            if par.spike_term not in (None, 0):
-                L.append(f"{indent}    acc_p += {p}_spike_param_{name}(P, lp, xm, E, R, i);")
+            explicit = f"{p}_spike_param_{name}(P, lp, xm, E, R, i)" if par.spike_term not in (None, 0) else None
+            if self.ns:   # a grid spike cannot move: only the reset's own dependence on the parameter is left
+                L.append(f"{indent}    acc_p += ev.grid ? {p}_grid_param_{name}(P, lp, xm, i) : {explicit or '0.0'};")
+            elif explicit:
+                L.append(f"{indent}    acc_p += {explicit};")
             L += [f"{indent}    ws.{p}_G[{k} * {p}_N + i] += acc_p;", f"{indent}}}"]
         return L
 

@@ -95,12 +95,13 @@ def flow_spikes(ctx) -> List[str]:
     return L
 
 
-def backward_spike(ctx, p: str, indent: str) -> List[str]:
+def backward_spike(ctx, p: str, indent: str, param_lines: List[str] = ()) -> List[str]:
     """Backward, a spike of neuron i of p at ev.t: its adjoint just after the spike, from lambda(t1) (no later
     jump of the same neuron within the step), and the jump: the full one for a flow spike, h_x^T for a grid spike."""
     return [f"{indent}double lp[MAX_VARS], lm[MAX_VARS], l1[MAX_VARS];",
             f"{indent}for (int v = 0; v < {p}_VARS; v++) l1[v] = ws.{p}_lam[v * {p}_N + i];",
             f"{indent}{p}_propagate_adjoint(P, tau, l1, lp, i);",
+            *param_lines,
             f"{indent}std::memcpy(lm, lp, sizeof(lm));",
             f"{indent}if (ev.grid) {p}_reset_adjoint(P, lm, ws.xlog.data() + ev.xlog, i);   // time pinned to the grid",
             f"{indent}else {p}_spike_jump(P, lm, ws.xlog.data() + ev.xlog, E, R, i);",

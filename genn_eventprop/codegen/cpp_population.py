@@ -338,6 +338,12 @@ class PopulationEmitter:
             f"void {self.p}_param_advance_{name}(const Params& P, const {self.p}_Factors* Fs, double tau, scalar* Q, "
             f"const scalar* lam{', const double* drive' if driven else ''})",
             body + self.loop("i", loop, factors=True), over_neurons=True))
+        if self.pop.spiking:
+            h_p = (sp.Matrix(self.adj.lam).T * self.pop.reset.diff(par.symbol))[0]
+            out.append(self.function(
+                f"{self.p}: dL/d{name} at a spike pinned to a grid point (delivery next_step): lambda+ . dh/d{name}",
+                f"double {self.p}_grid_param_{name}(const Params& P, const double* lam, const double* xm)",
+                self.load_single("xm", self.x) + self.load_single("lam", self.adj.lam) + [f"return {print_expr(h_p)};"]))
         if par.spike_term is not None and par.spike_term != 0:
             out.append(self.function(
                 f"{self.p}: explicit dL/d{name} at an own spike (threshold or reset depending on {name}):\n"
