@@ -279,3 +279,26 @@ def test_train_and_evaluate_yinyang_on_genn_cpu_from_the_command_line(tmp_path, 
     r = subprocess.run([sys.executable, "-m", "genn_eventprop.cli.main", "evaluate", run, "--set", "backend=native"],
                        capture_output=True, text=True, env=env, cwd=str(tmp_path))
     assert r.returncode == 0, r.stderr   # a run trained on GeNN evaluates on native (same model: next_step)
+
+
+@needs_pygenn
+@pytest.mark.parametrize("per_neuron", [False, True], ids=["shared", "per-neuron"])
+def test_learnable_parameter_gradients_on_genn_match_native(per_neuron, build_cache, tmp_path):
+    alif = AdaptiveLeakyIntegrateFire(tau_mem=10.0, tau_adapt=50.0, beta=0.3, reset="subtract")
+    learn = ("tau_mem", "tau_syn", "beta", "tau_adapt", "theta")
+    spread = {"tau_mem": PerNeuron("gamma", 0.3)} if per_neuron else {}
+    net = Network([Population("inp", 3, SpikeInput()),
+                   Population("hid", 4, alif, ExponentialSynapse(5.0), learn=learn, heterogeneous=spread),
+                   Population("out", 2, LeakyIntegrate(), ExponentialSynapse(5.0), learn=("tau_mem", "tau_syn"))],
+                  [Connection("inp", "hid", Normal(6.0, 2.0)), Connection("hid", "hid", Normal(0.0, 0.5)),
+                   Connection("hid", "out", Normal(0.0, 1.0))], "out", READOUTS["sum_exp"]())
+    rng = np.random.default_rng(3)
+    weights = net.init_weights(rng)
+    values = {f"hid_{k.split('.')[1]}": v for k, v in net.init_per_neuron(rng).items()}
+    batch = batch_from(random_samples(seed=4, n=2, n_spikes=8 if per_neuron else 20))
+    a, b, _ = run_both(net, weights, batch, build_cache, tmp_path, values)
+    assert_same(a, b)
+    assert set(b.param_grads) == {f"hid.{p}" for p in learn} | {"out.tau_mem", "out.tau_syn"}
+    for label, g in a.param_grads.items():
+        np.testing.assert_allclose(b.param_grads[label], g, rtol=1e-4, atol=1e-7, err_msg=label)
+    assert np.shape(b.param_grads["hid.tau_mem"]) == ((4,) if per_neuron else ())

@@ -97,7 +97,7 @@ class GeNNBackend:
             self.params.update({f"{pop.name}_{s.name}": v for s, v in pop.params.items()})
         self.params.update({f"readout_{s.name}": v for s, v in self.ir.readout.params.items()})
         self.per_neuron = {f"{p.name}.{n}": f"{p.name}_{n}" for p in self.ir.populations.values() for n in p.heterogeneous}
-        self.learnable: Dict[str, str] = {}
+        self.learnable = {f"{p.name}.{n}": f"{p.name}_{n}" for p in self.ir.populations.values() for n in p.learn}
         self.regularisation = {p.name: (0.0, 0.0, 0.0, 0.0) for p in self.ir.populations.values() if p.spiking}
         self.delivery = "next_step"
         self._dt = None
@@ -165,9 +165,10 @@ class GeNNBackend:
             shape = self.network.weight_shapes()[sg_def.connection]
             sg = model.add_synapse_population(
                 sg_def.name, "DENSE", pops[sg_def.pre], pops[sg_def.post],
-                init_weight_update(_create(wu), {p: 0.0 for p in wu.params}, {"g": np.zeros(shape[0] * shape[1]), "Gradient": 0.0},
-                                   pre_var_refs={"TSpike_pre": "TSpike", "BackSpike_pre": "BackSpike", "BackS_pre": "BackS",
-                                                 **({f"{sg_def.pre_sum}_pre": sg_def.pre_sum} if sg_def.pre_sum else {})}, post_var_refs=dict(sg_def.post_var_refs)),
+                init_weight_update(_create(wu), {p: 0.0 for p in wu.params},
+                                   {"g": np.zeros(shape[0] * shape[1]), **({"Gradient": 0.0} if sg_def.gradient else {})},
+                                   pre_var_refs={n: n[:-len("_pre")] for n, _ in wu.pre_neuron_var_refs},
+                                   post_var_refs=dict(sg_def.post_var_refs)),
                 init_postsynaptic(_create(psm)))
             sg.post_target_var = sg_def.target_var
             if sg_def.error_target:
@@ -175,9 +176,10 @@ class GeNNBackend:
             for p in wu.params:
                 sg.set_wu_param_dynamic(p)
             self.groups[sg_def.name] = sg
-            self.reducers[sg_def.name] = model.add_custom_update(
-                f"{sg_def.name}_reduce", "GradientReduce", _create(GRADIENT_REDUCE), {}, {"Reduced": 0.0},
-                {"Gradient": create_wu_var_ref(sg, "Gradient")})
+            if sg_def.gradient:
+                self.reducers[sg_def.name] = model.add_custom_update(
+                    f"{sg_def.name}_reduce", "GradientReduce", _create(GRADIENT_REDUCE), {}, {"Reduced": 0.0},
+                    {"Gradient": create_wu_var_ref(sg, "Gradient")})
         os.makedirs(self.cache_dir, exist_ok=True)
         model.build(path_to_model=self.cache_dir)
         model.load()
@@ -277,6 +279,10 @@ class GeNNBackend:
                 self._set_var(name, var, init)
             for lam in self.derived[name].lam:
                 self._set_var(name, lam.name, 0.0)
+            for par in self.derived[name].params:
+                self._set_var(name, f"G_{par.symbol.name}", 0.0)
+                for var in d.state[name]:
+                    self._set_var(name, f"Q_{par.symbol.name}_{var}", 0.0)
             if ir.spiking:
                 for var, init in (("TSpike", -1.0e9), ("Spiked", 0), ("Count", 0.0), ("RingPos", 0), ("ReadPos", 0),
                                   ("Overflow", 0), ("BackSpike", 0)):
@@ -322,6 +328,7 @@ class GeNNBackend:
         grads = {c.name: np.zeros(shape) for c, shape in zip(self.network.connections,
                                                               self.network.weight_shapes().values())}
         recorded = None
+        param_grads = {label: np.zeros(self.ir.populations[label.split(".")[0]].size) for label in self.learnable}
         for first in range(0, n, self.batch_size):
             count = min(self.batch_size, n - first)
             self._start_trials(batch, first, count, dt)
@@ -343,11 +350,16 @@ class GeNNBackend:
                             for p in self.ir.populations}
             if compute_gradients:
                 self._backward(z[first:first + count], labels[first:first + count], scale, steps, grads)
+                for label in self.learnable:   # dL/dp per neuron, summed over the trials
+                    pop, name = label.split(".", 1)
+                    param_grads[label] += self._read(pop, f"G_{name}")[:count].sum(axis=0)
         zmax = z.max(axis=1, keepdims=True)
         log_sum = np.log(np.exp(z - zmax).sum(axis=1)) + zmax[:, 0]
         losses = log_sum - z[np.arange(n), labels]
+        if compute_gradients:   # a shared parameter's gradient is the sum over its neurons
+            param_grads = {label: (g if label in self.per_neuron else float(g.sum())) for label, g in param_grads.items()}
         return BatchResult(losses, z, grads if compute_gradients else None, counts, recorded,
-                           {} if compute_gradients else None)
+                           param_grads if compute_gradients else None)
 
     def _backward(self, z: np.ndarray, labels: np.ndarray, scale: float, steps: int, grads: Dict[str, np.ndarray]):
         """Reversed-time pass over the trials just run: dL/dz of the softmax cross-entropy drives the readout's
@@ -364,7 +376,7 @@ class GeNNBackend:
             self.model.step_time()
         self._set_phase(0)
         self.model.custom_update("GradientReduce")   # on the device: sum over the batch, zero for the next
-        for sg_def in self.definition.synapse_groups:
+        for sg_def in (g for g in self.definition.synapse_groups if g.gradient):
             v = self.reducers[sg_def.name].vars["Reduced"]
             v.pull_from_device()
             grads[sg_def.connection] += np.array(v.view, dtype=np.float64).reshape(grads[sg_def.connection].shape)

@@ -64,6 +64,7 @@ class SynapseGroupDef:
     post_var_refs: Dict[str, str] = field(default_factory=dict)    # WU post ref -> post population variable
     error_target: str = None     # additional input variable of the pre population addToPre adds to
     pre_sum: str = None          # input neuron variable holding the summed jump of its spikes in a step
+    gradient: bool = True        # carries dL/dw (False: a group for a parameter gradient)
 
 
 @dataclass
@@ -179,22 +180,37 @@ class NeuronEmitter:
     def backward_lines(self) -> List[str]:
         """lambda(t0) from lambda(t0 + dt): the adjoint flow, the readout drive, the neuron's own spike in the
         interval (its time from the ring, E summed from its targets by addToPre); then the spike of the interval
-        before is looked up, for the synapses to read in the next step."""
+        before is looked up, for the synapses to read in the next step. For each learnable parameter p, its
+        Q_p is carried the same way and dL/dp gathered in G_p (eventprop.py, ParameterAdjoint)."""
         pop, adj = self.pop, self.adj
         lam = sp.Matrix(adj.lam)
         l1 = sp.Matrix([sp.Symbol(f"l1_{s.name}") for s in self.x])
         prop = adj.propagator
         new = (prop.Phi.T * l1).subs(tau, DT)
+        params = [(par, par.symbol.name, sp.Matrix([sp.Symbol(f"q1_{par.symbol.name}_{s.name}") for s in self.x]))
+                  for par in adj.params]
+        t_s = sp.Symbol("BackT") - sp.Symbol("t0")          # the own spike, after t0
         L = ["const scalar t0 = TrialT - t;   // this step takes lambda from t0 + dt to t0",
              "if (t > 0.0 && t0 > -0.5 * dt) {",
              *(f"    const scalar l1_{s.name} = {l.name};" for s, l in zip(self.x, lam))]
+        drive = None
         if pop.name == self.readout.population:
             d = adj.readout_drive
             weight = self.readout.weighting.subs({t: sp.Symbol("t0") + DT / 2, T: sp.Symbol("TrialT")})
             rename = {s: f"readout_{s.name}" for s in self.readout.params}
             L += [f"    const scalar c = DLdz * ({_p(weight, rename)}) / TrialT;   // dL/dz w(t) / T drives the adjoint"]
-            new = new + sp.Symbol("c") * (prop.Psi.T * d).subs(tau, DT)
+            drive = sp.Symbol("c") * d
+            new = new + (prop.Psi.T * drive).subs(tau, DT)
         L += [f"    scalar n_{l.name} = {_p(e)};" for l, e in zip(lam, new)]
+        for par, name, q1 in params:
+            nq = par.dPhi.T * l1 + prop.Phi.T * q1
+            if drive is not None and par.dPsi is not None:
+                nq = nq + par.dPsi.T * drive
+            L += [f"    // {name}: G += what the deliveries at t1 gave (Q . Phi e + lambda . dPhi/d{name} e, from the synapses);",
+                  f"    //   Q(t0) = Phi(dt)^T Q(t1) + dPhi/d{name}(dt)^T lambda(t1)",
+                  f"    G_{name} += DParam_{name};",
+                  *(f"    const scalar q1_{name}_{s.name} = Q_{name}_{s.name};" for s in self.x),
+                  *(f"    scalar nq_{name}_{s.name} = {_p(e)};" for s, e in zip(self.x, nq.subs(tau, DT)))]
         if pop.spiking:
             lp = sp.Matrix([sp.Symbol(f"lp_{s.name}") for s in self.x])
             dl = sp.Matrix([sp.Symbol(f"dl_{s.name}") for s in self.x])
@@ -205,17 +221,32 @@ class NeuronEmitter:
             L += ["    if (BackSpike != 0) {   // its own spike in this interval, at BackT",
                   "        const scalar E = ErrorIn;   // dL/dt_s through its targets",
                   "        const scalar R = (RegLU * fmax(Count - RegNU, 0.0) - RegLL * fmax(RegNL - Count, 0.0)) * RegScale;",
-                  *(f"        const scalar lp_{s.name} = {_p(e)};" for s, e in zip(self.x, (prop.Phi.T * l1).subs(tau, DT - (sp.Symbol("BackT") - sp.Symbol("t0"))))),
-                  *(f"        scalar dl_{s.name};" for s in self.x),
+                  *(f"        const scalar lp_{s.name} = {_p(e)};" for s, e in zip(self.x, (prop.Phi.T * l1).subs(tau, DT - t_s)))]
+            for par, name, q1 in params:   # Q at the spike, the reset's jump in the state, the explicit terms
+                qs = (prop.Phi.T * q1 + par.dPhi.T * l1).subs(tau, DT - t_s)
+                reset_change = (pop.reset - sp.Matrix(self.x)).subs(xm, simultaneous=True)
+                own = (qs.T * reset_change)[0]
+                h_p = (lp.T * pop.reset.diff(par.symbol).subs(xm, simultaneous=True))[0]
+                explicit = par.spike_term.subs({**dict(zip(lam, lp)), **xm}, simultaneous=True) if par.spike_term is not None else 0
+                L += [f"        G_{name} += {_p(own)};   // Q(t_s) . (h(x-) - x-)",
+                      f"        G_{name} += (BackGrid != 0.0) ? ({_p(h_p)}) : ({_p(explicit)});"]
+            L += [*(f"        scalar dl_{s.name};" for s in self.x),
                   "        if (BackGrid != 0.0) {   // a grid spike: its time cannot move, the adjoint sees the reset only",
                   *(f"            dl_{s.name} = {_p(e - p)};" for s, e, p in zip(self.x, grid_jump, lp)),
                   "        }",
                   "        else {   // lambda- = h_x^T lambda+ - g_x^T (lambda+ . (h_x f - f(h)) + E) / (g_x . f) + R g_x^T",
                   *(f"            dl_{s.name} = {_p(e - p)};" for s, e, p in zip(self.x, jump, lp)),
                   "        }",
-                  *(f"        n_{l.name} += {_p(e)};" for l, e in zip(lam, (prop.Phi.T * dl).subs(tau, sp.Symbol("BackT") - sp.Symbol("t0")))),
-                  "    }"]
+                  *(f"        n_{l.name} += {_p(e)};" for l, e in zip(lam, (prop.Phi.T * dl).subs(tau, t_s)))]
+            for par, name, _ in params:
+                L += [f"        nq_{name}_{s.name} += {_p(e)};" for s, e in zip(self.x, (par.dPhi.T * dl).subs(tau, t_s))]
+            L += ["    }"]
         L += [f"    {l.name} = n_{l.name};" for l in lam]
+        for par, name, _ in params:
+            L += [f"    Q_{name}_{s.name} = nq_{name}_{s.name};" for s in self.x]
+            share = sum(sp.Symbol(f"Q_{name}_{s.name}") * x0 for s, x0 in zip(self.x, pop.initial) if x0 != 0)
+            if share != 0:
+                L += [f"    if (t0 < 0.5 * dt) {{ G_{name} += {_p(share)}; }}   // Q(0) . x(0)"]
         L += ["}"]
         if pop.spiking:
             L += ["// the spike of the interval [t0 - dt, t0), if any: the synapses read it at the next step",
@@ -253,10 +284,6 @@ def emit_genn(ir: NetworkIR, adjoint: Dict[str, AdjointIR], precision: str = "fl
     if readout.kind not in INTEGRAL_READOUTS:
         raise ConfigError(f"the GeNN backends run integral readouts (sum, sum_exp, linear, sigmoid, gauss) so far, "
                           f"not {readout.name!r}; use backend: native")
-    for p in ir.populations.values():
-        if p.learn:
-            raise ConfigError(f"population {p.name}: learnable parameters (model.*.learn) do not run on the GeNN "
-                              "backends yet; use backend: native")
     neurons, delivered = {}, {}
     for pop in ir.populations.values():
         adj = adjoint[pop.name]
@@ -277,6 +304,13 @@ def emit_genn(ir: NetworkIR, adjoint: Dict[str, AdjointIR], precision: str = "fl
                     sums[pre_sum] = component.xreplace({p: sp.Symbol(f"{post.name}_{p.name}") for p in post.params})
                 groups.append(_synapse_group(c, post, s.name, component, error[v].subs(tau, S),
                                              adj.lam[v].name, c.pre != inp.name, pre_sum))
+                for par in adj.params:   # dL/dp of the target's learnable parameters: one more group each
+                    dcomp = (par.dPhi * adj.jump_direction)[v].subs(tau, S)
+                    if pre_sum:
+                        sums[f"{pre_sum}_d{par.symbol.name}"] = dcomp.xreplace(
+                            {p: sp.Symbol(f"{post.name}_{p.name}") for p in post.params})
+                    groups.append(_parameter_group(c, post, s.name, component, dcomp, adj.lam[v].name,
+                                                   par.symbol.name, pre_sum))
     neurons[inp.name] = _input_model(sums)
     return GeNNNetworkDef(
         neurons=neurons, synapse_groups=groups, delivered=delivered, readout_population=readout.population,
@@ -306,6 +340,10 @@ def _neuron_model(pop: PopulationIR, adj: AdjointIR, delivered, readout, precisi
         egps += [("SpikeRing", "scalar*"), ("StepRing", "scalar*"), ("GridRing", "scalar*"), ("XRing", "scalar*")]
         inputs.append(("ErrorIn", "scalar", 0.0))
         code["threshold_condition_code"] = "Spiked != 0"
+    for par in adj.params:
+        name = par.symbol.name
+        vars_ += [(f"Q_{name}_{s.name}", "scalar", "READ_WRITE") for s in pop.state] + [(f"G_{name}", "scalar", "READ_WRITE")]
+        inputs.append((f"DParam_{name}", "scalar", 0.0))
     if pop.name == readout.population:
         vars_ += [("Acc", "scalar", "READ_WRITE"), ("DLdz", "scalar", "READ_WRITE")]
         params += [f"readout_{s.name}" for s in readout.params]
@@ -383,6 +421,43 @@ def _synapse_group(c, post: PopulationIR, var: str, component: sp.Expr, error: s
         param_values={sym.name: sym.name for sym in used if sym.name not in het},
         post_var_refs={f"{lam}_post": lam, **{f"{sym.name}_post": sym.name for sym in used if sym.name in het}},
         error_target="ErrorIn" if pre_has_adjoint else None, pre_sum=pre_sum)
+
+
+def _parameter_group(c, post: PopulationIR, var: str, component: sp.Expr, dcomp: sp.Expr, lam: str, name: str,
+                     pre_sum: str = None) -> SynapseGroupDef:
+    """Backward only: what a delivery at t1 adds to dL/d(name) of the target, w (Q(t1) . Phi(s) e +
+    lambda(t1) . dPhi(s)/d(name) e), the part of variable var, into the target's DParam_<name>."""
+    used = sorted((sym for sym in (component.free_symbols | dcomp.free_symbols) if sym in post.params),
+                  key=lambda sym: sym.name)
+    het = set(post.heterogeneous)
+    rename = {sym: f"{sym.name}_post" for sym in used if sym.name in het}
+    grown = f"{pre_sum}_pre" if pre_sum else f"({_p(component, rename)})"
+    dgrown = f"{pre_sum}_d{name}_pre" if pre_sum else f"({_p(dcomp, rename)})"
+    if pre_sum:
+        used = []
+    q = f"Q_{name}_{var}_post"
+    wu = ModelDef(
+        "weight_update", f"GEP_{c.name}_to_{var}_d{name}",
+        params=[sym.name for sym in used if sym.name not in het],
+        vars=[("g", "scalar", "READ_ONLY")],
+        pre_neuron_var_refs=[("BackSpike_pre", "int"), ("BackS_pre", "scalar")]
+        + ([(f"{pre_sum}_pre", "scalar"), (f"{pre_sum}_d{name}_pre", "scalar")] if pre_sum else []),
+        post_neuron_var_refs=[(f"{lam}_post", "scalar"), (q, "scalar")]
+        + [(f"{sym.name}_post", "scalar") for sym in used if sym.name in het],
+        code={"pre_event_threshold_condition_code": "BackSpike_pre != 0",
+              "pre_event_syn_code": f"// {c.name}, d/d{name}: w (Q . Phi(s) e + lambda . dPhi(s)/d{name} e), the {var} part\n"
+                                    "const scalar s = BackS_pre;\n"
+                                    f"addToPost(g * ({q} * {grown} + {lam}_post * {dgrown}));"},
+        comment=f"{c.name}: the {var} part of dL/d{name} of the target, backward only")
+    psm = ModelDef("postsynaptic", "GEP_Deliver", code={"sim_code": "injectCurrent(inSyn);\ninSyn = 0.0;"},
+                   comment="hand the summed jumps to the neuron's Delta variable, once")
+    return SynapseGroupDef(
+        name=f"{c.name}_{var}_d{name}", connection=c.name, pre=c.pre, post=c.post, target_var=f"DParam_{name}",
+        weight_update=wu, postsynaptic=psm,
+        param_values={sym.name: sym.name for sym in used if sym.name not in het},
+        post_var_refs={f"{lam}_post": lam, q: f"Q_{name}_{var}",
+                       **{f"{sym.name}_post": sym.name for sym in used if sym.name in het}},
+        pre_sum=pre_sum, gradient=False)
 
 
 # One per synapse group: the sum over the batch of its per-trial gradients, and those zeroed for the next batch.
