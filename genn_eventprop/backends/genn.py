@@ -80,6 +80,11 @@ class GeNNBackend:
             raise ConfigError(f"GeNN backend must be one of {sorted(BACKENDS)}, got {kind!r}")
         if precision not in ("float32", "float64"):
             raise ConfigError(f"precision must be float32 or float64, got {precision!r}")
+        from genn_eventprop.backends.available import pygenn_backend_names
+        if BACKENDS[kind] not in pygenn_backend_names():
+            raise UserError(f"backend {kind}: the pygenn installed here has no {BACKENDS[kind]} backend (for CUDA: "
+                            "built without CUDA_PATH, or no CUDA driver on this machine); docs/genn.md says how to "
+                            "build it, or use backend: native")
         if kind == "genn-cpu" and batch_size != 1:
             raise ConfigError("backend genn-cpu (GeNN's CPU backend) runs batch size 1 only; set train.batch_size=1")
         self.name, self.network, self.precision = kind, network, precision
