@@ -64,9 +64,9 @@ def test_each_connection_gets_one_synapse_group_per_state_variable_its_jump_reac
     assert groups == ["inp_to_hid_V", "inp_to_hid_I", "hid_to_hid_V", "hid_to_hid_I", "hid_to_out_V", "hid_to_out_I"]
 
 
-def test_sampled_readouts_are_refused_by_the_genn_emitter_with_the_alternative():
-    ir = build_ir(tiny_network(readout="max"))
-    with pytest.raises(ConfigError, match="GeNN backends run integral readouts.*use backend: native"):
+def test_readouts_genn_does_not_run_yet_are_refused_with_the_alternative():
+    ir = build_ir(tiny_network(readout="avg_xentropy"))
+    with pytest.raises(ConfigError, match="GeNN backends run the integral readouts .* and max so far.*use backend: native"):
         emit_genn(ir, derive(ir))
 
 
@@ -122,6 +122,16 @@ def test_genn_cpu_gives_the_native_spike_times_losses_and_gradients(recurrent, b
     batch = batch_from(one_spike_per_channel_and_step(random_samples(seed=4, n=3, n_spikes=10)))
     a, b, _ = run_both(net, weights, batch, build_cache, tmp_path)
     assert a.spike_counts["hid"].sum() > 50 and np.isclose(a.recorded["hid"][0], np.round(a.recorded["hid"][0])).any()
+    assert_same(a, b)
+
+
+@needs_pygenn
+@pytest.mark.parametrize("readout", ["sum", "gauss", "max"])
+def test_each_readout_genn_runs_gives_the_native_losses_and_gradients(readout, build_cache, tmp_path):
+    net = tiny_network(recurrent=True, readout=readout)
+    weights = net.init_weights(np.random.default_rng(3))
+    weights["inp_to_hid"] *= 3.0
+    a, b, _ = run_both(net, weights, batch_from(random_samples(seed=5, n=3, n_spikes=12)), build_cache, tmp_path)
     assert_same(a, b)
 
 

@@ -294,6 +294,8 @@ class GeNNBackend:
                     self._set_var(name, var, init)
             if name == d.readout_population:
                 self._set_var(name, "Acc", 0.0)
+                if self.ir.readout.kind == "max":
+                    self._set_var(name, "ArgMax", -1.0)
         self.model.timestep = 0   # (the gradients were zeroed by the last batch reduction, or at load)
 
     @staticmethod
@@ -341,7 +343,9 @@ class GeNNBackend:
             for _ in range(steps):
                 self.model.step_time()
             lengths = np.array([self._steps(x, dt) * dt for x in batch.durations[first:first + count]])
-            z[first:first + count] = self._read(out, "Acc")[:count] / lengths[:, None]
+            z[first:first + count] = self._read(out, "Acc")[:count]
+            if self.ir.readout.kind == "integral":   # z = (1/T) integral w(t) V dt; max: z = the maximum itself
+                z[first:first + count] /= lengths[:, None]
             for p in spiking:
                 if self._read(p, "Overflow")[:count].any():
                     b, i = np.argwhere(self._read(p, "Overflow")[:count])[0]

@@ -362,7 +362,7 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
                 L.append(f"        {n}_integrate(P, ws.{n}_Fdt.data(), ws.{n}_x.data(), wbar, ws.acc.data());")
             L.append(f"        {n}_advance(P, ws.{n}_Fdt.data(), ws.{n}_x.data(), ws.{n}_end.data());")
         if self.ns:
-            L += next_step.keep_free_ends(self) + next_step.deliver_grid_spikes(self)
+            L += self.sample_readout("end") + next_step.keep_free_ends(self) + next_step.deliver_grid_spikes(self)
         L += ["        // 2. the step's input spikes, each adding its effect on the end-of-step state",
               "        while (ip < S.n_spikes && S.t[ip] < t1) {",
               "            const double te = std::max(S.t[ip], t0);",
@@ -446,7 +446,7 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
             L += ["        }"]
         L += ["        ws.events.insert(ws.events.end(), ws.step_events.begin(), ws.step_events.end());",
               *(f"        ws.{p.name}_x.swap(ws.{p.name}_end);" for p in self.pops),
-              *self.sample_readout(),
+              *([] if self.ns else self.sample_readout()),
               "    }"]
         if self.integral:
             L.append(f"    for (int i = 0; i < {self.out}_N; i++) ws.acc[i] /= T;   // z_k = (1/T) integral w(t) V_k dt")
@@ -459,18 +459,19 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
         L += ["    return 0;", "}", ""]
         return L
 
-    def sample_readout(self) -> List[str]:
-        """Forward, at each step end: the sampled readouts."""
+    def sample_readout(self, state: str = "x") -> List[str]:
+        """Forward, at each step end: the sampled readouts, of ws.<out>_<state> (next_step: before the deliveries
+        at the step end, as a time-stepped simulator sees it)."""
         o = self.out
         if self.kind == "max":
             return [f"        for (int j = 0; j < {o}_N; j++) {{   // max readout: z_j = max over step ends of V_j",
-                    f"            const double v = {o}_readout_value(P, ws.{o}_x.data(), j);",
+                    f"            const double v = {o}_readout_value(P, ws.{o}_{state}.data(), j);",
                     "            if (k == 0 || v > ws.acc[j]) { ws.acc[j] = v; ws.argmax[j] = k; }",
                     "        }"]
         if self.kind == "avg_xentropy":
             return [f"        {{   // avg_xentropy: cross-entropy of softmax(V(t_k)), and its gradient for the backward pass",
                     f"            double v[{o}_N], vmax = -INFINITY, sum = 0.0;",
-                    f"            for (int j = 0; j < {o}_N; j++) {{ v[j] = {o}_readout_value(P, ws.{o}_x.data(), j); vmax = std::max(vmax, v[j]); }}",
+                    f"            for (int j = 0; j < {o}_N; j++) {{ v[j] = {o}_readout_value(P, ws.{o}_{state}.data(), j); vmax = std::max(vmax, v[j]); }}",
                     f"            for (int j = 0; j < {o}_N; j++) sum += std::exp(v[j] - vmax);",
                     "            ws.ce_sum += std::log(sum) + vmax - v[S.label];",
                     f"            for (int j = 0; j < {o}_N; j++) {{",
@@ -554,7 +555,7 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
              "        const double wbar = readout_weight(P, (k + 0.5) * dt, T);",
              (f"        for (int i = 0; i < {self.out}_N; i++) ws.drive[i] = ws.dLdz[i] * wbar / T;   // dL/dz_k * w(t) / T"
               if self.integral else f"        (void)wbar; std::fill(ws.drive.begin(), ws.drive.end(), 0.0);   // no flow drive"),
-             *self.readout_impulse(),
+             *([] if self.ns else self.readout_impulse()),
              "        ws.pending.clear();",
              "        while (e >= 0 && ws.events[e].t >= t0) {",
              "            const Event& ev = ws.events[e--];",
@@ -587,8 +588,10 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
                   *grads(p, "i", "                ", True),
                   *(self.ns_spike(p) if self.ns else self.exact_spike(p)),
                   "            }"]
-        L += ["        }",
-              "        // lambda(t0): the whole step's adjoint flow, then every jump of the step carried back to t0"]
+        L += ["        }"]
+        if self.ns:   # the sample at t1 came before the deliveries at t1: its impulse goes in after them
+            L += self.readout_impulse()
+        L += ["        // lambda(t0): the whole step's adjoint flow, then every jump of the step carried back to t0"]
         L += self.step_adjoint()
         L += self.param_finish()
         L += ["}", ""]

@@ -31,7 +31,7 @@ from genn_eventprop.ir import T, NetworkIR, PopulationIR, t
 
 DT = sp.Symbol("dt", positive=True)
 S = sp.Symbol("s", nonnegative=True)
-INTEGRAL_READOUTS = ("integral",)
+GENN_READOUTS = ("integral", "max")
 
 
 @dataclass
@@ -127,8 +127,12 @@ class NeuronEmitter:
               *(f"scalar x1_{n};" for n in names)]
         sub0 = dict(zip(x, x0))
         L += self.assign([f"x1_{n}" for n in names], self.update(x0, DT), declare=False)
-        if pop.name == self.readout.population:
+        if pop.name == self.readout.population and self.readout.kind == "integral":
             L += self.readout_lines(x0)
+        if pop.name == self.readout.population and self.readout.kind == "max":
+            value = pop.readout.subs(dict(zip(x, [sp.Symbol(f"x1_{n}") for n in names])))
+            L += ["// readout 'max': the largest readout value at a step end (before the deliveries there), and its step",
+                  f"if (t < TrialT) {{ const scalar v = {_p(value)}; if (t == 0.0 || v > Acc) {{ Acc = v; ArgMax = t / dt; }} }}"]
         if pop.spiking:
             g0 = pop.threshold.subs(sub0)
             g1 = pop.threshold.subs(dict(zip(x, [sp.Symbol(f"x1_{n}") for n in names])))
@@ -192,9 +196,14 @@ class NeuronEmitter:
         t_s = sp.Symbol("BackT") - sp.Symbol("t0")          # the own spike, after t0
         L = ["const scalar t0 = TrialT - t;   // this step takes lambda from t0 + dt to t0",
              "if (t > 0.0 && t0 > -0.5 * dt) {",
-             *(f"    const scalar l1_{s.name} = {l.name};" for s, l in zip(self.x, lam))]
+             *(f"    scalar l1_{s.name} = {l.name};" for s, l in zip(self.x, lam))]
+        if pop.name == self.readout.population and self.readout.kind == "max":
+            d = adj.readout_drive
+            L += ["    if (fabs(ArgMax - t0 / dt) < 0.5) {   // the maximum was sampled at t0 + dt: dL/dz d(readout)/dx",
+                  *(f"        l1_{s.name} += DLdz * ({_p(e)});" for s, e in zip(self.x, d) if e != 0),
+                  "    }"]
         drive = None
-        if pop.name == self.readout.population:
+        if pop.name == self.readout.population and self.readout.kind == "integral":
             d = adj.readout_drive
             weight = self.readout.weighting.subs({t: sp.Symbol("t0") + DT / 2, T: sp.Symbol("TrialT")})
             rename = {s: f"readout_{s.name}" for s in self.readout.params}
@@ -281,9 +290,9 @@ def _delivered(pop: PopulationIR, adj: AdjointIR) -> List[str]:
 
 def emit_genn(ir: NetworkIR, adjoint: Dict[str, AdjointIR], precision: str = "float32") -> GeNNNetworkDef:
     net, readout = ir.network, ir.readout
-    if readout.kind not in INTEGRAL_READOUTS:
-        raise ConfigError(f"the GeNN backends run integral readouts (sum, sum_exp, linear, sigmoid, gauss) so far, "
-                          f"not {readout.name!r}; use backend: native")
+    if readout.kind not in GENN_READOUTS:
+        raise ConfigError(f"the GeNN backends run the integral readouts (sum, sum_exp, linear, sigmoid, gauss) and max "
+                          f"so far, not {readout.name!r}; use backend: native")
     neurons, delivered = {}, {}
     for pop in ir.populations.values():
         adj = adjoint[pop.name]
@@ -346,6 +355,8 @@ def _neuron_model(pop: PopulationIR, adj: AdjointIR, delivered, readout, precisi
         inputs.append((f"DParam_{name}", "scalar", 0.0))
     if pop.name == readout.population:
         vars_ += [("Acc", "scalar", "READ_WRITE"), ("DLdz", "scalar", "READ_WRITE")]
+        if readout.kind == "max":
+            vars_.append(("ArgMax", "scalar", "READ_WRITE"))
         params += [f"readout_{s.name}" for s in readout.params]
     return ModelDef("neuron", f"GEP_{pop.name}", params=params, int_params=int_params, vars=vars_, code=code,
                     extra_global_params=egps, additional_input_vars=inputs, comment=f"{pop.name}: {pop.model_name}")
