@@ -394,43 +394,51 @@ def _input_model(sums: Dict[str, sp.Expr]) -> ModelDef:
                     code=code, extra_global_params=[("SpikeTimes", "scalar*")], comment="input spikes from data")
 
 
+# The postsynaptic model of every group: hand the summed jumps to the target's input variable, once.
+DELIVER = ModelDef("postsynaptic", "GEP_Deliver", code={"sim_code": "injectCurrent(inSyn);\ninSyn = 0.0;"},
+                   comment="hand the summed jumps to the neuron's Delta variable, once")
+
+
+def _target_parameters(post: PopulationIR, *exprs):
+    """The target's parameters exprs use: shared ones (WU parameters of the same name), per-neuron ones (read
+    through post variable references, <name>_post), and the renaming that prints the latter."""
+    used = sorted({sym.name for e in exprs for sym in e.free_symbols if sym in post.params})
+    per_neuron = [n for n in used if n in post.heterogeneous]
+    rename = {sym: f"{sym.name}_post" for sym in post.params if sym.name in per_neuron}
+    return [n for n in used if n not in per_neuron], per_neuron, rename
+
+
 def _synapse_group(c, post: PopulationIR, var: str, component: sp.Expr, error: sp.Expr, lam: str,
                    pre_has_adjoint: bool, pre_sum: str = None) -> SynapseGroupDef:
     """Weights of connection c adding g [Phi(s) e]_var to the target's Delta_var, s = t - t_spike; backward,
     dL/dw += lambda_var [Phi(s) e]_var and E_pre += w lambda_var [Phi(s) q]_var at the target's adjoint at t1."""
-    used = sorted((sym for sym in (component.free_symbols | error.free_symbols) if sym in post.params),
-                  key=lambda sym: sym.name)
-    het = set(post.heterogeneous)
-    rename = {sym: f"{sym.name}_post" for sym in used if sym.name in het}
+    shared, per_neuron, rename = _target_parameters(post, component, error)
     grown = f"{pre_sum}_pre" if pre_sum else f"({_p(component, rename)})"
     backward = [f"// {c.name} backward: the spike BackS_pre before t1 met lambda_{var}(t1) of the target",
                 "const scalar s = BackS_pre;",
                 f"Gradient += {lam}_post * {grown};"]
-    if pre_sum:
-        used = []   # the input neuron evaluated the component with the targets' parameters
+    if pre_sum:   # the input neuron evaluated the component with the targets' parameters
+        shared, per_neuron = [], []
     if pre_has_adjoint:
         backward.append(f"addToPre(g * {lam}_post * ({_p(error, rename)}));   // E of the presynaptic spike")
     wu = ModelDef(
         "weight_update", f"GEP_{c.name}_to_{var}",
-        params=[sym.name for sym in used if sym.name not in het],
+        params=shared,
         vars=[("g", "scalar", "READ_ONLY"), ("Gradient", "scalar", "READ_WRITE")],
         pre_neuron_var_refs=[("TSpike_pre", "scalar"), ("BackSpike_pre", "int"), ("BackS_pre", "scalar")]
         + ([(f"{pre_sum}_pre", "scalar")] if pre_sum else []),
-        post_neuron_var_refs=[(f"{lam}_post", "scalar")] + [(f"{sym.name}_post", "scalar") for sym in used
-                                                             if sym.name in het],
+        post_neuron_var_refs=[(f"{lam}_post", "scalar")] + [(f"{n}_post", "scalar") for n in per_neuron],
         code={"pre_spike_syn_code": f"// {c.name}: a spike at TSpike_pre has grown, by now, into g [Phi(s) e]_{var}\n"
                                     "const scalar s = t - TSpike_pre;\n"
                                     f"addToPost(g * {grown});",
               "pre_event_threshold_condition_code": "BackSpike_pre != 0",
               "pre_event_syn_code": "\n".join(backward)},
         comment=f"{c.name}: the {var} part of the delivered jump")
-    psm = ModelDef("postsynaptic", "GEP_Deliver", code={"sim_code": "injectCurrent(inSyn);\ninSyn = 0.0;"},
-                   comment="hand the summed jumps to the neuron's Delta variable, once")
     return SynapseGroupDef(
         name=f"{c.name}_{var}", connection=c.name, pre=c.pre, post=c.post, target_var=f"Delta_{var}",
-        weight_update=wu, postsynaptic=psm,
-        param_values={sym.name: sym.name for sym in used if sym.name not in het},
-        post_var_refs={f"{lam}_post": lam, **{f"{sym.name}_post": sym.name for sym in used if sym.name in het}},
+        weight_update=wu, postsynaptic=DELIVER,
+        param_values={n: n for n in shared},
+        post_var_refs={f"{lam}_post": lam, **{f"{n}_post": n for n in per_neuron}},
         error_target="ErrorIn" if pre_has_adjoint else None, pre_sum=pre_sum)
 
 
@@ -438,36 +446,29 @@ def _parameter_group(c, post: PopulationIR, var: str, component: sp.Expr, dcomp:
                      pre_sum: str = None) -> SynapseGroupDef:
     """Backward only: what a delivery at t1 adds to dL/d(name) of the target, w (Q(t1) . Phi(s) e +
     lambda(t1) . dPhi(s)/d(name) e), the part of variable var, into the target's DParam_<name>."""
-    used = sorted((sym for sym in (component.free_symbols | dcomp.free_symbols) if sym in post.params),
-                  key=lambda sym: sym.name)
-    het = set(post.heterogeneous)
-    rename = {sym: f"{sym.name}_post" for sym in used if sym.name in het}
+    shared, per_neuron, rename = _target_parameters(post, component, dcomp)
     grown = f"{pre_sum}_pre" if pre_sum else f"({_p(component, rename)})"
     dgrown = f"{pre_sum}_d{name}_pre" if pre_sum else f"({_p(dcomp, rename)})"
     if pre_sum:
-        used = []
+        shared, per_neuron = [], []
     q = f"Q_{name}_{var}_post"
     wu = ModelDef(
         "weight_update", f"GEP_{c.name}_to_{var}_d{name}",
-        params=[sym.name for sym in used if sym.name not in het],
+        params=shared,
         vars=[("g", "scalar", "READ_ONLY")],
         pre_neuron_var_refs=[("BackSpike_pre", "int"), ("BackS_pre", "scalar")]
         + ([(f"{pre_sum}_pre", "scalar"), (f"{pre_sum}_d{name}_pre", "scalar")] if pre_sum else []),
-        post_neuron_var_refs=[(f"{lam}_post", "scalar"), (q, "scalar")]
-        + [(f"{sym.name}_post", "scalar") for sym in used if sym.name in het],
+        post_neuron_var_refs=[(f"{lam}_post", "scalar"), (q, "scalar")] + [(f"{n}_post", "scalar") for n in per_neuron],
         code={"pre_event_threshold_condition_code": "BackSpike_pre != 0",
               "pre_event_syn_code": f"// {c.name}, d/d{name}: w (Q . Phi(s) e + lambda . dPhi(s)/d{name} e), the {var} part\n"
                                     "const scalar s = BackS_pre;\n"
                                     f"addToPost(g * ({q} * {grown} + {lam}_post * {dgrown}));"},
         comment=f"{c.name}: the {var} part of dL/d{name} of the target, backward only")
-    psm = ModelDef("postsynaptic", "GEP_Deliver", code={"sim_code": "injectCurrent(inSyn);\ninSyn = 0.0;"},
-                   comment="hand the summed jumps to the neuron's Delta variable, once")
     return SynapseGroupDef(
         name=f"{c.name}_{var}_d{name}", connection=c.name, pre=c.pre, post=c.post, target_var=f"DParam_{name}",
-        weight_update=wu, postsynaptic=psm,
-        param_values={sym.name: sym.name for sym in used if sym.name not in het},
-        post_var_refs={f"{lam}_post": lam, q: f"Q_{name}_{var}",
-                       **{f"{sym.name}_post": sym.name for sym in used if sym.name in het}},
+        weight_update=wu, postsynaptic=DELIVER,
+        param_values={n: n for n in shared},
+        post_var_refs={f"{lam}_post": lam, q: f"Q_{name}_{var}", **{f"{n}_post": n for n in per_neuron}},
         pre_sum=pre_sum, gradient=False)
 
 
