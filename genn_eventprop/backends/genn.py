@@ -17,7 +17,7 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from genn_eventprop.backends.native import BatchResult, default_cache_dir
+from genn_eventprop.backends.native import BatchResult, checked_weights, default_cache_dir, trial_steps
 from genn_eventprop.codegen.genn import GRADIENT_REDUCE, GeNNNetworkDef, ModelDef, emit_genn
 from genn_eventprop.errors import ConfigError, SpikeBufferOverflow, UserError
 from genn_eventprop.eventprop import derive
@@ -226,17 +226,24 @@ class GeNNBackend:
             for p, source in sg_def.param_values.items():
                 self.groups[sg_def.name].set_dynamic_param_value(p, float(self.params[f"{sg_def.post}_{source}"]))
 
-    def generate(self, dt: float) -> str:
-        """Build the model for time step dt; returns the folder of GeNN's generated source."""
+    def _ensure_built(self, dt: float):
         if self.model is None or dt != self._dt:
             self._build(dt)
+
+    def generate(self, dt: float) -> str:
+        """Build the model for time step dt; returns the folder of GeNN's generated source."""
+        self._ensure_built(dt)
         return os.path.join(self.cache_dir, f"{self._model_name(dt)}_CODE")
 
     # -- running -----------------------------------------------------------------------------------
-    def _set_var(self, pop: str, var: str, values):
-        v = self.pops[pop].vars[var]
+    @staticmethod
+    def _push(v, values):
+        """A pygenn variable set to values (a constant, or an array in any shape of the same size) on the device."""
         v.view[...] = np.reshape(values, v.view.shape) if np.ndim(values) else values
         v.push_to_device()
+
+    def _set_var(self, pop: str, var: str, values):
+        self._push(self.pops[pop].vars[var], values)
 
     def _start_trials(self, batch, first: int, count: int, dt: float):
         """Reset every state and load the input spikes of trials first .. first + count - 1."""
@@ -248,7 +255,7 @@ class GeNNBackend:
             s = first + b
             t = np.asarray(batch.times[batch.offsets[s]:batch.offsets[s + 1]], dtype=np.float64)
             u = np.asarray(batch.units[batch.offsets[s]:batch.offsets[s + 1]], dtype=np.int64)
-            inside = t < self._steps(batch.durations[s], dt) * dt   # (later spikes never reach the network)
+            inside = t < trial_steps(batch.durations[s], dt) * dt   # (later spikes never reach the network)
             t, u = t[inside], u[inside]
             if u.size and (u.min() < 0 or u.max() >= inp.size):
                 raise UserError(f"input spikes name channel {int(u.max())}, but the input population has {inp.size} "
@@ -276,7 +283,7 @@ class GeNNBackend:
         for var, init in (("TSpike", -1.0e9), ("Spiked", 0), ("BackSpike", 0), ("BackS", 0.0)):
             self._set_var(inp.name, var, init)
         lengths = np.zeros(B)   # T = n_steps dt, as the native backend's readout
-        lengths[:count] = [self._steps(x, dt) * dt for x in batch.durations[first:first + count]]
+        lengths[:count] = trial_steps(batch.durations[first:first + count], dt) * dt
         for name in [p.name for p in self.network.populations]:
             self._set_var(name, "TrialT", lengths if B > 1 else lengths[0])
         for name, ir in self.ir.populations.items():
@@ -298,10 +305,6 @@ class GeNNBackend:
                     self._set_var(name, "ArgMax", -1.0)
         self.model.timestep = 0   # (the gradients were zeroed by the last batch reduction, or at load)
 
-    @staticmethod
-    def _steps(duration: float, dt: float) -> int:
-        return int(np.ceil(duration / dt - 1e-9))
-
     def _read(self, pop: str, var: str) -> np.ndarray:
         v = self.pops[pop].vars[var]
         v.pull_from_device()
@@ -310,8 +313,7 @@ class GeNNBackend:
     def run_batch(self, weights: Dict[str, np.ndarray], batch, dt: float, compute_gradients: bool = True,
                   loss_scale: Optional[float] = None, record: bool = False) -> BatchResult:
         """Forward (and backward) pass of every trial in batch, batch_size trials at a time; as NativeBackend."""
-        if self.model is None or dt != self._dt:
-            self._build(dt)
+        self._ensure_built(dt)
         if len(batch.times) > self.input_capacity:   # the spike-time array's size is fixed at load: reload it larger
             self.input_capacity = 2 * len(batch.times)
             self.model.unload()
@@ -321,12 +323,9 @@ class GeNNBackend:
         n = len(batch.labels)
         scale = 1.0 / max(n, 1) if loss_scale is None else float(loss_scale)
         self._push_params(scale)
-        for sg_def in self.definition.synapse_groups:
-            arr = np.asarray(weights[sg_def.connection])
-            if arr.shape != self.network.weight_shapes()[sg_def.connection]:
-                raise ConfigError(f"weights of {sg_def.connection} have shape {arr.shape}, expected "
-                                  f"{self.network.weight_shapes()[sg_def.connection]}")
-            self._set_var_sg(sg_def.name, arr.ravel())
+        arrays = checked_weights(self.network, weights)
+        for sg_def in self.definition.synapse_groups:   # every group of a connection holds its weights
+            self._push(self.groups[sg_def.name].vars["g"], arrays[sg_def.connection])
         out = self.definition.readout_population
         labels = np.asarray(batch.labels)
         spiking = [p for p, ir in self.ir.populations.items() if ir.spiking]
@@ -339,10 +338,10 @@ class GeNNBackend:
         for first in range(0, n, self.batch_size):
             count = min(self.batch_size, n - first)
             self._start_trials(batch, first, count, dt)
-            steps = max(self._steps(x, dt) for x in batch.durations[first:first + count])
+            steps = int(trial_steps(batch.durations[first:first + count], dt).max())
             for _ in range(steps):
                 self.model.step_time()
-            lengths = np.array([self._steps(x, dt) * dt for x in batch.durations[first:first + count]])
+            lengths = trial_steps(batch.durations[first:first + count], dt) * dt
             z[first:first + count] = self._read(out, "Acc")[:count]
             if self.ir.readout.kind == "integral":   # z = (1/T) integral w(t) V dt; max: z = the maximum itself
                 z[first:first + count] /= lengths[:, None]
@@ -389,11 +388,6 @@ class GeNNBackend:
             v = self.reducers[sg_def.name].vars["Reduced"]
             v.pull_from_device()
             grads[sg_def.connection] += np.array(v.view, dtype=np.float64).reshape(grads[sg_def.connection].shape)
-
-    def _set_var_sg(self, name: str, values):
-        v = self.groups[name].vars["g"]
-        v.view[...] = np.reshape(values, v.view.shape)
-        v.push_to_device()
 
     def _spike_times(self, pop: str):
         """(times, neurons) of trial 0 from the ring of exact spike times, in time order."""

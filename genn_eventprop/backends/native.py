@@ -127,6 +127,23 @@ def singular_pairs(ir, adjoint):
     return sorted(set(pairs))
 
 
+def trial_steps(durations, dt: float) -> np.ndarray:
+    """Steps of each trial: its duration rounded up to the time grid (the readout's T is steps * dt)."""
+    return np.ceil(np.asarray(durations, dtype=np.float64) / dt - 1e-9).astype(np.int64)
+
+
+def checked_weights(network: Network, weights: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+    """Each connection's weights as an array of its [pre, post] shape; a wrong shape is one clear error."""
+    out = {}
+    for c in network.connections:
+        shape = network.weight_shapes()[c.name]
+        arr = np.asarray(weights[c.name])
+        if arr.shape != shape:
+            raise ConfigError(f"weights of {c.name} have shape {arr.shape}, expected {shape}")
+        out[c.name] = arr
+    return out
+
+
 _DBL = np.ctypeslib.ndpointer(np.float64, flags="C_CONTIGUOUS")
 _I32 = np.ctypeslib.ndpointer(np.int32, flags="C_CONTIGUOUS")
 _I64 = np.ctypeslib.ndpointer(np.int64, flags="C_CONTIGUOUS")
@@ -209,10 +226,10 @@ class NativeBackend:
     def singular_pairs(self):
         return singular_pairs(self.ir, self.adjoint)
 
-    def _check_params(self, dt: float):
+    def _check_params(self, dt: float, params: np.ndarray):
         """A propagator whose denominators vanish (e.g. tau_mem == tau_syn) would give inf or nan.
-        Checked once per set of parameter values."""
-        key = (dt, self._param_array().tobytes())
+        Checked once per set of parameter values (params: the array _param_array made of them)."""
+        key = (dt, params.tobytes())
         if key == getattr(self, "_checked", None):
             return
         for pop, symbols, dens, fn in self._denominators:
@@ -236,14 +253,11 @@ class NativeBackend:
         """
         prog = self.program
         n = len(batch.labels)
-        self._check_params(dt)
+        params = self._param_array()
+        self._check_params(dt, params)
         W = np.empty(prog.n_weights, dtype=self.dtype)
-        for c in self.network.connections:
-            shape = self.network.weight_shapes()[c.name]
-            arr = np.asarray(weights[c.name])
-            if arr.shape != shape:
-                raise ConfigError(f"weights of {c.name} have shape {arr.shape}, expected {shape}")
-            off = prog.weight_offsets[c.name]
+        for name, arr in checked_weights(self.network, weights).items():
+            off = prog.weight_offsets[name]
             W[off:off + arr.size] = arr.ravel()
         times = np.ascontiguousarray(batch.times, dtype=np.float64)
         units = np.ascontiguousarray(batch.units, dtype=np.int32)
@@ -255,8 +269,7 @@ class NativeBackend:
         labels = np.ascontiguousarray(batch.labels, dtype=np.int64)
         if labels.size and (labels.min() < 0 or labels.max() >= prog.n_outputs):
             raise UserError(f"label {int(labels.max())} does not fit the {prog.n_outputs} output neurons")
-        n_steps = np.ascontiguousarray(np.ceil(np.asarray(batch.durations, dtype=np.float64) / dt - 1e-9), dtype=np.int32)
-        params = self._param_array()
+        n_steps = np.ascontiguousarray(trial_steps(batch.durations, dt), dtype=np.int32)
         reg = np.array([v for p in prog.spiking for v in self.regularisation[p]] or [0.0], dtype=np.float64)
         grad = np.zeros(prog.n_weights, dtype=np.float64)
         pgrad = np.zeros(max(sum(prog.param_sizes[k] for k in prog.learn_names), 1), dtype=np.float64)
