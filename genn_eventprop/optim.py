@@ -34,7 +34,7 @@ class Adam:
         """One Adam step with learning rate lr: params[k] -= lr * m_hat / (sqrt(v_hat) + eps), in place.
         lr_scale multiplies the rate of the arrays it names (learnable time constants live in ms, not in
         the weights' units)."""
-        if not self.m:
+        if not self.m and set(params) != set(self.m):   # first step without reset(): moments shaped like params
             self.reset(params)
         if set(params) != set(self.m) or set(grads) != set(self.m):
             raise ValueError(f"Adam holds moments for {sorted(self.m)}, but got weights {sorted(params)} and "
@@ -56,6 +56,9 @@ class Adam:
             rate = lr * (lr_scale.get(k, 1.0) if lr_scale else 1.0)
             update = rate * (m / c1) / (np.sqrt(v / c2) + self.eps)
             p -= update   # float64 arithmetic, one rounding into p's dtype
+
+    def sync(self, params: Dict[str, np.ndarray]):
+        """Nothing to do: the arrays are updated in place (backends/device_adam.py has to copy them back)."""
 
     def state_dict(self) -> dict:
         """{'steps': int, 'm': {name: array}, 'v': {name: array}}: copies, so later steps do not change it."""

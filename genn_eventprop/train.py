@@ -92,7 +92,8 @@ class Trainer:
         o = cfg.train.optimiser
         if o.name != "adam":
             raise ConfigError(f"train.optimiser.name: {o.name!r} is not available; use 'adam'")
-        self.optimiser = Adam(beta1=o.beta1, beta2=o.beta2, eps=o.eps)
+        on_device = getattr(self.backend, "device_optimiser", None)   # GeNN: Adam as a custom update there
+        self.optimiser = (on_device or Adam)(beta1=o.beta1, beta2=o.beta2, eps=o.eps)
         self.schedule = LearningRateSchedule(o.lr, warmup_start=o.warmup.start, warmup_factor=o.warmup.factor,
                                              decay_factor=o.decay.factor, decay_every=o.decay.every)
         a = cfg.data.augment
@@ -210,6 +211,7 @@ class Trainer:
                 spikes += float(sum(r.spike_counts[h].sum() for h in self.hidden))
                 progress.update(b + 1, float(np.concatenate(losses).mean()))
             progress.close()
+            self.optimiser.sync(weights)   # the weights an optimiser on a device moved, back in the host arrays
             train_seconds = time.perf_counter() - t0
             n_hidden = sum(self.network.population(h).size for h in self.hidden)
             row = {"epoch": epoch + 1, "lr": lr, "train_loss": float(np.concatenate(losses).mean()),

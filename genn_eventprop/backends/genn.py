@@ -18,7 +18,7 @@ from typing import Dict, Optional
 import numpy as np
 
 from genn_eventprop.backends.native import BatchResult, checked_weights, default_cache_dir, trial_steps
-from genn_eventprop.codegen.genn import GRADIENT_REDUCE, GeNNNetworkDef, ModelDef, emit_genn
+from genn_eventprop.codegen.genn import ADAM_STEP, GRADIENT_REDUCE, GeNNNetworkDef, ModelDef, emit_genn
 from genn_eventprop.errors import ConfigError, SpikeBufferOverflow, UserError
 from genn_eventprop.eventprop import derive
 from genn_eventprop.ir import build_ir
@@ -66,8 +66,9 @@ def _create_model(m: ModelDef):
                                           pre_neuron_var_refs=_read_only(m.pre_neuron_var_refs),
                                           post_neuron_var_refs=_read_only(m.post_neuron_var_refs), **m.code)
     if m.kind == "custom_update":
-        return create_custom_update_model(m.class_name, vars=[(n, t, getattr(CustomUpdateVarAccess, a)) for n, t, a in m.vars],
-                                          var_refs=[("Gradient", "scalar")], **m.code)
+        return create_custom_update_model(m.class_name, params=m.params or None,
+                                          vars=[(n, t, getattr(CustomUpdateVarAccess, a)) for n, t, a in m.vars],
+                                          var_refs=[(n, t, getattr(VarAccessMode, a)) for n, t, a in m.var_refs], **m.code)
     return create_postsynaptic_model(m.class_name, params=m.params, **m.code)
 
 
@@ -105,6 +106,14 @@ class GeNNBackend:
         self.learnable = {f"{p.name}.{n}": f"{p.name}_{n}" for p in self.ir.populations.values() for n in p.learn}
         self.regularisation = {p.name: (0.0, 0.0, 0.0, 0.0) for p in self.ir.populations.values() if p.spiking}
         self.delivery = "next_step"
+        self.groups_of = {c.name: [g.name for g in self.definition.synapse_groups if g.connection == c.name]
+                          for c in self.network.connections}   # every group holds a copy of the weights
+        # Adam on the device (device_optimiser): the host arrays whose newest values are on the device, the
+        # moments to load at the next build, and whether the last batch left its gradients there
+        self.device_adam = None
+        self._resident: Dict[str, np.ndarray] = {}
+        self._pending_moments: Dict[str, tuple] = {}
+        self._fresh_gradients = False
         self._dt = None
         self.model = None
         self.build_seconds = 0.0
@@ -137,6 +146,7 @@ class GeNNBackend:
     def _build(self, dt: float):
         """Create, build (GeNN skips code generation and compilation when nothing changed) and load."""
         start = time.perf_counter()
+        self._stash_device_state()
         d = self.definition
         model = GeNNModel("float" if self.precision == "float32" else "double", self._model_name(dt),
                           backend=BACKENDS[self.name])
@@ -164,14 +174,14 @@ class GeNNBackend:
                                       ("XRing", ring * len(ir.state))):
                         g.extra_global_params[egp].set_init_values(np.zeros(size, dtype=self.dtype))
             pops[pop.name] = g
-        self.groups, self.reducers = {}, {}
+        self.groups, self.reducers, self.adam = {}, {}, {}
         for sg_def in d.synapse_groups:
             wu, psm = sg_def.weight_update, sg_def.postsynaptic
             shape = self.network.weight_shapes()[sg_def.connection]
             sg = model.add_synapse_population(
                 sg_def.name, "DENSE", pops[sg_def.pre], pops[sg_def.post],
                 init_weight_update(_create(wu), {p: 0.0 for p in wu.params},
-                                   {"g": np.zeros(shape[0] * shape[1]), **({"Gradient": 0.0} if sg_def.gradient else {})},
+                                   {"g": np.zeros(shape[0] * shape[1]), "Gradient": 0.0},
                                    pre_var_refs={n: n[:-len("_pre")] for n, _ in wu.pre_neuron_var_refs},
                                    post_var_refs=dict(sg_def.post_var_refs)),
                 init_postsynaptic(_create(psm)))
@@ -181,15 +191,22 @@ class GeNNBackend:
             for p in wu.params:
                 sg.set_wu_param_dynamic(p)
             self.groups[sg_def.name] = sg
-            if sg_def.gradient:
-                self.reducers[sg_def.name] = model.add_custom_update(
-                    f"{sg_def.name}_reduce", "GradientReduce", _create(GRADIENT_REDUCE), {}, {"Reduced": 0.0},
-                    {"Gradient": create_wu_var_ref(sg, "Gradient")})
+            # every group holds all of dL/dw of its copy of the weights: reduced over the batch, then Adam
+            reducer = model.add_custom_update(f"{sg_def.name}_reduce", "GradientReduce", _create(GRADIENT_REDUCE), {},
+                                              {"Reduced": 0.0}, {"Gradient": create_wu_var_ref(sg, "Gradient")})
+            adam = model.add_custom_update(f"{sg_def.name}_adam", "AdamStep", _create(ADAM_STEP),
+                                           {p: 1.0 for p in ADAM_STEP.params}, {"M": 0.0, "V": 0.0},
+                                           {"Gradient": create_wu_var_ref(reducer, "Reduced"),
+                                            "Weight": create_wu_var_ref(sg, "g")})
+            for p in ADAM_STEP.params:
+                adam.set_param_dynamic(p)
+            self.reducers[sg_def.name], self.adam[sg_def.name] = reducer, adam
         os.makedirs(self.cache_dir, exist_ok=True)
         model.build(path_to_model=self.cache_dir)
         model.load()
         self.model, self.pops, self._dt = model, pops, dt
         self._push_params()
+        self._load_moments()
         self.build_seconds = time.perf_counter() - start
 
     def _set_phase(self, phase: int):
@@ -316,23 +333,32 @@ class GeNNBackend:
         self._ensure_built(dt)
         if len(batch.times) > self.input_capacity:   # the spike-time array's size is fixed at load: reload it larger
             self.input_capacity = 2 * len(batch.times)
+            self._stash_device_state()   # (loading starts every variable afresh)
             self.model.unload()
             self.pops[self.network.input_population.name].extra_global_params["SpikeTimes"].set_init_values(
                 np.zeros(self.input_capacity, dtype=self.dtype))
             self.model.load()
+            self._push_params()
+            self._load_moments()
         n = len(batch.labels)
         scale = 1.0 / max(n, 1) if loss_scale is None else float(loss_scale)
         self._push_params(scale)
         arrays = checked_weights(self.network, weights)
-        for sg_def in self.definition.synapse_groups:   # every group of a connection holds its weights
-            self._push(self.groups[sg_def.name].vars["g"], arrays[sg_def.connection])
+        for c, values in arrays.items():
+            if self._resident.get(c) is weights[c]:
+                continue   # the device's Adam moved these very arrays on: the device holds their newest values
+            self._resident.pop(c, None)
+            self._push_weights(c, values)
+        # with Adam on the device, a batch run in one go leaves its gradients there for the step
+        keep = self.device_adam is not None and compute_gradients and n <= self.batch_size
         out = self.definition.readout_population
         labels = np.asarray(batch.labels)
         spiking = [p for p, ir in self.ir.populations.items() if ir.spiking]
         z = np.zeros((n, self.ir.populations[out].size))
         counts = {p: np.zeros(n, dtype=np.int64) for p in self.ir.populations}
-        grads = {c.name: np.zeros(shape) for c, shape in zip(self.network.connections,
-                                                              self.network.weight_shapes().values())}
+        grads = {} if keep else {c.name: np.zeros(shape) for c, shape in zip(self.network.connections,
+                                                                             self.network.weight_shapes().values())}
+        self._fresh_gradients = False
         recorded = None
         param_grads = {label: np.zeros(self.ir.populations[label.split(".")[0]].size) for label in self.learnable}
         for first in range(0, n, self.batch_size):
@@ -358,6 +384,7 @@ class GeNNBackend:
                             for p in self.ir.populations}
             if compute_gradients:
                 self._backward(z[first:first + count], labels[first:first + count], scale, steps, grads)
+                self._fresh_gradients = keep
                 for label in self.learnable:   # dL/dp per neuron, summed over the trials
                     pop, name = label.split(".", 1)
                     param_grads[label] += self._read(pop, f"G_{name}")[:count].sum(axis=0)
@@ -371,7 +398,7 @@ class GeNNBackend:
 
     def _backward(self, z: np.ndarray, labels: np.ndarray, scale: float, steps: int, grads: Dict[str, np.ndarray]):
         """Reversed-time pass over the trials just run: dL/dz of the softmax cross-entropy drives the readout's
-        adjoint; the synapses add up dL/dw; the sums over trials and over each connection's groups land in grads."""
+        adjoint; the synapses add up dL/dw; the sums over the trials land in grads (in the connections it names)."""
         out = self.definition.readout_population
         p = np.exp(z - z.max(axis=1, keepdims=True))
         p /= p.sum(axis=1, keepdims=True)
@@ -384,10 +411,91 @@ class GeNNBackend:
             self.model.step_time()
         self._set_phase(0)
         self.model.custom_update("GradientReduce")   # on the device: sum over the batch, zero for the next
-        for sg_def in (g for g in self.definition.synapse_groups if g.gradient):
-            v = self.reducers[sg_def.name].vars["Reduced"]
+        for c in grads:   # every group of c holds all of dL/dw: read the first
+            v = self.reducers[self.groups_of[c][0]].vars["Reduced"]
             v.pull_from_device()
-            grads[sg_def.connection] += np.array(v.view, dtype=np.float64).reshape(grads[sg_def.connection].shape)
+            grads[c] += np.array(v.view, dtype=np.float64).reshape(grads[c].shape)
+
+    # -- Adam on the device (backends/device_adam.py) ------------------------------------------------
+    def device_optimiser(self, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8):
+        """An optimiser whose weight updates run here as GeNN custom updates (AdamStep); from then on, a batch
+        run in one go leaves its weight gradients on the device instead of returning them."""
+        from genn_eventprop.backends.device_adam import DeviceAdam
+        self.device_adam = DeviceAdam(self, beta1, beta2, eps)
+        return self.device_adam
+
+    def _push_weights(self, connection: str, values):
+        for name in self.groups_of[connection]:
+            self._push(self.groups[name].vars["g"], values)
+
+    def adam_step(self, weights: Dict[str, np.ndarray], grads: Dict[str, np.ndarray], lr: float, beta1: float,
+                  beta2: float, eps: float, c1: float, c2: float):
+        """One Adam step of every connection's weights on the device, from the gradients the last batch left
+        there, or from grads where given (computed on the host); then the device holds the newest weights."""
+        if set(weights) != set(self.groups_of):
+            raise ValueError(f"Adam on the device steps every connection at once: got {sorted(weights)}, "
+                             f"need {sorted(self.groups_of)}")
+        if self.model is None:
+            raise UserError("Adam on the device needs the gradients of a batch: run one first")
+        for c, arr in weights.items():
+            if c in grads:
+                for name in self.groups_of[c]:
+                    self._push(self.reducers[name].vars["Reduced"], np.asarray(grads[c], dtype=self.dtype))
+            elif not self._fresh_gradients:
+                raise ValueError(f"no gradient of {c} on the device: the last batch did not compute one in one go")
+            if self._resident.get(c) is not arr:
+                self._push_weights(c, arr)
+        values = {"LR": lr, "Beta1": beta1, "Beta2": beta2, "Eps": eps, "C1": c1, "C2": c2}
+        for adam in self.adam.values():
+            for p, v in values.items():
+                adam.set_dynamic_param_value(p, float(v))
+        self.model.custom_update("AdamStep")
+        self._resident.update(weights)
+        self._fresh_gradients = False
+
+    def pull_weights(self, weights: Dict[str, np.ndarray]):
+        """Copy the device's newest values into the host arrays it has moved on from (in place)."""
+        for c, arr in weights.items():
+            if self._resident.get(c) is arr and self.model is not None:
+                v = self.groups[self.groups_of[c][0]].vars["g"]
+                v.pull_from_device()
+                arr[...] = np.reshape(v.view, arr.shape)
+
+    def adam_moments(self) -> Dict[str, tuple]:
+        """{connection: (m, v)} of the device's Adam, float64 arrays of the weights' shape."""
+        if self.model is None:
+            return dict(self._pending_moments)
+        shapes, out = self.network.weight_shapes(), {}
+        for c, names in self.groups_of.items():
+            adam = self.adam[names[0]]
+            for var in ("M", "V"):
+                adam.vars[var].pull_from_device()
+            out[c] = tuple(np.array(adam.vars[var].view, dtype=np.float64).reshape(shapes[c]) for var in ("M", "V"))
+        return out
+
+    def set_adam_moments(self, moments: Dict[str, tuple]):
+        """Load {connection: (m, v)} into every group's Adam (zeros for a connection not named)."""
+        self._pending_moments = {c: (np.array(m, dtype=np.float64), np.array(v, dtype=np.float64))
+                                 for c, (m, v) in moments.items()}
+        if self.model is not None:
+            self._load_moments()
+
+    def _load_moments(self):
+        for c, names in self.groups_of.items():
+            m, v = self._pending_moments.get(c, (0.0, 0.0))
+            for name in names:
+                self._push(self.adam[name].vars["M"], m)
+                self._push(self.adam[name].vars["V"], v)
+
+    def _stash_device_state(self):
+        """Before the device's variables start afresh (a rebuild, a reload): the newest weights to the host
+        arrays, the moments to the host, to be loaded again."""
+        if self.model is None or self.device_adam is None:
+            return
+        self.pull_weights(dict(self._resident))
+        self._pending_moments = self.adam_moments()
+        self._resident.clear()
+        self._fresh_gradients = False
 
     def _spike_times(self, pop: str):
         """(times, neurons) of trial 0 from the ring of exact spike times, in time order."""

@@ -48,6 +48,7 @@ class ModelDef:
     additional_input_vars: List[Tuple[str, str, float]] = field(default_factory=list)
     pre_neuron_var_refs: List[Tuple[str, str]] = field(default_factory=list)
     post_neuron_var_refs: List[Tuple[str, str]] = field(default_factory=list)
+    var_refs: List[Tuple[str, str, str]] = field(default_factory=list)   # custom updates: (name, type, access mode)
     comment: str = ""
 
 
@@ -64,7 +65,7 @@ class SynapseGroupDef:
     post_var_refs: Dict[str, str] = field(default_factory=dict)    # WU post ref -> post population variable
     error_target: str = None     # additional input variable of the pre population addToPre adds to
     pre_sum: str = None          # input neuron variable holding the summed jump of its spikes in a step
-    gradient: bool = True        # carries dL/dw (False: a group for a parameter gradient)
+    primary: bool = True         # the group of its connection whose dL/dw the host reads (each group has all of it)
 
 
 @dataclass
@@ -304,6 +305,7 @@ def emit_genn(ir: NetworkIR, adjoint: Dict[str, AdjointIR], precision: str = "fl
         post, adj = ir.populations[c.post], adjoint[c.post]
         reached = adj.propagator.Phi * adj.jump_direction
         error = adj.propagator.Phi * adj.error_direction
+        parts = []
         for v, (s, e) in enumerate(zip(post.state, reached)):
             if s.name in delivered[c.post]:
                 component = e.subs(tau, S)
@@ -311,15 +313,18 @@ def emit_genn(ir: NetworkIR, adjoint: Dict[str, AdjointIR], precision: str = "fl
                 if c.pre == inp.name and not {p.name for p in component.free_symbols} & set(post.heterogeneous):
                     pre_sum = f"Sum_{c.name}_{s.name}"   # the input neuron adds up its spikes of the step
                     sums[pre_sum] = component.xreplace({p: sp.Symbol(f"{post.name}_{p.name}") for p in post.params})
-                groups.append(_synapse_group(c, post, s.name, component, error[v].subs(tau, S),
-                                             adj.lam[v].name, c.pre != inp.name, pre_sum))
-                for par in adj.params:   # dL/dp of the target's learnable parameters: one more group each
-                    dcomp = (par.dPhi * adj.jump_direction)[v].subs(tau, S)
-                    if pre_sum:
-                        sums[f"{pre_sum}_d{par.symbol.name}"] = dcomp.xreplace(
-                            {p: sp.Symbol(f"{post.name}_{p.name}") for p in post.params})
-                    groups.append(_parameter_group(c, post, s.name, component, dcomp, adj.lam[v].name,
-                                                   par.symbol.name, pre_sum))
+                parts.append(_Part(v, s.name, component, error[v].subs(tau, S), adj.lam[v].name, pre_sum))
+        first = len(groups)
+        for part in parts:
+            groups.append(_synapse_group(c, post, part, parts, c.pre != inp.name))
+            for par in adj.params:   # dL/dp of the target's learnable parameters: one more group each
+                dcomp = (par.dPhi * adj.jump_direction)[part.index].subs(tau, S)
+                if part.pre_sum:
+                    sums[f"{part.pre_sum}_d{par.symbol.name}"] = dcomp.xreplace(
+                        {p: sp.Symbol(f"{post.name}_{p.name}") for p in post.params})
+                groups.append(_parameter_group(c, post, part, parts, dcomp, par.symbol.name))
+        for g in groups[first + 1:]:
+            g.primary = False
     neurons[inp.name] = _input_model(sums)
     return GeNNNetworkDef(
         neurons=neurons, synapse_groups=groups, delivered=delivered, readout_population=readout.population,
@@ -399,6 +404,19 @@ DELIVER = ModelDef("postsynaptic", "GEP_Deliver", code={"sim_code": "injectCurre
                    comment="hand the summed jumps to the neuron's Delta variable, once")
 
 
+@dataclass
+class _Part:
+    """One state variable v of a connection's target that its jumps reach: [Phi(s) e]_v, the error factor
+    [Phi(s) q]_v, the adjoint lambda_v, and the input neuron's summed variable where it adds up a step's spikes."""
+
+    index: int
+    var: str
+    component: sp.Expr
+    error: sp.Expr
+    lam: str
+    pre_sum: str = None
+
+
 def _target_parameters(post: PopulationIR, *exprs):
     """The target's parameters exprs use: shared ones (WU parameters of the same name), per-neuron ones (read
     through post variable references, <name>_post), and the renaming that prints the latter."""
@@ -408,26 +426,50 @@ def _target_parameters(post: PopulationIR, *exprs):
     return [n for n in used if n not in per_neuron], per_neuron, rename
 
 
-def _synapse_group(c, post: PopulationIR, var: str, component: sp.Expr, error: sp.Expr, lam: str,
-                   pre_has_adjoint: bool, pre_sum: str = None) -> SynapseGroupDef:
+def _grown(part: _Part, rename) -> str:
+    """[Phi(s) e]_v of the spike being handled: the input neuron's sum of its step, or evaluated here."""
+    return f"{part.pre_sum}_pre" if part.pre_sum else f"({_p(part.component, rename)})"
+
+
+def _evaluated(parts: List[_Part]) -> List[sp.Expr]:
+    """The components a synapse evaluates itself (the input neuron sums the others)."""
+    return [p.component for p in parts if not p.pre_sum]
+
+
+def _weight_gradient(parts: List[_Part], rename) -> str:
+    """dL/dw of one backward event, the whole of it: sum over the reached v of lambda_v(t1) [Phi(s) e]_v. Every
+    group of a connection holds a copy of its weights, so every group computes all of it: the Adam custom update
+    of each group then moves each copy alike (GeNN custom updates cannot reach across synapse groups)."""
+    return " + ".join(f"{p.lam}_post * {_grown(p, rename)}" for p in parts)
+
+
+def _shared_refs(parts: List[_Part], per_neuron: List[str]):
+    """Variable references every group of a connection needs for the weight gradient."""
+    pre = [(f"{p.pre_sum}_pre", "scalar") for p in parts if p.pre_sum]
+    post = {f"{p.lam}_post": p.lam for p in parts}
+    post.update({f"{n}_post": n for n in per_neuron})
+    return pre, post
+
+
+def _synapse_group(c, post: PopulationIR, part: _Part, parts: List[_Part], pre_has_adjoint: bool) -> SynapseGroupDef:
     """Weights of connection c adding g [Phi(s) e]_var to the target's Delta_var, s = t - t_spike; backward,
-    dL/dw += lambda_var [Phi(s) e]_var and E_pre += w lambda_var [Phi(s) q]_var at the target's adjoint at t1."""
-    shared, per_neuron, rename = _target_parameters(post, component, error)
-    grown = f"{pre_sum}_pre" if pre_sum else f"({_p(component, rename)})"
-    backward = [f"// {c.name} backward: the spike BackS_pre before t1 met lambda_{var}(t1) of the target",
+    dL/dw += sum_v lambda_v [Phi(s) e]_v and E_pre += w lambda_var [Phi(s) q]_var at the target's adjoint at t1."""
+    var, lam = part.var, part.lam
+    shared, per_neuron, rename = _target_parameters(
+        post, *_evaluated(parts), *([part.error] if pre_has_adjoint else []))
+    grown = _grown(part, rename)
+    backward = [f"// {c.name} backward: the spike BackS_pre before t1 met the target's adjoints at t1",
                 "const scalar s = BackS_pre;",
-                f"Gradient += {lam}_post * {grown};"]
-    if pre_sum:   # the input neuron evaluated the component with the targets' parameters
-        shared, per_neuron = [], []
+                f"Gradient += {_weight_gradient(parts, rename)};   // dL/dw, every reached variable"]
     if pre_has_adjoint:
-        backward.append(f"addToPre(g * {lam}_post * ({_p(error, rename)}));   // E of the presynaptic spike")
+        backward.append(f"addToPre(g * {lam}_post * ({_p(part.error, rename)}));   // E of the presynaptic spike")
+    pre_refs, post_refs = _shared_refs(parts, per_neuron)
     wu = ModelDef(
         "weight_update", f"GEP_{c.name}_to_{var}",
         params=shared,
         vars=[("g", "scalar", "READ_ONLY"), ("Gradient", "scalar", "READ_WRITE")],
-        pre_neuron_var_refs=[("TSpike_pre", "scalar"), ("BackSpike_pre", "int"), ("BackS_pre", "scalar")]
-        + ([(f"{pre_sum}_pre", "scalar")] if pre_sum else []),
-        post_neuron_var_refs=[(f"{lam}_post", "scalar")] + [(f"{n}_post", "scalar") for n in per_neuron],
+        pre_neuron_var_refs=[("TSpike_pre", "scalar"), ("BackSpike_pre", "int"), ("BackS_pre", "scalar")] + pre_refs,
+        post_neuron_var_refs=[(n, "scalar") for n in post_refs],
         code={"pre_spike_syn_code": f"// {c.name}: a spike at TSpike_pre has grown, by now, into g [Phi(s) e]_{var}\n"
                                     "const scalar s = t - TSpike_pre;\n"
                                     f"addToPost(g * {grown});",
@@ -436,48 +478,62 @@ def _synapse_group(c, post: PopulationIR, var: str, component: sp.Expr, error: s
         comment=f"{c.name}: the {var} part of the delivered jump")
     return SynapseGroupDef(
         name=f"{c.name}_{var}", connection=c.name, pre=c.pre, post=c.post, target_var=f"Delta_{var}",
-        weight_update=wu, postsynaptic=DELIVER,
-        param_values={n: n for n in shared},
-        post_var_refs={f"{lam}_post": lam, **{f"{n}_post": n for n in per_neuron}},
-        error_target="ErrorIn" if pre_has_adjoint else None, pre_sum=pre_sum)
+        weight_update=wu, postsynaptic=DELIVER, param_values={n: n for n in shared}, post_var_refs=post_refs,
+        error_target="ErrorIn" if pre_has_adjoint else None, pre_sum=part.pre_sum)
 
 
-def _parameter_group(c, post: PopulationIR, var: str, component: sp.Expr, dcomp: sp.Expr, lam: str, name: str,
-                     pre_sum: str = None) -> SynapseGroupDef:
+def _parameter_group(c, post: PopulationIR, part: _Part, parts: List[_Part], dcomp: sp.Expr,
+                     name: str) -> SynapseGroupDef:
     """Backward only: what a delivery at t1 adds to dL/d(name) of the target, w (Q(t1) . Phi(s) e +
-    lambda(t1) . dPhi(s)/d(name) e), the part of variable var, into the target's DParam_<name>."""
-    shared, per_neuron, rename = _target_parameters(post, component, dcomp)
-    grown = f"{pre_sum}_pre" if pre_sum else f"({_p(component, rename)})"
-    dgrown = f"{pre_sum}_d{name}_pre" if pre_sum else f"({_p(dcomp, rename)})"
-    if pre_sum:
-        shared, per_neuron = [], []
+    lambda(t1) . dPhi(s)/d(name) e), the part of variable var, into the target's DParam_<name>; and, as every
+    group holding the weights, all of dL/dw."""
+    var, lam = part.var, part.lam
+    shared, per_neuron, rename = _target_parameters(post, *_evaluated(parts), *([] if part.pre_sum else [dcomp]))
+    grown = _grown(part, rename)
+    dgrown = f"{part.pre_sum}_d{name}_pre" if part.pre_sum else f"({_p(dcomp, rename)})"
     q = f"Q_{name}_{var}_post"
+    pre_refs, post_refs = _shared_refs(parts, per_neuron)
+    post_refs[q] = f"Q_{name}_{var}"
     wu = ModelDef(
         "weight_update", f"GEP_{c.name}_to_{var}_d{name}",
         params=shared,
-        vars=[("g", "scalar", "READ_ONLY")],
-        pre_neuron_var_refs=[("BackSpike_pre", "int"), ("BackS_pre", "scalar")]
-        + ([(f"{pre_sum}_pre", "scalar"), (f"{pre_sum}_d{name}_pre", "scalar")] if pre_sum else []),
-        post_neuron_var_refs=[(f"{lam}_post", "scalar"), (q, "scalar")] + [(f"{n}_post", "scalar") for n in per_neuron],
+        vars=[("g", "scalar", "READ_ONLY"), ("Gradient", "scalar", "READ_WRITE")],
+        pre_neuron_var_refs=[("BackSpike_pre", "int"), ("BackS_pre", "scalar")] + pre_refs
+        + ([(f"{part.pre_sum}_d{name}_pre", "scalar")] if part.pre_sum else []),
+        post_neuron_var_refs=[(n, "scalar") for n in post_refs],
         code={"pre_event_threshold_condition_code": "BackSpike_pre != 0",
               "pre_event_syn_code": f"// {c.name}, d/d{name}: w (Q . Phi(s) e + lambda . dPhi(s)/d{name} e), the {var} part\n"
                                     "const scalar s = BackS_pre;\n"
+                                    f"Gradient += {_weight_gradient(parts, rename)};   // dL/dw, every reached variable\n"
                                     f"addToPost(g * ({q} * {grown} + {lam}_post * {dgrown}));"},
         comment=f"{c.name}: the {var} part of dL/d{name} of the target, backward only")
     return SynapseGroupDef(
         name=f"{c.name}_{var}_d{name}", connection=c.name, pre=c.pre, post=c.post, target_var=f"DParam_{name}",
-        weight_update=wu, postsynaptic=DELIVER,
-        param_values={n: n for n in shared},
-        post_var_refs={f"{lam}_post": lam, q: f"Q_{name}_{var}", **{f"{n}_post": n for n in per_neuron}},
-        pre_sum=pre_sum, gradient=False)
+        weight_update=wu, postsynaptic=DELIVER, param_values={n: n for n in shared}, post_var_refs=post_refs,
+        pre_sum=part.pre_sum)
 
 
 # One per synapse group: the sum over the batch of its per-trial gradients, and those zeroed for the next batch.
 GRADIENT_REDUCE = ModelDef(
     "custom_update", "GEP_GradientReduce", vars=[("Reduced", "scalar", "REDUCE_BATCH_SUM")],
+    var_refs=[("Gradient", "scalar", "READ_WRITE")],
     code={"update_code": "// sum over the batch (GeNN reduces Reduced over it), then start the next batch from 0\n"
                          "Reduced = Gradient;\nGradient = 0.0;"},
     comment="batch reduction of a synapse group's gradient")
+
+# One per synapse group: Adam (Kingma & Ba 2015) on its copy of the weights, from the reduced gradient. The
+# host sets the rate and the bias corrections C1 = 1 - beta1^k, C2 = 1 - beta2^k of step k (dynamic parameters:
+# a new learning rate or step never rebuilds). The same arithmetic as optim.Adam, in the model's precision.
+ADAM_STEP = ModelDef(
+    "custom_update", "GEP_AdamStep", params=["LR", "Beta1", "Beta2", "Eps", "C1", "C2"],
+    vars=[("M", "scalar", "READ_WRITE"), ("V", "scalar", "READ_WRITE")],
+    var_refs=[("Gradient", "scalar", "READ_ONLY"), ("Weight", "scalar", "READ_WRITE")],
+    code={"update_code": "// m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2\n"
+                         "M = (Beta1 * M) + ((1.0 - Beta1) * Gradient);\n"
+                         "V = (Beta2 * V) + ((1.0 - Beta2) * Gradient * Gradient);\n"
+                         "// w -= lr m_hat / (sqrt(v_hat) + eps), m_hat = m / C1, v_hat = v / C2\n"
+                         "Weight -= LR * (M / C1) / (sqrt(V / C2) + Eps);"},
+    comment="Adam step on a synapse group's weights")
 
 
 def render(definition: GeNNNetworkDef) -> str:
@@ -486,7 +542,7 @@ def render(definition: GeNNNetworkDef) -> str:
            "# backends/genn.py passes exactly these to pygenn's create_*_model functions.", ""]
     models = list(definition.neurons.items()) + [(g.name, m) for g in definition.synapse_groups
                                                  for m in (g.weight_update, g.postsynaptic)]
-    models.append(("reduce", GRADIENT_REDUCE))
+    models += [("reduce", GRADIENT_REDUCE), ("adam", ADAM_STEP)]
     seen = set()
     for owner, m in models:
         if m.class_name in seen:
@@ -497,13 +553,16 @@ def render(definition: GeNNNetworkDef) -> str:
         for label, items in (("extra global params", m.extra_global_params),
                              ("additional input vars", m.additional_input_vars),
                              ("pre neuron var refs", m.pre_neuron_var_refs),
-                             ("post neuron var refs", m.post_neuron_var_refs)):
+                             ("post neuron var refs", m.post_neuron_var_refs),
+                             ("var refs", m.var_refs)):
             if items:
                 out.append(f"{label}: {items}")
         for key, text in m.code.items():
             out += [f"### {key}", text]
         out.append("")
-    out += ["## synapse groups (DENSE, weights [pre, post])"]
+    out += ["## synapse groups (DENSE, weights [pre, post])",
+            "# each holds a copy of its connection's weights and computes all of dL/dw; GradientReduce and AdamStep",
+            "# run on every group, so the copies move alike"]
     out += [f"{g.name}: {g.pre} -> {g.post}, weights of {g.connection}, adds to {g.target_var}"
             for g in definition.synapse_groups]
     return "\n".join(out) + "\n"

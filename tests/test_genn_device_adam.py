@@ -1,0 +1,207 @@
+"""Adam on the GeNN device (the AdamStep custom update) moves the weights as optim.Adam on the host does.
+
+Every synapse group of a connection holds a copy of its weights (GeNN gives one accumulator per group,
+and a connection's jump reaches several state variables), so every group computes all of dL/dw and runs
+its own Adam: the copies must stay identical. Tests that run GeNN need pygenn and skip without it.
+"""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from genn_eventprop.codegen.genn import ADAM_STEP, emit_genn, render
+from genn_eventprop.eventprop import derive
+from genn_eventprop.ir import build_ir
+from genn_eventprop.models import ExponentialSynapse, LeakyIntegrate, LeakyIntegrateFire, READOUTS, SpikeInput
+from genn_eventprop.network import Connection, Network, Normal, Population
+from genn_eventprop.optim import Adam
+from helpers import batch_from, random_samples, tiny_network
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+try:
+    import pygenn  # noqa: F401
+    HAVE_PYGENN = True
+except ImportError:
+    HAVE_PYGENN = False
+needs_pygenn = pytest.mark.skipif(not HAVE_PYGENN, reason="pygenn (GeNN 5) is not installed; docs/genn.md says how")
+
+RATES = [0.05, 0.02, 0.05, 0.01]   # a new rate each step: a dynamic parameter, never a rebuild
+
+
+def learning_network() -> Network:
+    """A recurrent LIF network whose hidden tau_mem is learned: three groups per connection (V, I, d tau_mem...)."""
+    lif = LeakyIntegrateFire(tau_mem=10.0)
+    return Network([Population("inp", 3, SpikeInput()),
+                    Population("hid", 5, lif, ExponentialSynapse(5.0), learn=("tau_mem",)),
+                    Population("out", 2, LeakyIntegrate(), ExponentialSynapse(5.0))],
+                   [Connection("inp", "hid", Normal(3.0, 1.0)), Connection("hid", "hid", Normal(0.0, 0.5)),
+                    Connection("hid", "out", Normal(0.0, 1.0))], "out", READOUTS["sum_exp"]())
+
+
+def one_spike_per_channel_and_step(samples):
+    out = []
+    for t, u, label in samples:
+        keep = np.unique(np.stack([u, np.floor(t)]), axis=1, return_index=True)[1]
+        out.append((t[keep], u[keep], label))
+    return out
+
+
+def float32_weights(net, seed=3):
+    return {k: v.astype(np.float32) for k, v in net.init_weights(np.random.default_rng(seed)).items()}
+
+
+# -- the emitter (no pygenn needed) ---------------------------------------------------------------------
+def test_every_group_of_a_connection_computes_the_whole_weight_gradient():
+    ir = build_ir(tiny_network())
+    groups = {g.name: g for g in emit_genn(ir, derive(ir)).synapse_groups}
+    for name in ("hid_to_out_V", "hid_to_out_I"):
+        code = groups[name].weight_update.code["pre_event_syn_code"]
+        assert "Gradient += lambda_V_post * (" in code and " + lambda_I_post * (exp(-s/tau_syn))" in code, code
+    assert [g.primary for g in groups.values() if g.connection == "hid_to_out"] == [True, False]
+
+
+def test_the_adam_custom_update_is_in_the_rendered_models():
+    ir = build_ir(tiny_network())
+    text = render(emit_genn(ir, derive(ir)))
+    assert "## custom_update model GEP_AdamStep  (Adam step on a synapse group's weights)" in text
+    assert "Weight -= LR * (M / C1) / (sqrt(V / C2) + Eps);" in text
+    assert set(ADAM_STEP.params) == {"LR", "Beta1", "Beta2", "Eps", "C1", "C2"}
+
+
+# -- on GeNN (pygenn) -----------------------------------------------------------------------------------
+def genn(net, tmp_path, name="genn"):
+    from genn_eventprop.backends.genn import GeNNBackend
+    return GeNNBackend(net, "genn-cpu", precision="float32", cache_dir=str(tmp_path / name))
+
+
+def host_and_device_runs(net, batch, tmp_path, steps=len(RATES)):
+    """(weights, losses) after Adam steps on the host and on the device, each on its own GeNN backend."""
+    out = {}
+    for where in ("host", "device"):
+        backend = genn(net, tmp_path, where)
+        weights = float32_weights(net)
+        adam = backend.device_optimiser() if where == "device" else Adam()
+        adam.reset(weights)
+        losses = []
+        for lr in RATES[:steps]:
+            r = backend.run_batch(weights, batch, 1.0)
+            losses.append(r.loss)
+            adam.step(weights, r.grads, lr)
+        adam.sync(weights)
+        out[where] = (weights, losses, backend, adam)
+    return out
+
+
+@needs_pygenn
+@pytest.mark.parametrize("trials", [1, 3], ids=["gradients-left-on-the-device", "gradients-summed-on-the-host"])
+def test_adam_on_the_device_moves_the_weights_as_adam_on_the_host(trials, tmp_path):
+    net = tiny_network(recurrent=True)
+    batch = batch_from(one_spike_per_channel_and_step(random_samples(seed=7, n=trials, n_spikes=12)))
+    runs = host_and_device_runs(net, batch, tmp_path)
+    (w_host, l_host, _, _), (w_dev, l_dev, _, _) = runs["host"], runs["device"]
+    for name in w_host:   # float32 moments on the device, float64 on the host
+        assert not np.array_equal(w_dev[name], float32_weights(net)[name]), name
+        np.testing.assert_allclose(w_dev[name], w_host[name], rtol=0, atol=1e-5, err_msg=name)
+    np.testing.assert_allclose(l_dev, l_host, rtol=1e-5)
+
+
+@needs_pygenn
+def test_a_batch_run_in_one_go_leaves_its_weight_gradients_on_the_device(tmp_path):
+    net = tiny_network()
+    backend = genn(net, tmp_path)
+    backend.device_optimiser()
+    batch = batch_from(random_samples(seed=7, n=1, n_spikes=12))
+    assert backend.run_batch(float32_weights(net), batch, 1.0).grads == {}
+    assert set(genn(net, tmp_path, "plain").run_batch(float32_weights(net), batch, 1.0).grads) == {"inp_to_hid", "hid_to_out"}
+
+
+@needs_pygenn
+def test_every_copy_of_a_connections_weights_moves_alike(tmp_path):
+    net = learning_network()
+    batch = batch_from(one_spike_per_channel_and_step(random_samples(seed=7, n=1, n_spikes=12)))
+    backend = genn(net, tmp_path)
+    adam = backend.device_optimiser()
+    weights = {**float32_weights(net), "hid.tau_mem": np.array(10.0)}
+    adam.reset(weights)
+    for lr in RATES:
+        backend.set_params({"hid_tau_mem": weights["hid.tau_mem"]})
+        r = backend.run_batch(weights, batch, 1.0)
+        adam.step(weights, {**r.grads, "hid.tau_mem": np.array(r.param_grads["hid.tau_mem"])}, lr)
+    assert len(backend.groups_of["hid_to_hid"]) == 4   # V, I, and their d tau_mem groups
+    for c, names in backend.groups_of.items():
+        copies = []
+        for name in names:
+            v = backend.groups[name].vars["g"]
+            v.pull_from_device()
+            copies.append(np.array(v.view))
+        for name, copy in zip(names[1:], copies[1:]):
+            np.testing.assert_array_equal(copy, copies[0], err_msg=f"{name} differs from {names[0]}")
+    assert weights["hid.tau_mem"] != 10.0 and adam.steps == len(RATES)   # the parameter: Adam on the host
+
+
+@needs_pygenn
+def test_the_device_adam_state_saved_and_loaded_continues_exactly(tmp_path):
+    net = tiny_network(recurrent=True)
+    batch = batch_from(one_spike_per_channel_and_step(random_samples(seed=7, n=1, n_spikes=12)))
+    first = genn(net, tmp_path, "first")
+    adam = first.device_optimiser()
+    weights = float32_weights(net)
+    adam.reset(weights)
+    for lr in RATES[:2]:
+        adam.step(weights, first.run_batch(weights, batch, 1.0).grads, lr)
+    adam.sync(weights)
+    arrays, meta = adam.state_dict_arrays(), json.loads(json.dumps(adam.state_dict_meta()))
+    assert sorted(arrays) == ["m/hid_to_hid", "m/hid_to_out", "m/inp_to_hid", "v/hid_to_hid", "v/hid_to_out", "v/inp_to_hid"]
+    assert all(a.dtype == np.float64 for a in arrays.values()) and meta["steps"] == 2
+    second = genn(net, tmp_path, "second")
+    resumed = second.device_optimiser()
+    resumed.load_state(arrays, meta)
+    copy = {k: v.copy() for k, v in weights.items()}
+    for lr in RATES[2:]:
+        adam.step(weights, first.run_batch(weights, batch, 1.0).grads, lr)
+        resumed.step(copy, second.run_batch(copy, batch, 1.0).grads, lr)
+    adam.sync(weights), resumed.sync(copy)
+    for name in weights:
+        np.testing.assert_array_equal(copy[name], weights[name], err_msg=name)
+
+
+@needs_pygenn
+def test_weights_from_elsewhere_replace_those_the_device_moved(tmp_path):
+    net = tiny_network()
+    batch = batch_from(random_samples(seed=7, n=1, n_spikes=12))
+    backend = genn(net, tmp_path)
+    adam = backend.device_optimiser()
+    weights = float32_weights(net)
+    adam.reset(weights)
+    adam.step(weights, backend.run_batch(weights, batch, 1.0).grads, 0.05)
+    other = float32_weights(net, seed=11)   # a checkpoint's weights, say
+    expected = genn(net, tmp_path, "fresh").run_batch(other, batch, 1.0, compute_gradients=False).losses
+    np.testing.assert_allclose(backend.run_batch(other, batch, 1.0, compute_gradients=False).losses, expected, rtol=1e-6)
+
+
+@needs_pygenn
+def test_a_run_trained_with_device_adam_resumes_as_if_never_stopped(tmp_path, build_cache):
+    env = dict(os.environ, GENN_EVENTPROP_CACHE=build_cache)
+    sets = ["--set", "backend=genn-cpu", "--set", "delivery=next_step", "--set", "train.batch_size=1",
+            "--set", "data.yinyang.train_size=60", "--set", "data.yinyang.valid_size=20",
+            "--set", "data.yinyang.test_size=20", "--set", "train.optimiser.lr=1e-3"]
+
+    def train(*args):
+        r = subprocess.run([sys.executable, "-m", "genn_eventprop.cli.main", "train", *args], capture_output=True,
+                           text=True, env=env, cwd=str(tmp_path))
+        assert r.returncode == 0, r.stderr
+
+    config = os.path.join(ROOT, "configs", "yinyang.yaml")
+    train(config, "--out", str(tmp_path / "whole"), *sets, "--set", "train.epochs=2")
+    train(config, "--out", str(tmp_path / "stopped"), *sets, "--set", "train.epochs=1")
+    train("--resume", str(tmp_path / "stopped"), "--set", "train.epochs=2")
+    with np.load(tmp_path / "whole" / "checkpoints" / "last.npz") as a, \
+            np.load(tmp_path / "stopped" / "checkpoints" / "last.npz") as b:
+        assert sorted(a.files) == sorted(b.files)
+        for k in a.files:
+            if k != "meta":
+                np.testing.assert_array_equal(b[k], a[k], err_msg=k)
