@@ -207,6 +207,9 @@ class Optimiser:
     beta1: float = ranged(0.9, 0.0, 1.0, high_open=True)
     beta2: float = ranged(0.999, 0.0, 1.0, high_open=True)
     eps: float = positive(1.0e-8)
+    # where the Adam step runs: device (GeNN custom updates; the weights stay on the GPU between batches),
+    # host (numpy, float64 moments), auto (device on genn-cuda, host otherwise: on a CPU nothing is saved)
+    on: str = choice("auto", "auto", "host", "device")
     warmup: Warmup = nested(Warmup)
     decay: Decay = nested(Decay)
 
@@ -447,6 +450,9 @@ def _check_relations(cfg: Config, written_paths: dict, check_paths: bool):
     if cfg.backend == "genn-cpu" and cfg.train.batch_size > 1:
         raise ConfigError("backend genn-cpu (GeNN's CPU backend) runs batch size 1 only; set train.batch_size=1 "
                           "or use backend native for batches on the CPU")
+    if cfg.train.optimiser.on == "device" and not cfg.backend.startswith("genn"):
+        raise ConfigError(f"train.optimiser.on=device runs Adam as a GeNN custom update, but backend is "
+                          f"{cfg.backend}; use a genn backend, or train.optimiser.on=auto")
     if cfg.backend.startswith("genn") and cfg.delivery != "next_step":
         raise ConfigError(f"backend {cfg.backend} runs the timing model delivery: next_step (spikes reach their "
                           "targets at the next grid point); set delivery=next_step, or use backend native")

@@ -92,8 +92,9 @@ class Trainer:
         o = cfg.train.optimiser
         if o.name != "adam":
             raise ConfigError(f"train.optimiser.name: {o.name!r} is not available; use 'adam'")
-        on_device = getattr(self.backend, "device_optimiser", None)   # GeNN: Adam as a custom update there
-        self.optimiser = (on_device or Adam)(beta1=o.beta1, beta2=o.beta2, eps=o.eps)
+        on_device = o.on == "device" or (o.on == "auto" and cfg.backend == "genn-cuda")
+        make = self.backend.device_optimiser if on_device else Adam   # GeNN: Adam as a custom update there
+        self.optimiser = make(beta1=o.beta1, beta2=o.beta2, eps=o.eps)
         self.schedule = LearningRateSchedule(o.lr, warmup_start=o.warmup.start, warmup_factor=o.warmup.factor,
                                              decay_factor=o.decay.factor, decay_every=o.decay.every)
         a = cfg.data.augment

@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 
 from genn_eventprop.codegen.genn import ADAM_STEP, emit_genn, render
+from genn_eventprop.config import load_config
+from genn_eventprop.errors import ConfigError
 from genn_eventprop.eventprop import derive
 from genn_eventprop.ir import build_ir
 from genn_eventprop.models import ExponentialSynapse, LeakyIntegrate, LeakyIntegrateFire, READOUTS, SpikeInput
@@ -70,6 +72,11 @@ def test_the_adam_custom_update_is_in_the_rendered_models():
     assert "## custom_update model GEP_AdamStep  (Adam step on a synapse group's weights)" in text
     assert "Weight -= LR * (M / C1) / (sqrt(V / C2) + Eps);" in text
     assert set(ADAM_STEP.params) == {"LR", "Beta1", "Beta2", "Eps", "C1", "C2"}
+
+
+def test_adam_on_the_device_needs_a_genn_backend():
+    with pytest.raises(ConfigError, match="train.optimiser.on=device runs Adam as a GeNN custom update, but backend is native"):
+        load_config(os.path.join(ROOT, "configs", "yinyang.yaml"), ["train.optimiser.on=device"])
 
 
 # -- on GeNN (pygenn) -----------------------------------------------------------------------------------
@@ -188,7 +195,7 @@ def test_a_run_trained_with_device_adam_resumes_as_if_never_stopped(tmp_path, bu
     env = dict(os.environ, GENN_EVENTPROP_CACHE=build_cache)
     sets = ["--set", "backend=genn-cpu", "--set", "delivery=next_step", "--set", "train.batch_size=1",
             "--set", "data.yinyang.train_size=60", "--set", "data.yinyang.valid_size=20",
-            "--set", "data.yinyang.test_size=20", "--set", "train.optimiser.lr=1e-3"]
+            "--set", "data.yinyang.test_size=20", "--set", "train.optimiser.lr=1e-3", "--set", "train.optimiser.on=device"]
 
     def train(*args):
         r = subprocess.run([sys.executable, "-m", "genn_eventprop.cli.main", "train", *args], capture_output=True,
