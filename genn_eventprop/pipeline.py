@@ -110,6 +110,12 @@ def make_trial_batch(cfg, dataset, indices):
     return batch
 
 
+def adam_on_device(cfg) -> bool:
+    """Whether the trainer's Adam runs as a GeNN custom update (train.optimiser.on; auto: on genn-cuda)."""
+    on = cfg.train.optimiser.on
+    return on == "device" or (on == "auto" and cfg.backend == "genn-cuda")
+
+
 def make_backend(cfg, network: Network, precision: Optional[str] = None, threads: Optional[int] = None):
     precision = precision or cfg.precision
     if cfg.backend == "native":
@@ -119,7 +125,8 @@ def make_backend(cfg, network: Network, precision: Optional[str] = None, threads
     else:
         backend = _genn_backend_module(cfg.backend).GeNNBackend(network, kind=cfg.backend, precision=precision,
                                                                 max_spikes=cfg.train.max_spikes,
-                                                                batch_size=cfg.train.batch_size)
+                                                                batch_size=cfg.train.batch_size,
+                                                                device_adam=adam_on_device(cfg))
     r = cfg.train.regularisation
     for name in hidden_names(cfg):
         backend.set_regularisation(name, r.lambda_upper, r.nu_upper, r.lambda_lower, r.nu_lower)

@@ -19,8 +19,8 @@ import numpy as np
 
 from genn_eventprop.builder import hidden_names
 from genn_eventprop.errors import ConfigError, UserError
-from genn_eventprop.pipeline import (Splits, atomic_write_text, load_data, make_backend, make_trial_batch,
-                                     network_for)
+from genn_eventprop.pipeline import (Splits, adam_on_device, atomic_write_text, load_data, make_backend,
+                                     make_trial_batch, network_for)
 
 METRIC_FIELDS = ["epoch", "lr", "train_loss", "train_accuracy", "valid_loss", "valid_accuracy",
                  "hidden_spikes_per_neuron", "epoch_seconds", "train_samples_per_second"]
@@ -92,8 +92,7 @@ class Trainer:
         o = cfg.train.optimiser
         if o.name != "adam":
             raise ConfigError(f"train.optimiser.name: {o.name!r} is not available; use 'adam'")
-        on_device = o.on == "device" or (o.on == "auto" and cfg.backend == "genn-cuda")
-        make = self.backend.device_optimiser if on_device else Adam   # GeNN: Adam as a custom update there
+        make = self.backend.device_optimiser if adam_on_device(cfg) else Adam   # GeNN: Adam as a custom update
         self.optimiser = make(beta1=o.beta1, beta2=o.beta2, eps=o.eps)
         self.schedule = LearningRateSchedule(o.lr, warmup_start=o.warmup.start, warmup_factor=o.warmup.factor,
                                              decay_factor=o.decay.factor, decay_every=o.decay.every)

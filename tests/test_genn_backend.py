@@ -82,7 +82,8 @@ def test_codegen_for_genn_writes_the_model_definitions(tmp_path, build_cache):
                         str(tmp_path / "code")], capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stderr
     text = (tmp_path / "code" / "genn_models.txt").read_text()
-    assert "## neuron model GEP_hidden" in text and "## weight_update model GEP_input_to_hidden_to_I" in text
+    assert "## neuron model GEP_hidden" in text and "## weight_update model GEP_input_to_hidden_to_V" in text
+    assert "## weight_update model GEP_input_to_hidden_to_I_copy" in text   # forward only: the V group computes dL/dw
     assert (tmp_path / "code" / "genn_source").is_dir() == HAVE_PYGENN
 
 

@@ -57,13 +57,22 @@ def float32_weights(net, seed=3):
 
 
 # -- the emitter (no pygenn needed) ---------------------------------------------------------------------
-def test_every_group_of_a_connection_computes_the_whole_weight_gradient():
+def test_for_adam_on_the_device_every_group_of_a_connection_computes_the_whole_weight_gradient():
     ir = build_ir(tiny_network())
-    groups = {g.name: g for g in emit_genn(ir, derive(ir)).synapse_groups}
+    groups = {g.name: g for g in emit_genn(ir, derive(ir), every_copy_learns=True).synapse_groups}
     for name in ("hid_to_out_V", "hid_to_out_I"):
         code = groups[name].weight_update.code["pre_event_syn_code"]
         assert "Gradient += lambda_V_post * (" in code and " + lambda_I_post * (exp(-s/tau_syn))" in code, code
     assert [g.primary for g in groups.values() if g.connection == "hid_to_out"] == [True, False]
+
+
+def test_for_adam_on_the_host_only_the_first_group_of_a_connection_computes_the_weight_gradient():
+    ir = build_ir(tiny_network())
+    groups = {g.name: g for g in emit_genn(ir, derive(ir)).synapse_groups}
+    assert "Gradient += lambda_V_post * (" in groups["hid_to_out_V"].weight_update.code["pre_event_syn_code"]
+    copy = groups["hid_to_out_I"].weight_update
+    assert "Gradient" not in copy.code["pre_event_syn_code"] and [v[0] for v in copy.vars] == ["g"]
+    assert copy.class_name == "GEP_hid_to_out_to_I_copy"
 
 
 def test_the_adam_custom_update_is_in_the_rendered_models():
@@ -80,16 +89,16 @@ def test_adam_on_the_device_needs_a_genn_backend():
 
 
 # -- on GeNN (pygenn) -----------------------------------------------------------------------------------
-def genn(net, tmp_path, name="genn"):
+def genn(net, tmp_path, name="genn", device_adam=True):
     from genn_eventprop.backends.genn import GeNNBackend
-    return GeNNBackend(net, "genn-cpu", precision="float32", cache_dir=str(tmp_path / name))
+    return GeNNBackend(net, "genn-cpu", precision="float32", cache_dir=str(tmp_path / name), device_adam=device_adam)
 
 
 def host_and_device_runs(net, batch, tmp_path, steps=len(RATES)):
     """(weights, losses) after Adam steps on the host and on the device, each on its own GeNN backend."""
     out = {}
     for where in ("host", "device"):
-        backend = genn(net, tmp_path, where)
+        backend = genn(net, tmp_path, where, device_adam=where == "device")
         weights = float32_weights(net)
         adam = backend.device_optimiser() if where == "device" else Adam()
         adam.reset(weights)
@@ -117,13 +126,19 @@ def test_adam_on_the_device_moves_the_weights_as_adam_on_the_host(trials, tmp_pa
 
 
 @needs_pygenn
+def test_a_backend_built_for_adam_on_the_host_refuses_a_device_optimiser(tmp_path):
+    with pytest.raises(ConfigError, match="built for Adam on the host.*train.optimiser.on=device"):
+        genn(tiny_network(), tmp_path, device_adam=False).device_optimiser()
+
+
+@needs_pygenn
 def test_a_batch_run_in_one_go_leaves_its_weight_gradients_on_the_device(tmp_path):
     net = tiny_network()
     backend = genn(net, tmp_path)
     backend.device_optimiser()
     batch = batch_from(random_samples(seed=7, n=1, n_spikes=12))
     assert backend.run_batch(float32_weights(net), batch, 1.0).grads == {}
-    assert set(genn(net, tmp_path, "plain").run_batch(float32_weights(net), batch, 1.0).grads) == {"inp_to_hid", "hid_to_out"}
+    assert set(genn(net, tmp_path, "plain", device_adam=False).run_batch(float32_weights(net), batch, 1.0).grads) == {"inp_to_hid", "hid_to_out"}
 
 
 @needs_pygenn

@@ -76,7 +76,11 @@ class GeNNBackend:
     """Runs batches of trials of one network on GeNN; the interface of NativeBackend."""
 
     def __init__(self, network: Network, kind: str = "genn-cpu", precision: str = "float32", max_spikes: int = 1500,
-                 batch_size: int = 1, cache_dir: Optional[str] = None, input_capacity: int = 200_000):
+                 batch_size: int = 1, cache_dir: Optional[str] = None, input_capacity: int = 200_000,
+                 device_adam: bool = False):
+        """device_adam: build for Adam on the device (device_optimiser): every synapse group computes all of its
+        connection's dL/dw and steps its own copy of the weights; otherwise the first group of a connection
+        computes dL/dw, which comes to the host."""
         if kind not in BACKENDS:
             raise ConfigError(f"GeNN backend must be one of {sorted(BACKENDS)}, got {kind!r}")
         if precision not in ("float32", "float64"):
@@ -94,7 +98,8 @@ class GeNNBackend:
         self.input_capacity = int(input_capacity)   # input spike times per batch the model holds
         self.ir = build_ir(network)
         self.derived = derive(self.ir)
-        self.definition: GeNNNetworkDef = emit_genn(self.ir, self.derived, precision)
+        self.device_adam_built = bool(device_adam)
+        self.definition: GeNNNetworkDef = emit_genn(self.ir, self.derived, precision, every_copy_learns=device_adam)
         inp = self.network.input_population.name
         # whether every input connection sums a channel's spikes of a step (several spikes per step allowed)
         self._input_sums = all(g.pre_sum for g in self.definition.synapse_groups if g.pre == inp)
@@ -181,7 +186,7 @@ class GeNNBackend:
             sg = model.add_synapse_population(
                 sg_def.name, "DENSE", pops[sg_def.pre], pops[sg_def.post],
                 init_weight_update(_create(wu), {p: 0.0 for p in wu.params},
-                                   {"g": np.zeros(shape[0] * shape[1]), "Gradient": 0.0},
+                                   {"g": np.zeros(shape[0] * shape[1]), **({"Gradient": 0.0} if sg_def.learns else {})},
                                    pre_var_refs={n: n[:-len("_pre")] for n, _ in wu.pre_neuron_var_refs},
                                    post_var_refs=dict(sg_def.post_var_refs)),
                 init_postsynaptic(_create(psm)))
@@ -191,16 +196,21 @@ class GeNNBackend:
             for p in wu.params:
                 sg.set_wu_param_dynamic(p)
             self.groups[sg_def.name] = sg
-            # every group holds all of dL/dw of its copy of the weights: reduced over the batch, then Adam
+            if not sg_def.learns:
+                continue
+            # dL/dw of the group's copy of the weights, reduced over the batch; with Adam on the device, its step
             reducer = model.add_custom_update(f"{sg_def.name}_reduce", "GradientReduce", _create(GRADIENT_REDUCE), {},
                                               {"Reduced": 0.0}, {"Gradient": create_wu_var_ref(sg, "Gradient")})
+            self.reducers[sg_def.name] = reducer
+            if not self.device_adam_built:
+                continue
             adam = model.add_custom_update(f"{sg_def.name}_adam", "AdamStep", _create(ADAM_STEP),
                                            {p: 1.0 for p in ADAM_STEP.params}, {"M": 0.0, "V": 0.0},
                                            {"Gradient": create_wu_var_ref(reducer, "Reduced"),
                                             "Weight": create_wu_var_ref(sg, "g")})
             for p in ADAM_STEP.params:
                 adam.set_param_dynamic(p)
-            self.reducers[sg_def.name], self.adam[sg_def.name] = reducer, adam
+            self.adam[sg_def.name] = adam
         os.makedirs(self.cache_dir, exist_ok=True)
         model.build(path_to_model=self.cache_dir)
         model.load()
@@ -421,6 +431,9 @@ class GeNNBackend:
         """An optimiser whose weight updates run here as GeNN custom updates (AdamStep); from then on, a batch
         run in one go leaves its weight gradients on the device instead of returning them."""
         from genn_eventprop.backends.device_adam import DeviceAdam
+        if not self.device_adam_built:
+            raise ConfigError("this GeNN backend was built for Adam on the host (GeNNBackend(..., device_adam=False)); "
+                              "create it with device_adam=True, or set train.optimiser.on=device")
         self.device_adam = DeviceAdam(self, beta1, beta2, eps)
         return self.device_adam
 
@@ -481,6 +494,8 @@ class GeNNBackend:
             self._load_moments()
 
     def _load_moments(self):
+        if not self.device_adam_built:
+            return
         for c, names in self.groups_of.items():
             m, v = self._pending_moments.get(c, (0.0, 0.0))
             for name in names:

@@ -65,7 +65,9 @@ class SynapseGroupDef:
     post_var_refs: Dict[str, str] = field(default_factory=dict)    # WU post ref -> post population variable
     error_target: str = None     # additional input variable of the pre population addToPre adds to
     pre_sum: str = None          # input neuron variable holding the summed jump of its spikes in a step
-    primary: bool = True         # the group of its connection whose dL/dw the host reads (each group has all of it)
+    primary: bool = True         # the first group of its connection: it computes dL/dw, which the host reads
+    learns: bool = True          # computes all of dL/dw (Gradient), for the host or for its own Adam step;
+                                 # a group that does not has "_copy" in its model name (it only holds the weights)
 
 
 @dataclass
@@ -289,7 +291,10 @@ def _delivered(pop: PopulationIR, adj: AdjointIR) -> List[str]:
     return [s.name for s, e in zip(pop.state, reached) if sp.simplify(e) != 0]
 
 
-def emit_genn(ir: NetworkIR, adjoint: Dict[str, AdjointIR], precision: str = "float32") -> GeNNNetworkDef:
+def emit_genn(ir: NetworkIR, adjoint: Dict[str, AdjointIR], precision: str = "float32",
+              every_copy_learns: bool = False) -> GeNNNetworkDef:
+    """every_copy_learns: every synapse group computes all of its connection's dL/dw (Adam on the device, which
+    steps each group's copy of the weights); otherwise only the first group of each connection does."""
     net, readout = ir.network, ir.readout
     if readout.kind not in GENN_READOUTS:
         raise ConfigError(f"the GeNN backends run the integral readouts (sum, sum_exp, linear, sigmoid, gauss) and max "
@@ -316,13 +321,14 @@ def emit_genn(ir: NetworkIR, adjoint: Dict[str, AdjointIR], precision: str = "fl
                 parts.append(_Part(v, s.name, component, error[v].subs(tau, S), adj.lam[v].name, pre_sum))
         first = len(groups)
         for part in parts:
-            groups.append(_synapse_group(c, post, part, parts, c.pre != inp.name))
+            groups.append(_synapse_group(c, post, part, parts, c.pre != inp.name,
+                                         learns=every_copy_learns or not groups[first:]))
             for par in adj.params:   # dL/dp of the target's learnable parameters: one more group each
                 dcomp = (par.dPhi * adj.jump_direction)[part.index].subs(tau, S)
                 if part.pre_sum:
                     sums[f"{part.pre_sum}_d{par.symbol.name}"] = dcomp.xreplace(
                         {p: sp.Symbol(f"{post.name}_{p.name}") for p in post.params})
-                groups.append(_parameter_group(c, post, part, parts, dcomp, par.symbol.name))
+                groups.append(_parameter_group(c, post, part, parts, dcomp, par.symbol.name, every_copy_learns))
         for g in groups[first + 1:]:
             g.primary = False
     neurons[inp.name] = _input_model(sums)
@@ -444,30 +450,34 @@ def _weight_gradient(parts: List[_Part], rename) -> str:
 
 
 def _shared_refs(parts: List[_Part], per_neuron: List[str]):
-    """Variable references every group of a connection needs for the weight gradient."""
-    pre = [(f"{p.pre_sum}_pre", "scalar") for p in parts if p.pre_sum]
+    """Variable references a group needs for the parts it evaluates (its own; all, for the weight gradient)."""
+    pre = list(dict.fromkeys((f"{p.pre_sum}_pre", "scalar") for p in parts if p.pre_sum))
     post = {f"{p.lam}_post": p.lam for p in parts}
     post.update({f"{n}_post": n for n in per_neuron})
     return pre, post
 
 
-def _synapse_group(c, post: PopulationIR, part: _Part, parts: List[_Part], pre_has_adjoint: bool) -> SynapseGroupDef:
+def _synapse_group(c, post: PopulationIR, part: _Part, parts: List[_Part], pre_has_adjoint: bool,
+                   learns: bool) -> SynapseGroupDef:
     """Weights of connection c adding g [Phi(s) e]_var to the target's Delta_var, s = t - t_spike; backward,
-    dL/dw += sum_v lambda_v [Phi(s) e]_v and E_pre += w lambda_var [Phi(s) q]_var at the target's adjoint at t1."""
+    E_pre += w lambda_var [Phi(s) q]_var at the target's adjoint at t1, and where the group learns,
+    dL/dw += sum_v lambda_v [Phi(s) e]_v."""
     var, lam = part.var, part.lam
+    used = parts if learns else [part]
     shared, per_neuron, rename = _target_parameters(
-        post, *_evaluated(parts), *([part.error] if pre_has_adjoint else []))
+        post, *_evaluated(used), *([part.error] if pre_has_adjoint else []))
     grown = _grown(part, rename)
     backward = [f"// {c.name} backward: the spike BackS_pre before t1 met the target's adjoints at t1",
-                "const scalar s = BackS_pre;",
-                f"Gradient += {_weight_gradient(parts, rename)};   // dL/dw, every reached variable"]
+                "const scalar s = BackS_pre;"]
+    if learns:
+        backward.append(f"Gradient += {_weight_gradient(parts, rename)};   // dL/dw, every reached variable")
     if pre_has_adjoint:
         backward.append(f"addToPre(g * {lam}_post * ({_p(part.error, rename)}));   // E of the presynaptic spike")
-    pre_refs, post_refs = _shared_refs(parts, per_neuron)
+    pre_refs, post_refs = _shared_refs(used, per_neuron)
     wu = ModelDef(
-        "weight_update", f"GEP_{c.name}_to_{var}",
+        "weight_update", f"GEP_{c.name}_to_{var}" + ("" if learns else "_copy"),
         params=shared,
-        vars=[("g", "scalar", "READ_ONLY"), ("Gradient", "scalar", "READ_WRITE")],
+        vars=[("g", "scalar", "READ_ONLY")] + ([("Gradient", "scalar", "READ_WRITE")] if learns else []),
         pre_neuron_var_refs=[("TSpike_pre", "scalar"), ("BackSpike_pre", "int"), ("BackS_pre", "scalar")] + pre_refs,
         post_neuron_var_refs=[(n, "scalar") for n in post_refs],
         code={"pre_spike_syn_code": f"// {c.name}: a spike at TSpike_pre has grown, by now, into g [Phi(s) e]_{var}\n"
@@ -479,38 +489,40 @@ def _synapse_group(c, post: PopulationIR, part: _Part, parts: List[_Part], pre_h
     return SynapseGroupDef(
         name=f"{c.name}_{var}", connection=c.name, pre=c.pre, post=c.post, target_var=f"Delta_{var}",
         weight_update=wu, postsynaptic=DELIVER, param_values={n: n for n in shared}, post_var_refs=post_refs,
-        error_target="ErrorIn" if pre_has_adjoint else None, pre_sum=part.pre_sum)
+        error_target="ErrorIn" if pre_has_adjoint else None, pre_sum=part.pre_sum, learns=learns)
 
 
 def _parameter_group(c, post: PopulationIR, part: _Part, parts: List[_Part], dcomp: sp.Expr,
-                     name: str) -> SynapseGroupDef:
+                     name: str, learns: bool) -> SynapseGroupDef:
     """Backward only: what a delivery at t1 adds to dL/d(name) of the target, w (Q(t1) . Phi(s) e +
-    lambda(t1) . dPhi(s)/d(name) e), the part of variable var, into the target's DParam_<name>; and, as every
-    group holding the weights, all of dL/dw."""
+    lambda(t1) . dPhi(s)/d(name) e), the part of variable var, into the target's DParam_<name>; and, where
+    the group learns (Adam on the device steps its copy of the weights), all of dL/dw."""
     var, lam = part.var, part.lam
-    shared, per_neuron, rename = _target_parameters(post, *_evaluated(parts), *([] if part.pre_sum else [dcomp]))
+    used = parts if learns else [part]
+    shared, per_neuron, rename = _target_parameters(post, *_evaluated(used), *([] if part.pre_sum else [dcomp]))
     grown = _grown(part, rename)
     dgrown = f"{part.pre_sum}_d{name}_pre" if part.pre_sum else f"({_p(dcomp, rename)})"
     q = f"Q_{name}_{var}_post"
-    pre_refs, post_refs = _shared_refs(parts, per_neuron)
+    pre_refs, post_refs = _shared_refs(used, per_neuron)
     post_refs[q] = f"Q_{name}_{var}"
+    gradient = f"Gradient += {_weight_gradient(parts, rename)};   // dL/dw, every reached variable\n" if learns else ""
     wu = ModelDef(
-        "weight_update", f"GEP_{c.name}_to_{var}_d{name}",
+        "weight_update", f"GEP_{c.name}_to_{var}_d{name}" + ("" if learns else "_copy"),
         params=shared,
-        vars=[("g", "scalar", "READ_ONLY"), ("Gradient", "scalar", "READ_WRITE")],
+        vars=[("g", "scalar", "READ_ONLY")] + ([("Gradient", "scalar", "READ_WRITE")] if learns else []),
         pre_neuron_var_refs=[("BackSpike_pre", "int"), ("BackS_pre", "scalar")] + pre_refs
         + ([(f"{part.pre_sum}_d{name}_pre", "scalar")] if part.pre_sum else []),
         post_neuron_var_refs=[(n, "scalar") for n in post_refs],
         code={"pre_event_threshold_condition_code": "BackSpike_pre != 0",
               "pre_event_syn_code": f"// {c.name}, d/d{name}: w (Q . Phi(s) e + lambda . dPhi(s)/d{name} e), the {var} part\n"
                                     "const scalar s = BackS_pre;\n"
-                                    f"Gradient += {_weight_gradient(parts, rename)};   // dL/dw, every reached variable\n"
+                                    f"{gradient}"
                                     f"addToPost(g * ({q} * {grown} + {lam}_post * {dgrown}));"},
         comment=f"{c.name}: the {var} part of dL/d{name} of the target, backward only")
     return SynapseGroupDef(
         name=f"{c.name}_{var}_d{name}", connection=c.name, pre=c.pre, post=c.post, target_var=f"DParam_{name}",
         weight_update=wu, postsynaptic=DELIVER, param_values={n: n for n in shared}, post_var_refs=post_refs,
-        pre_sum=part.pre_sum)
+        pre_sum=part.pre_sum, learns=learns)
 
 
 # One per synapse group: the sum over the batch of its per-trial gradients, and those zeroed for the next batch.
@@ -561,8 +573,8 @@ def render(definition: GeNNNetworkDef) -> str:
             out += [f"### {key}", text]
         out.append("")
     out += ["## synapse groups (DENSE, weights [pre, post])",
-            "# each holds a copy of its connection's weights and computes all of dL/dw; GradientReduce and AdamStep",
-            "# run on every group, so the copies move alike"]
+            "# each holds a copy of its connection's weights; a group that learns computes all of dL/dw and has a",
+            "# GradientReduce (and, with Adam on the device, where every copy learns, an AdamStep)"]
     out += [f"{g.name}: {g.pre} -> {g.post}, weights of {g.connection}, adds to {g.target_var}"
             for g in definition.synapse_groups]
     return "\n".join(out) + "\n"
