@@ -15,7 +15,6 @@ import os
 import signal
 import socket
 import sqlite3
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from genn_eventprop.data.batch import SpikeBatch
 from genn_eventprop.models import READOUTS, ExponentialSynapse, LeakyIntegrate, LeakyIntegrateFire, SpikeInput
@@ -38,3 +39,20 @@ def random_samples(seed: int, n: int, n_spikes: int = 12, t_max: float = 40.0, c
     """Input spikes at random real-valued times (never on the time grid)."""
     rng = np.random.default_rng(seed)
     return [(rng.uniform(0.0, t_max, n_spikes), rng.integers(0, channels, n_spikes), k % 2) for k in range(n)]
+
+
+try:
+    import pygenn  # noqa: F401
+    HAVE_PYGENN = True
+except ImportError:
+    HAVE_PYGENN = False
+needs_pygenn = pytest.mark.skipif(not HAVE_PYGENN, reason="pygenn (GeNN 5) is not installed; docs/genn.md says how")
+
+
+def one_spike_per_channel_and_step(samples, dt: float = 1.0):
+    """samples with every channel's later spikes in a step dropped (GeNN input with per-neuron targets)."""
+    out = []
+    for t, u, label in samples:
+        keep = np.unique(np.stack([u, np.floor(t / dt)]), axis=1, return_index=True)[1]
+        out.append((t[keep], u[keep], label))
+    return out

@@ -3,8 +3,6 @@ import os
 import subprocess
 import sys
 
-import h5py
-import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -18,24 +18,10 @@ from genn_eventprop.eventprop import derive
 from genn_eventprop.ir import build_ir
 from genn_eventprop.models import AdaptiveLeakyIntegrateFire, ExponentialSynapse, LeakyIntegrate, READOUTS, SpikeInput
 from genn_eventprop.network import Connection, Network, Normal, PerNeuron, Population
-from helpers import batch_from, random_samples, tiny_network
+from helpers import HAVE_PYGENN, batch_from, needs_pygenn, one_spike_per_channel_and_step, random_samples, tiny_network
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-try:
-    import pygenn  # noqa: F401
-    HAVE_PYGENN = True
-except ImportError:
-    HAVE_PYGENN = False
-needs_pygenn = pytest.mark.skipif(not HAVE_PYGENN, reason="pygenn (GeNN 5) is not installed; docs/genn.md says how")
-
-
-def one_spike_per_channel_and_step(samples):
-    out = []
-    for t, u, label in samples:
-        keep = np.unique(np.stack([u, np.floor(t)]), axis=1, return_index=True)[1]
-        out.append((t[keep], u[keep], label))
-    return out
 
 
 def alif_network() -> Network:

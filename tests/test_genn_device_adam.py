@@ -20,16 +20,10 @@ from genn_eventprop.ir import build_ir
 from genn_eventprop.models import ExponentialSynapse, LeakyIntegrate, LeakyIntegrateFire, READOUTS, SpikeInput
 from genn_eventprop.network import Connection, Network, Normal, Population
 from genn_eventprop.optim import Adam
-from helpers import batch_from, random_samples, tiny_network
+from helpers import batch_from, needs_pygenn, one_spike_per_channel_and_step, random_samples, tiny_network
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-try:
-    import pygenn  # noqa: F401
-    HAVE_PYGENN = True
-except ImportError:
-    HAVE_PYGENN = False
-needs_pygenn = pytest.mark.skipif(not HAVE_PYGENN, reason="pygenn (GeNN 5) is not installed; docs/genn.md says how")
 
 RATES = [0.05, 0.02, 0.05, 0.01]   # a new rate each step: a dynamic parameter, never a rebuild
 
@@ -42,14 +36,6 @@ def learning_network() -> Network:
                     Population("out", 2, LeakyIntegrate(), ExponentialSynapse(5.0))],
                    [Connection("inp", "hid", Normal(3.0, 1.0)), Connection("hid", "hid", Normal(0.0, 0.5)),
                     Connection("hid", "out", Normal(0.0, 1.0))], "out", READOUTS["sum_exp"]())
-
-
-def one_spike_per_channel_and_step(samples):
-    out = []
-    for t, u, label in samples:
-        keep = np.unique(np.stack([u, np.floor(t)]), axis=1, return_index=True)[1]
-        out.append((t[keep], u[keep], label))
-    return out
 
 
 def float32_weights(net, seed=3):

@@ -7,7 +7,6 @@ import sys
 import time
 
 import numpy as np
-import pytest
 
 from genn_eventprop.config import load_config
 from genn_eventprop.train import Trainer

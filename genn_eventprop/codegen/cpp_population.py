@@ -12,8 +12,8 @@ from typing import List
 import sympy as sp
 
 from genn_eventprop.codegen.printer import print_assignments, print_expr
-from genn_eventprop.eventprop import AdjointIR, E, R
-from genn_eventprop.ir import PopulationIR, w
+from genn_eventprop.eventprop import AdjointIR
+from genn_eventprop.ir import PopulationIR
 
 _LOCAL = re.compile(r"^(\s*)const double (\w+) = ([^;]*);$")
 
