@@ -178,6 +178,31 @@ def test_the_device_adam_state_saved_and_loaded_continues_exactly(tmp_path):
 
 
 @needs_pygenn
+def test_weights_and_moments_on_the_device_survive_a_reload_for_more_input_spikes(tmp_path):
+    from genn_eventprop.backends.genn import GeNNBackend
+    net = tiny_network(recurrent=True)
+    small = batch_from(one_spike_per_channel_and_step(random_samples(seed=7, n=1, n_spikes=12)))
+    large = batch_from(one_spike_per_channel_and_step(random_samples(seed=8, n=1, n_spikes=30)))
+    results = []
+    for capacity in (200_000, 20):   # the second model holds 20 input spikes: the large batch reloads it
+        backend = GeNNBackend(net, "genn-cpu", cache_dir=str(tmp_path / f"c{capacity}"), input_capacity=capacity,
+                              device_adam=True)
+        adam = backend.device_optimiser()
+        weights = float32_weights(net)
+        adam.reset(weights)
+        for batch, lr in ((small, 0.05), (large, 0.02), (small, 0.05)):
+            adam.step(weights, backend.run_batch(weights, batch, 1.0).grads, lr)
+        adam.sync(weights)
+        results.append((weights, adam.state_dict_arrays(), backend.input_capacity))
+    (w_a, s_a, _), (w_b, s_b, capacity_b) = results
+    assert capacity_b > 20
+    for name in w_a:
+        np.testing.assert_array_equal(w_b[name], w_a[name], err_msg=name)
+    for name in s_a:
+        np.testing.assert_array_equal(s_b[name], s_a[name], err_msg=name)
+
+
+@needs_pygenn
 def test_weights_from_elsewhere_replace_those_the_device_moved(tmp_path):
     net = tiny_network()
     batch = batch_from(random_samples(seed=7, n=1, n_spikes=12))

@@ -348,7 +348,6 @@ class GeNNBackend:
             self.pops[self.network.input_population.name].extra_global_params["SpikeTimes"].set_init_values(
                 np.zeros(self.input_capacity, dtype=self.dtype))
             self.model.load()
-            self._push_params()
             self._load_moments()
         n = len(batch.labels)
         scale = 1.0 / max(n, 1) if loss_scale is None else float(loss_scale)
