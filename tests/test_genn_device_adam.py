@@ -49,7 +49,7 @@ def test_for_adam_on_the_device_every_group_of_a_connection_computes_the_whole_w
     for name in ("hid_to_out_V", "hid_to_out_I"):
         code = groups[name].weight_update.code["pre_event_syn_code"]
         assert "Gradient += lambda_V_post * (" in code and " + lambda_I_post * (exp(-s/tau_syn))" in code, code
-    assert [g.primary for g in groups.values() if g.connection == "hid_to_out"] == [True, False]
+    assert [g.learns for g in groups.values() if g.connection == "hid_to_out"] == [True, True]
 
 
 def test_for_adam_on_the_host_only_the_first_group_of_a_connection_computes_the_weight_gradient():

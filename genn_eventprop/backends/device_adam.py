@@ -19,7 +19,6 @@ class DeviceAdam:
     def __init__(self, backend, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8):
         self.backend = backend
         self.host = Adam(beta1, beta2, eps)   # checks the settings, and steps the parameters that are not weights
-        self.beta1, self.beta2, self.eps = beta1, beta2, eps
         self.connections = set(backend.groups_of)
 
     @property
@@ -41,9 +40,9 @@ class DeviceAdam:
         device; one given (a batch run in several parts) replaces it."""
         weights, others = self._split(params)
         self.host.step(others, {k: grads[k] for k in others}, lr, lr_scale)
-        k = self.host.steps
-        self.backend.adam_step(weights, {c: g for c, g in grads.items() if c in weights}, lr, self.beta1,
-                               self.beta2, self.eps, 1.0 - self.beta1 ** k, 1.0 - self.beta2 ** k)
+        h, k = self.host, self.host.steps
+        self.backend.adam_step(weights, {c: g for c, g in grads.items() if c in weights}, lr, h.beta1, h.beta2,
+                               h.eps, 1.0 - h.beta1 ** k, 1.0 - h.beta2 ** k)
 
     def sync(self, params: Dict[str, np.ndarray]):
         """The device's newest weights into the host arrays of params, in place."""

@@ -420,7 +420,7 @@ class GeNNBackend:
             self.model.step_time()
         self._set_phase(0)
         self.model.custom_update("GradientReduce")   # on the device: sum over the batch, zero for the next
-        for c in grads:   # every group of c holds all of dL/dw: read the first
+        for c in grads:   # the first group of c computes all of dL/dw
             v = self.reducers[self.groups_of[c][0]].vars["Reduced"]
             v.pull_from_device()
             grads[c] += np.array(v.view, dtype=np.float64).reshape(grads[c].shape)

@@ -65,8 +65,8 @@ class SynapseGroupDef:
     post_var_refs: Dict[str, str] = field(default_factory=dict)    # WU post ref -> post population variable
     error_target: str = None     # additional input variable of the pre population addToPre adds to
     pre_sum: str = None          # input neuron variable holding the summed jump of its spikes in a step
-    primary: bool = True         # the first group of its connection: it computes dL/dw, which the host reads
-    learns: bool = True          # computes all of dL/dw (Gradient), for the host or for its own Adam step;
+    learns: bool = True          # computes all of dL/dw (Gradient): the first group of its connection, whose
+                                 # sum the host reads, or every group, each for its own Adam step;
                                  # a group that does not has "_copy" in its model name (it only holds the weights)
 
 
@@ -319,18 +319,14 @@ def emit_genn(ir: NetworkIR, adjoint: Dict[str, AdjointIR], precision: str = "fl
                     pre_sum = f"Sum_{c.name}_{s.name}"   # the input neuron adds up its spikes of the step
                     sums[pre_sum] = component.xreplace({p: sp.Symbol(f"{post.name}_{p.name}") for p in post.params})
                 parts.append(_Part(v, s.name, component, error[v].subs(tau, S), adj.lam[v].name, pre_sum))
-        first = len(groups)
-        for part in parts:
-            groups.append(_synapse_group(c, post, part, parts, c.pre != inp.name,
-                                         learns=every_copy_learns or not groups[first:]))
+        for k, part in enumerate(parts):
+            groups.append(_synapse_group(c, post, part, parts, c.pre != inp.name, learns=every_copy_learns or k == 0))
             for par in adj.params:   # dL/dp of the target's learnable parameters: one more group each
                 dcomp = (par.dPhi * adj.jump_direction)[part.index].subs(tau, S)
                 if part.pre_sum:
                     sums[f"{part.pre_sum}_d{par.symbol.name}"] = dcomp.xreplace(
                         {p: sp.Symbol(f"{post.name}_{p.name}") for p in post.params})
                 groups.append(_parameter_group(c, post, part, parts, dcomp, par.symbol.name, every_copy_learns))
-        for g in groups[first + 1:]:
-            g.primary = False
     neurons[inp.name] = _input_model(sums)
     return GeNNNetworkDef(
         neurons=neurons, synapse_groups=groups, delivered=delivered, readout_population=readout.population,
@@ -443,9 +439,9 @@ def _evaluated(parts: List[_Part]) -> List[sp.Expr]:
 
 
 def _weight_gradient(parts: List[_Part], rename) -> str:
-    """dL/dw of one backward event, the whole of it: sum over the reached v of lambda_v(t1) [Phi(s) e]_v. Every
-    group of a connection holds a copy of its weights, so every group computes all of it: the Adam custom update
-    of each group then moves each copy alike (GeNN custom updates cannot reach across synapse groups)."""
+    """dL/dw of one backward event, the whole of it: sum over the reached v of lambda_v(t1) [Phi(s) e]_v. With
+    Adam on the device every group of a connection computes all of it, so that the Adam custom update of each
+    group moves its copy of the weights alike (GeNN custom updates cannot reach across synapse groups)."""
     return " + ".join(f"{p.lam}_post * {_grown(p, rename)}" for p in parts)
 
 
