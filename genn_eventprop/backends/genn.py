@@ -511,14 +511,15 @@ class GeNNBackend:
         self._resident.clear()
         self._fresh_gradients = False
 
-    def _spike_times(self, pop: str):
-        """(times, neurons) of trial 0 from the ring of exact spike times, in time order."""
+    def _spike_times(self, pop: str, slot: int = 0):
+        """(times, neurons) of the trial in batch slot `slot` of the last launch, from the ring of exact spike
+        times, in time order."""
         g = self.pops[pop]
         ring = g.extra_global_params["SpikeRing"]
         ring.pull_from_device()
         n = self.ir.populations[pop].size
-        pos = self._read(pop, "RingPos")[0]
-        times = np.array(ring.view).reshape(self.batch_size, n, self.max_spikes)[0]
+        pos = self._read(pop, "RingPos")[slot]
+        times = np.array(ring.view).reshape(self.batch_size, n, self.max_spikes)[slot]
         t = np.concatenate([times[i, :pos[i]] for i in range(n)]) if n else np.zeros(0)
         i = np.concatenate([np.full(pos[i], i) for i in range(n)]) if n else np.zeros(0, int)
         order = np.argsort(t, kind="stable")
