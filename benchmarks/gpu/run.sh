@@ -78,12 +78,24 @@ machine() {
     python3 --version; cat "$CARRY/manifest.txt" 2>/dev/null || echo "no carry folder at $CARRY"
 }
 
+# The machine's Python may itself be a virtual environment (its packages in its own site-packages, which a
+# --system-site-packages venv would not see): a .pth file puts its package folders after the venv's own.
 python_env() {
-    python3 -m venv --system-site-packages "$WORK/venv" && . "$WORK/venv/bin/activate" || return 1
+    python3 -m venv "$WORK/venv" || python3 -m venv --without-pip "$WORK/venv" || return 1
+    local site; site="$("$WORK/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+    python3 -c 'import site, sys; print("\n".join(site.getsitepackages() + [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]))' \
+        | awk '!seen[$0]++' > "$site/_machine_packages.pth"
+    echo "the machine's package folders:"; cat "$site/_machine_packages.pth"
     if ls "$CARRY"/wheels/*.whl >/dev/null 2>&1; then
-        python -m pip install -q --no-index --no-deps "$CARRY"/wheels/*.whl || return 1
+        vpip install -q --no-index --no-deps "$CARRY"/wheels/*.whl || return 1
     fi
-    python -c "import numpy, scipy, sympy, yaml, click, h5py; print('numpy', numpy.__version__, 'scipy', scipy.__version__, 'sympy', sympy.__version__)"
+    "$WORK/venv/bin/python" -c "import numpy, scipy, sympy, yaml, click, h5py, sysconfig, os; print('numpy', numpy.__version__, 'scipy', scipy.__version__, 'sympy', sympy.__version__); h = os.path.join(sysconfig.get_paths()['include'], 'Python.h'); print(h, 'exists' if os.path.exists(h) else 'MISSING: GeNN cannot build')"
+}
+
+# pip for the venv: its own, or the machine's pointed at it (a venv made without pip)
+vpip() {
+    if "$WORK/venv/bin/python" -m pip --version >/dev/null 2>&1; then "$WORK/venv/bin/python" -m pip "$@"
+    else python3 -m pip --python "$WORK/venv/bin/python" "$@"; fi
 }
 
 # libffi's headers and pkg-config, from the carry folder where the image has none (GeNN's setup.py reads
@@ -113,8 +125,8 @@ cuda_env() {
     export CUDA_PATH="$(dirname "$(dirname "$(readlink -f "$nvcc")")")"
     if [ ! -f "$CUDA_PATH/include/curand_kernel.h" ]; then
         local inc; inc="$(python - <<'EOF'
-import glob, os, site
-for base in site.getsitepackages():
+import glob, os, sys
+for base in [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]:
     for h in glob.glob(os.path.join(base, "nvidia", "**", "curand_kernel.h"), recursive=True):
         print(os.path.dirname(h)); raise SystemExit
 EOF
@@ -134,12 +146,12 @@ pygenn_install() {
     local wheel; wheel="$(ls "$CARRY"/pygenn-*.whl 2>/dev/null | head -n 1)"
     if [ -n "$wheel" ]; then
         echo "installing the carried $wheel"
-        python -m pip install -q --no-index --no-deps "$wheel" || return 1
+        vpip install -q --no-index --no-deps "$wheel" || return 1
     else
         [ -f "$CARRY/genn.tar.gz" ] || { echo "no genn.tar.gz in $CARRY: run benchmarks/gpu/prepare.sh first"; return 1; }
         tar -xzf "$CARRY/genn.tar.gz" -C "$WORK" && ffi_fallback || return 1
-        python -m pip wheel -q --no-build-isolation --no-deps "$WORK/genn" -w "$WORK/pygenn-wheel" || return 1
-        python -m pip install -q --no-index --no-deps "$WORK"/pygenn-wheel/pygenn-*.whl || return 1
+        vpip wheel -q --no-build-isolation --no-deps "$WORK/genn" -w "$WORK/pygenn-wheel" || return 1
+        vpip install -q --no-index --no-deps "$WORK"/pygenn-wheel/pygenn-*.whl || return 1
         wheel="$(ls "$WORK"/pygenn-wheel/pygenn-*.whl)"
         if [ "$(stat -c %s "$wheel")" -lt $((16 * 1048576)) ]; then cp "$wheel" "$OUTDIR/"; fi
     fi
@@ -147,7 +159,7 @@ pygenn_install() {
 }
 
 project_install() {
-    python -m pip install -q --no-deps --no-build-isolation -e "$ROOT" || return 1
+    vpip install -q --no-deps --no-build-isolation -e "$ROOT" || return 1
     [ ! -f "$CARRY/ml_genn.tar.gz" ] || tar -xzf "$CARRY/ml_genn.tar.gz" -C "$WORK" || return 1
     genn-eventprop --help > /dev/null
 }
@@ -161,7 +173,7 @@ bench() {   # bench NAME TIMEOUT ARGS...: one timed run of bench_epoch.py
 }
 
 # -- the stages ---------------------------------------------------------------------------------------
-export -f machine python_env ffi_fallback cuda_env pygenn_install project_install
+export -f machine python_env vpip ffi_fallback cuda_env pygenn_install project_install
 export ROOT CARRY OUTDIR WORK
 stage machine 60 machine
 cp "$LOG" "$OUTDIR/env.txt"
