@@ -188,7 +188,6 @@ if [ "$MODE" = gpu ]; then
     KIND=genn-cuda; BATCHES="32 256"
     SIZE=(--hidden 256 --channels 700 --classes 20 --spikes 3000 --steps 1000)
     FEW=(--trials 1024 --test-trials 1024); EPOCH=(--trials "$EPOCH_TRIALS" --test-trials 1024)
-    THREADS="1 4 $(nproc)"
 else
     if [ -f "$CARRY/ml_genn.tar.gz" ]; then
         tar -xzf "$CARRY/ml_genn.tar.gz" -C "$WORK" && export PYTHONPATH="$WORK/ml_genn${PYTHONPATH:+:$PYTHONPATH}"
@@ -196,7 +195,6 @@ else
     KIND=genn-cpu; BATCHES="1"
     SIZE=(--hidden 12 --channels 20 --classes 3 --spikes 40 --steps 40)
     FEW=(--trials 6 --test-trials 3); EPOCH=(--trials 6 --test-trials 3)
-    THREADS="1"
 fi
 stage info 60 genn-eventprop info
 python -c "import pygenn" >/dev/null 2>&1 && genn-eventprop info >> "$OUTDIR/env.txt" 2>&1
@@ -234,29 +232,30 @@ for pid in "${PREBUILD[@]}"; do wait "$pid"; done
 grep -q $'^tests\tfailed' "$STAGES" && FAILED=1
 echo "   builds and tests done at $((SECONDS - START)) s" | tee -a "$LOG"
 
-# the timed runs, one at a time
-if have_pygenn; then
-    for b in $BATCHES; do
-        what=("${FEW[@]}"); [ "$b" = "$(echo $BATCHES | cut -d' ' -f1)" ] && what=("${EPOCH[@]}")
-        bench "$KIND-device-adam-b$b" 240 --backend $KIND --adam device --batch "$b" "${SIZE[@]}" "${what[@]}"
-        if have_mlgenn; then
-            bench "mlgenn-b$b" 240 --tool mlgenn --backend $KIND --batch "$b" "${SIZE[@]}" "${what[@]}"
-        else
-            skip "bench-mlgenn-b$b" "ml_genn is not in the carry folder"
-        fi
-        bench "$KIND-host-adam-b$b" 240 --backend $KIND --adam host --batch "$b" "${SIZE[@]}" "${FEW[@]}"
-    done
-else
-    skip bench-genn "pygenn is not installed"
-fi
-for t in $THREADS; do
-    what=("${FEW[@]}"); [ "$t" -ge 8 ] && what=("${EPOCH[@]}")
-    [ "$MODE" = gpu ] && [ "$t" -eq 1 ] && what=(--trials 256 --test-trials 256)
-    b=$([ $MODE = gpu ] && echo 32 || echo 2)
-    bench "native-$t-threads-b$b" 240 --backend native --threads "$t" --batch "$b" "${SIZE[@]}" "${what[@]}"
+# the timed runs, one at a time, the figures the check is for first (a deadline skips the rest)
+FIRST="${BATCHES%% *}"; ALL=$([ $MODE = gpu ] && nproc || echo 1); NB=$([ $MODE = gpu ] && echo 32 || echo 2)
+genn_bench() {   # genn_bench BATCH ADAM TRIALS...
+    if have_pygenn; then bench "$KIND-$2-adam-b$1" 240 --backend $KIND --adam "$2" --batch "$1" "${SIZE[@]}" "${@:3}"
+    else skip "bench-$KIND-$2-adam-b$1" "pygenn is not installed"; fi
+}
+mlgenn_bench() {   # mlgenn_bench BATCH TRIALS...
+    if have_pygenn && have_mlgenn; then bench "mlgenn-b$1" 240 --tool mlgenn --backend $KIND --batch "$1" "${SIZE[@]}" "${@:2}"
+    else skip "bench-mlgenn-b$1" "ml_genn or pygenn is missing"; fi
+}
+genn_bench "$FIRST" device "${EPOCH[@]}"
+mlgenn_bench "$FIRST" "${EPOCH[@]}"
+bench "native-$ALL-threads-b$NB" 240 --backend native --threads "$ALL" --batch "$NB" "${SIZE[@]}" "${EPOCH[@]}"
+genn_bench "$FIRST" host "${FEW[@]}"
+for b in ${BATCHES#"$FIRST"}; do
+    genn_bench "$b" device "${FEW[@]}"
+    mlgenn_bench "$b" "${FEW[@]}"
+    genn_bench "$b" host "${FEW[@]}"
 done
-[ "$MODE" = gpu ] && bench "native-$(nproc)-threads-b256" 240 --backend native --threads "$(nproc)" --batch 256 \
-    "${SIZE[@]}" "${FEW[@]}"
+if [ "$MODE" = gpu ]; then
+    bench "native-1-threads-b$NB" 240 --backend native --threads 1 --batch "$NB" "${SIZE[@]}" --trials 256 --test-trials 256
+    bench "native-4-threads-b$NB" 240 --backend native --threads 4 --batch "$NB" "${SIZE[@]}" "${FEW[@]}"
+    bench "native-$ALL-threads-b256" 240 --backend native --threads "$ALL" --batch 256 "${SIZE[@]}" "${FEW[@]}"
+fi
 python "$ROOT/benchmarks/gpu/summarise.py" "$BENCH" "$STAGES" --out "$OUTDIR/summary.md" >> "$LOG" 2>&1 \
     || { echo "summary: failed" | tee -a "$LOG"; FAILED=1; }
 cat "$OUTDIR/summary.md" 2>/dev/null
