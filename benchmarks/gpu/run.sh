@@ -41,6 +41,7 @@ while [ $# -gt 0 ]; do
         *) echo "run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
+[ ! -d "$CARRY" ] || CARRY="$(cd "$CARRY" && pwd)"   # absolute: the builds run in other folders
 mkdir -p "$OUTDIR" || { echo "run.sh: cannot create the output folder '$OUTDIR'" >&2; exit 2; }
 OUTDIR="$(cd "$OUTDIR" && pwd)"
 LOG="$OUTDIR/log.txt"; STAGES="$OUTDIR/stages.tsv"; BENCH="$OUTDIR/bench.jsonl"
