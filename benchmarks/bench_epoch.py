@@ -103,7 +103,10 @@ def run_mlgenn(args, train, test):
         Connection(inp, hidden, Dense(Normal(mean=0.03, sd=0.01)), Exponential(5.0))
         Connection(hidden, hidden, Dense(Normal(mean=0.0, sd=0.02)), Exponential(5.0))
         Connection(hidden, out, Dense(Normal(mean=0.0, sd=0.03)), Exponential(5.0))
-    genn_kwargs = {} if args.backend == "genn-cuda" else {"backend": "single_threaded_cpu"}
+    from genn_eventprop.backends.genn import genn_preferences   # the same GeNN preferences as ours, if any
+    genn_kwargs = genn_preferences(args.backend)
+    if args.backend == "genn-cpu":
+        genn_kwargs["backend"] = "single_threaded_cpu"
     compiler = EventPropCompiler(example_timesteps=args.steps, losses="sparse_categorical_crossentropy",
                                  reg_lambda_upper=0.0, reg_lambda_lower=0.0, reg_nu_upper=14, max_spikes=1500,
                                  optimiser=Adam(LR), batch_size=args.batch, dt=args.dt, **genn_kwargs)

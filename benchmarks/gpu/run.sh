@@ -11,6 +11,9 @@
 #             the wheel it built is copied to the output folder so that the next run can carry it
 #   project   this repository, installed without dependencies (the machine has them); ml_genn on PYTHONPATH
 #   info      genn-eventprop info
+#   cuda-probe  a tiny genn-cuda model with GeNN's defaults, else with the device and block sizes set by hand
+#             (benchmarks/gpu/probe_genn_cuda.py); later stages use what worked; cuda-backtrace at the end
+#             prints the native backtrace of a crash under cuda-gdb
 #   tests     tests/test_genn_batches.py with GENN_EVENTPROP_TEST_KIND=genn-cuda and batch 32, and the nvcc
 #             compile test, in parallel with building the benchmark models
 #   bench-*   benchmarks/bench_epoch.py, one process at a time on the GPU: genn-cuda (device and host Adam)
@@ -166,7 +169,7 @@ project_install() {
 }
 
 have_mlgenn() { python -c "import ml_genn" >/dev/null 2>&1; }
-have_pygenn() { python -c "import pygenn" >/dev/null 2>&1; }
+have_pygenn() { [ "${GENN_RUNS:-yes}" = yes ] && python -c "import pygenn" >/dev/null 2>&1; }
 
 bench() {   # bench NAME TIMEOUT ARGS...: one timed run of bench_epoch.py
     local name="$1" limit="$2"; shift 2
@@ -199,6 +202,16 @@ else
 fi
 stage info 60 genn-eventprop info
 python -c "import pygenn" >/dev/null 2>&1 && genn-eventprop info >> "$OUTDIR/env.txt" 2>&1
+
+# GeNN's CUDA backend picks the device and block sizes by compiling and loading trial kernels; where that
+# crashes, the preferences that work are used from here on (GENN_EVENTPROP_GENN_PREFERENCES, docs/genn.md)
+if [ "$MODE" = gpu ] && have_pygenn; then
+    stage cuda-probe 240 python "$ROOT/benchmarks/gpu/probe_genn_cuda.py" "$WORK/genn-preferences.json" || GENN_RUNS=no
+    if [ -s "$WORK/genn-preferences.json" ] && [ "$(cat "$WORK/genn-preferences.json")" != "{}" ]; then
+        export GENN_EVENTPROP_GENN_PREFERENCES="$(cat "$WORK/genn-preferences.json")"
+        echo "   GeNN preferences from here on: $GENN_EVENTPROP_GENN_PREFERENCES" | tee -a "$LOG"
+    fi
+fi
 
 PREBUILD=()
 if have_pygenn; then
@@ -256,6 +269,9 @@ if [ "$MODE" = gpu ]; then
     bench "native-1-threads-b$NB" 240 --backend native --threads 1 --batch "$NB" "${SIZE[@]}" --trials 256 --test-trials 256
     bench "native-4-threads-b$NB" 240 --backend native --threads 4 --batch "$NB" "${SIZE[@]}" "${FEW[@]}"
     bench "native-$ALL-threads-b256" 240 --backend native --threads "$ALL" --batch 256 "${SIZE[@]}" "${FEW[@]}"
+fi
+if [ "$MODE" = gpu ] && ! grep -q "^== GeNN's defaults {}: exit 0" "$LOG"; then   # where GeNN's defaults failed: why
+    stage cuda-backtrace 120 python "$ROOT/benchmarks/gpu/probe_genn_cuda.py" "$WORK/unused.json" --backtrace
 fi
 python "$ROOT/benchmarks/gpu/summarise.py" "$BENCH" "$STAGES" --out "$OUTDIR/summary.md" >> "$LOG" 2>&1 \
     || { echo "summary: failed" | tee -a "$LOG"; FAILED=1; }
