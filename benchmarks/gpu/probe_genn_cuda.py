@@ -21,12 +21,12 @@ import tempfile
 CHILD = r"""
 import sys, numpy as np
 sys.path.insert(0, {bench!r})
-from common import reference_network, shd_like_batch
+from common import reference_network, shd_like_dataset, spike_batch
 from genn_eventprop.backends.genn import GeNNBackend
 net = reference_network(hidden=8, outputs=2, channels=5)
 rng = np.random.default_rng(0)
 w = net.init_weights(rng, dtype=np.float32)
-b = shd_like_batch(rng, 4, spikes=40, duration=50.0, channels=5, classes=2)
+b = spike_batch(shd_like_dataset(0, 4, spikes=40, duration=50.0, channels=5, classes=2), 0, 4, 50.0)
 r = GeNNBackend(net, "genn-cuda", batch_size=4, cache_dir={cache!r}).run_batch(w, b, 1.0)
 print("loss", r.loss, "hidden spikes", int(r.spike_counts["hidden"].sum()))
 """
