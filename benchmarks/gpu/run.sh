@@ -102,60 +102,21 @@ vpip() {
     else python3 -m pip --python "$WORK/venv/bin/python" "$@"; fi
 }
 
-# libffi's headers and pkg-config, from the carry folder where the image has none (GeNN's setup.py reads
-# libffi's flags through pkg-config); the shared library itself is the machine's own (Python links it).
-ffi_fallback() {
-    pkg-config --exists libffi 2>/dev/null && return 0
-    echo "no libffi through pkg-config: using the carried headers"
-    local so; so="$(ldconfig -p | awk '/libffi\.so\.[0-9]+ / && /x86-64/ {print $NF; exit}')"
-    [ -n "$so" ] || { echo "no libffi shared library on this machine"; return 1; }
-    mkdir -p "$WORK/ffi/lib" "$WORK/ffi/pkgconfig" "$WORK/bin"
-    ln -sf "$so" "$WORK/ffi/lib/libffi.so"
-    printf 'libdir=%s\nincludedir=%s\nName: libffi\nDescription: libffi\nVersion: 3.4\nLibs: -L${libdir} -lffi\nCflags: -I${includedir}\n' \
-        "$WORK/ffi/lib" "$CARRY/ffi/include" > "$WORK/ffi/pkgconfig/libffi.pc"
-    export PKG_CONFIG_PATH="$WORK/ffi/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
-    export LIBRARY_PATH="$WORK/ffi/lib${LIBRARY_PATH:+:$LIBRARY_PATH}" CPATH="$CARRY/ffi/include${CPATH:+:$CPATH}"
-    if ! command -v pkg-config >/dev/null; then
-        cp "$CARRY/ffi/bin/pkg-config" "$WORK/bin/" && export PATH="$WORK/bin:$PATH"
-        export LD_LIBRARY_PATH="$CARRY/ffi/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-    fi
-    pkg-config --cflags --libs libffi
-}
-
-# CUDA_PATH for GeNN (its setup.py builds the CUDA backend only when it is set, and every model build reads
-# it for nvcc). cuRAND's headers, if the toolkit lacks them, from the machine's nvidia-curand wheel.
-cuda_env() {
-    local nvcc; nvcc="$(command -v nvcc)" || { echo "no nvcc on PATH"; return 1; }
-    export CUDA_PATH="$(dirname "$(dirname "$(readlink -f "$nvcc")")")"
-    if [ ! -f "$CUDA_PATH/include/curand_kernel.h" ]; then
-        local inc; inc="$(python - <<'EOF'
-import glob, os, sys
-for base in [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]:
-    for h in glob.glob(os.path.join(base, "nvidia", "**", "curand_kernel.h"), recursive=True):
-        print(os.path.dirname(h)); raise SystemExit
-EOF
-)"
-        [ -n "$inc" ] || { echo "no curand_kernel.h in $CUDA_PATH or in an nvidia-curand wheel"; return 1; }
-        echo "cuRAND headers from $inc"
-        mkdir -p "$WORK/cuda/include"
-        for e in "$CUDA_PATH"/*; do [ "$(basename "$e")" = include ] || ln -s "$e" "$WORK/cuda/"; done
-        for e in "$CUDA_PATH"/include/* "$inc"/*; do ln -sf "$e" "$WORK/cuda/include/"; done
-        export CUDA_PATH="$WORK/cuda"
-    fi
-    export LIBRARY_PATH="$CUDA_PATH/lib64/stubs:$CUDA_PATH/lib64${LIBRARY_PATH:+:$LIBRARY_PATH}"
-    echo "CUDA_PATH=$CUDA_PATH"
-}
+# the toolchain checks and GeNN's build, shared with the Dockerfile
+. "$ROOT/benchmarks/gpu/genn_build.sh"
 
 pygenn_install() {
     local wheel; wheel="$(ls "$CARRY"/pygenn-*.whl 2>/dev/null | head -n 1)"
     if [ -n "$wheel" ]; then
         echo "installing the carried $wheel"
         vpip install -q --no-index --no-deps "$wheel" || return 1
-    else
+        pygenn_shares_libstdcxx || { echo "the carried pygenn links libstdc++ statically: building GeNN instead";
+                                     vpip uninstall -q -y pygenn; wheel=""; }
+    fi
+    if [ -z "$wheel" ]; then
         [ -f "$CARRY/genn.tar.gz" ] || { echo "no genn.tar.gz in $CARRY: run benchmarks/gpu/prepare.sh first"; return 1; }
-        tar -xzf "$CARRY/genn.tar.gz" -C "$WORK" && ffi_fallback || return 1
-        vpip wheel -q --no-build-isolation --no-deps "$WORK/genn" -w "$WORK/pygenn-wheel" || return 1
-        vpip install -q --no-index --no-deps "$WORK"/pygenn-wheel/pygenn-*.whl || return 1
+        tar -xzf "$CARRY/genn.tar.gz" -C "$WORK" || return 1
+        build_pygenn "$WORK/genn" "$WORK/pygenn-wheel" || return 1
         wheel="$(ls "$WORK"/pygenn-wheel/pygenn-*.whl)"
         if [ "$(stat -c %s "$wheel")" -lt $((16 * 1048576)) ]; then cp "$wheel" "$OUTDIR/"; fi
     fi
@@ -177,15 +138,16 @@ bench() {   # bench NAME TIMEOUT ARGS...: one timed run of bench_epoch.py
 }
 
 # -- the stages ---------------------------------------------------------------------------------------
-export -f machine python_env vpip ffi_fallback cuda_env pygenn_install project_install
-export ROOT CARRY OUTDIR WORK
+export -f machine python_env vpip ffi_fallback cxx_env cuda_env pygenn_shares_libstdcxx build_pygenn pygenn_install project_install
+export ROOT CARRY OUTDIR WORK PIP=vpip GB_WORK="$WORK" GB_FFI="$CARRY/ffi"
 stage machine 60 machine
 cp "$LOG" "$OUTDIR/env.txt"
 if [ "$MODE" = gpu ]; then
     stage python 120 python_env || { echo "no Python environment: stopping" | tee -a "$LOG"; exit 1; }
     set +u; . "$WORK/venv/bin/activate"; set -u
+    cxx_env >> "$LOG" 2>&1 || echo "no usable C++ compiler: see the log" | tee -a "$LOG"
     cuda_env >> "$LOG" 2>&1 || echo "no CUDA toolkit: GeNN builds without its CUDA backend" | tee -a "$LOG"
-    export CUDA_PATH LIBRARY_PATH   # (set in this shell: every later stage and model build reads them)
+    export CUDA_PATH LIBRARY_PATH CXX PATH   # (set in this shell: every later stage and model build reads them)
     stage pygenn 420 pygenn_install
     stage project 180 project_install
     [ -f "$CARRY/ml_genn.tar.gz" ] && export PYTHONPATH="$WORK/ml_genn${PYTHONPATH:+:$PYTHONPATH}"
