@@ -6,10 +6,14 @@
 #
 # The devel image is needed at run time too: GeNN generates CUDA code for each model and compiles it
 # with nvcc when the model is built. See docs/genn.md.
-ARG CUDA_IMAGE=nvidia/cuda:12.4.1-devel-ubuntu22.04
+# CUDA 13.0 needs an NVIDIA driver >= 580 on the host; for an older driver build with
+#   --build-arg CUDA_IMAGE=nvidia/cuda:12.4.1-devel-ubuntu22.04
+ARG CUDA_IMAGE=nvidia/cuda:13.0.0-devel-ubuntu24.04
 FROM ${CUDA_IMAGE}
 
-ARG GENN_VERSION=5.4.0
+# GeNN's commit: master after 5.4.0, which builds with CUDA 13 (the build benchmarks/gpu/run.sh checks on a GPU)
+ARG GENN_REPO=https://github.com/genn-team/genn.git
+ARG GENN_REF=a3f45d2414b34ace132d49344820dd58c5373c19
 
 ENV DEBIAN_FRONTEND=noninteractive \
     PIP_NO_CACHE_DIR=1 \
@@ -18,6 +22,8 @@ ENV DEBIAN_FRONTEND=noninteractive \
     VIRTUAL_ENV=/opt/venv \
     PATH=/opt/venv/bin:/usr/local/cuda/bin:${PATH}
 
+# Package versions come from the CUDA image's Ubuntu release and from setup.cfg, not pinned here.
+# hadolint global ignore=DL3008,DL3013
 # g++ and make build GeNN and, at run time, every generated model; libffi-dev and pkg-config are
 # GeNN's build requirements on Linux.
 RUN apt-get update \
@@ -30,14 +36,17 @@ RUN python3 -m venv ${VIRTUAL_ENV} \
     && pip install --upgrade pip \
     && pip install numpy pybind11 psutil pkgconfig "setuptools>=61" wheel
 
-# pygenn from GeNN's release tag. CUDA_PATH makes its setup.py build the CUDA backend next to the
-# CPU one. That backend links against libcuda, which a build container only has as the toolkit's
-# stub; at run time `--gpus all` supplies the driver's real libcuda.so.1.
-RUN git clone --depth 1 --branch ${GENN_VERSION} https://github.com/genn-team/genn.git /opt/genn-src \
-    && cd /opt/genn-src \
-    && LIBRARY_PATH=${CUDA_PATH}/lib64/stubs pip install --no-build-isolation . \
-    && cd / && rm -rf /opt/genn-src \
-    && python -c "import pygenn; print('pygenn', pygenn.__version__)"
+# pygenn from GeNN's source, built by the same script as on the GPU check's machine (genn_build.sh: CUDA_PATH
+# from nvcc, so the CUDA backend is built next to the CPU one, linked against the toolkit's libcuda stub;
+# at run time `--gpus all` supplies the driver's libcuda.so.1; and a check that GeNN's libraries share one
+# libstdc++, without which its code generation crashes).
+COPY benchmarks/gpu/genn_build.sh /opt/genn-build/genn_build.sh
+RUN git init -q /opt/genn-src \
+    && git -C /opt/genn-src fetch -q --depth 1 ${GENN_REPO} ${GENN_REF} \
+    && git -C /opt/genn-src checkout -q FETCH_HEAD \
+    && GB_WORK=/tmp/genn-build bash /opt/genn-build/genn_build.sh /opt/genn-src /tmp/genn-wheel \
+    && rm -rf /opt/genn-src /tmp/genn-build /tmp/genn-wheel \
+    && python -c "import pygenn, pygenn.cuda_backend; print('pygenn', pygenn.__version__, 'with CUDA')"
 
 # The project: copy only what the package needs (never a local .venv or run folders).
 WORKDIR /opt/genn-eventprop

