@@ -103,7 +103,7 @@ def run_mlgenn(args, train, test):
         Connection(inp, hidden, Dense(Normal(mean=0.03, sd=0.01)), Exponential(5.0))
         Connection(hidden, hidden, Dense(Normal(mean=0.0, sd=0.02)), Exponential(5.0))
         Connection(hidden, out, Dense(Normal(mean=0.0, sd=0.03)), Exponential(5.0))
-    from genn_eventprop.backends.genn import genn_preferences   # the same GeNN preferences as ours, if any
+    from genn_eventprop.backends.genn_preferences import genn_preferences   # the same GeNN preferences as ours, if any
     genn_kwargs = genn_preferences(args.backend)
     if args.backend == "genn-cpu":
         genn_kwargs["backend"] = "single_threaded_cpu"

@@ -302,7 +302,7 @@ def test_learnable_parameter_gradients_on_genn_match_native(per_neuron, build_ca
 
 
 def test_genn_preferences_come_from_the_environment_as_json(monkeypatch):
-    from genn_eventprop.backends.genn import genn_preferences
+    from genn_eventprop.backends.genn_preferences import genn_preferences
     monkeypatch.setenv("GENN_EVENTPROP_GENN_PREFERENCES", '{"generate_line_info": true}')
     assert genn_preferences("genn-cpu") == {"generate_line_info": True}
     monkeypatch.delenv("GENN_EVENTPROP_GENN_PREFERENCES")
@@ -310,7 +310,7 @@ def test_genn_preferences_come_from_the_environment_as_json(monkeypatch):
 
 
 def test_genn_preferences_that_are_not_a_json_object_stop_with_one_line(monkeypatch):
-    from genn_eventprop.backends.genn import genn_preferences
+    from genn_eventprop.backends.genn_preferences import genn_preferences
     monkeypatch.setenv("GENN_EVENTPROP_GENN_PREFERENCES", '["MANUAL"]')
     with pytest.raises(UserError, match=r"GENN_EVENTPROP_GENN_PREFERENCES is not a JSON object of GeNN preferences"):
         genn_preferences("genn-cpu")

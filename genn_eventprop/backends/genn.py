@@ -11,13 +11,13 @@ of every neuron model); the weight gradients accumulate per synapse and trial an
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import time
 from typing import Dict, Optional
 
 import numpy as np
 
+from genn_eventprop.backends.genn_preferences import genn_preferences
 from genn_eventprop.backends.native import BatchResult, checked_weights, default_cache_dir, trial_steps
 from genn_eventprop.codegen.genn import ADAM_STEP, GRADIENT_REDUCE, GeNNNetworkDef, ModelDef, emit_genn
 from genn_eventprop.errors import ConfigError, SpikeBufferOverflow, UserError
@@ -71,37 +71,6 @@ def _create_model(m: ModelDef):
                                           vars=[(n, t, getattr(CustomUpdateVarAccess, a)) for n, t, a in m.vars],
                                           var_refs=[(n, t, getattr(VarAccessMode, a)) for n, t, a in m.var_refs], **m.code)
     return create_postsynaptic_model(m.class_name, params=m.params, **m.code)
-
-
-PREFERENCES_VARIABLE = "GENN_EVENTPROP_GENN_PREFERENCES"
-
-
-def genn_preferences(kind: str) -> dict:
-    """GeNN backend preferences from the environment variable GENN_EVENTPROP_GENN_PREFERENCES (JSON), e.g.
-    '{"device_select_method": "MANUAL", "block_size_select_method": "MANUAL"}' skips GeNN's CUDA occupancy
-    optimiser, which compiles and loads trial kernels (docs/genn.md says when that is needed). Names of
-    the backend's enums (DeviceSelect, BlockSizeSelect) are given as strings."""
-    text = os.environ.get(PREFERENCES_VARIABLE, "").strip()
-    if not text:
-        return {}
-    try:
-        prefs = json.loads(text)
-        if not isinstance(prefs, dict):
-            raise ValueError("not a JSON object")
-    except ValueError as err:
-        raise UserError(f"{PREFERENCES_VARIABLE} is not a JSON object of GeNN preferences ({err}); e.g. "
-                        f"'{{\"block_size_select_method\": \"MANUAL\"}}'") from None
-    if kind == "genn-cuda":
-        from pygenn import cuda_backend
-        enums = {"device_select_method": cuda_backend.DeviceSelect, "block_size_select_method": cuda_backend.BlockSizeSelect}
-        for key, enum in enums.items():
-            if isinstance(prefs.get(key), str):
-                try:
-                    prefs[key] = getattr(enum, prefs[key])
-                except AttributeError:
-                    raise UserError(f"{PREFERENCES_VARIABLE}: {key} must be one of "
-                                    f"{', '.join(n for n in dir(enum) if n.isupper())}, not '{prefs[key]}'") from None
-    return prefs
 
 
 class GeNNBackend:
