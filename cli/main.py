@@ -172,6 +172,64 @@ def search(search_config, out_dir, resume_dir):
 
 
 @main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.argument("out_path", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["nir"]), default="nir", show_default=True,
+              help="nir: the Neuromorphic Intermediate Representation (snnTorch, Norse, Sinabs, Lava, ...).")
+@click.option("--checkpoint", type=click.Choice(["best", "last"]), default="best", show_default=True)
+@click.option("--dt", type=float, default=None,
+              help="ms: the time step the graph's w_in is written for (default: the run's dt); docs/nir.md.")
+@user_errors
+def export(run_dir, out_path, fmt, checkpoint, dt):
+    """Write the trained network of RUN_DIR to OUT_PATH (a NIR graph); docs/nir.md gives the mapping."""
+    from genn_eventprop.nir_io import export_run
+
+    summary = export_run(run_dir, out_path, checkpoint=checkpoint, dt=dt)
+    nodes = ", ".join(f"{k} ({v})" for k, v in summary["nodes"].items())
+    click.echo(f"{summary['path']}: {checkpoint} checkpoint (epoch {summary['epoch']}), w_in for dt = "
+               f"{summary['dt']:g} ms; nodes: {nodes}")
+
+
+@main.command("import")
+@click.argument("graph", type=click.Path(dir_okay=False))
+@click.option("--config", "config", type=click.Path(dir_okay=False),
+              help="Train this config with the graph's network and weights (model.from_nir=GRAPH).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Run folder (default: runs/<graph name>).")
+@click.option("--nir-dt", type=float, default=None,
+              help="ms: the time step the graph's w_in was written for, when its metadata has none (snnTorch: 0.1).")
+@set_option
+@user_errors
+def import_(graph, config, out_dir, nir_dt, overrides):
+    """Read a NIR graph: print the network it gives; with --config, train it here with EventProp."""
+    overrides = list(overrides) + [f"model.from_nir={os.path.abspath(graph)}"]
+    if nir_dt is not None:
+        overrides.append(f"model.nir_dt={nir_dt}")
+    from genn_eventprop.config import config_from_dict, load_config, save_config
+    from genn_eventprop.nir_io import describe_import
+
+    if not config:
+        from genn_eventprop.config import apply_overrides
+        cfg = config_from_dict(apply_overrides({}, overrides))
+        for line in describe_import(cfg):
+            click.echo(line)
+        return
+    from genn_eventprop.train import Trainer
+
+    cfg = load_config(config, overrides)
+    for line in describe_import(cfg):
+        click.echo(line)
+    run_dir = out_dir or os.path.join("runs", os.path.splitext(os.path.basename(graph))[0])
+    os.makedirs(run_dir, exist_ok=True)
+    save_config(cfg, os.path.join(run_dir, "config.yaml"))
+    click.echo(f"run folder: {run_dir}")
+    try:
+        Trainer(cfg, run_dir, log=click.echo).train()
+    except KeyboardInterrupt:
+        click.echo(f"\ninterrupted; continue with: genn-eventprop train --resume {run_dir}", err=True)
+        sys.exit(130)
+
+
+@main.command()
 @user_errors
 def info():
     """Which backends can run here: the C++ compiler, pygenn and CUDA."""

@@ -88,4 +88,8 @@ def build_network(cfg, num_channels: int, num_classes: int) -> Network:
     pops.append(Population(OUTPUT, num_classes, neuron, ExponentialSynapse(tau_syn=out.tau_syn), learn=tuple(out.learn),
                            heterogeneous=_per_neuron(out)))
     conns.append(Connection(previous, OUTPUT, Normal(out.init.mean, out.init.std)))
-    return Network(pops, conns, OUTPUT, readout)
+    network = Network(pops, conns, OUTPUT, readout)
+    if getattr(cfg.model, "from_nir", None):   # initial weights and per-neuron values from a NIR graph
+        from genn_eventprop.nir_io import apply_initial_values
+        apply_initial_values(network, cfg, num_channels, num_classes)
+    return network

@@ -182,6 +182,11 @@ class Output:
 class Model:
     hidden: Union[Hidden, List[Hidden]] = nested(Hidden)   # one layer, or a list of layers
     output: Output = nested(Output)
+    # a NIR graph (nir_io.py): its layers, time constants, thresholds and weights replace the sizes, time
+    # constants and initial weights above; nir_dt (ms): the step its w_in was written for, when its metadata
+    # has no dt (snnTorch writes for 0.1 ms; null: this config's dt)
+    from_nir: Optional[str] = None
+    nir_dt: Optional[float] = positive(None)
 
     @property
     def hidden_layers(self) -> List[Hidden]:
@@ -469,6 +474,13 @@ def config_from_dict(raw: dict, base_dir: Optional[str] = None, check_paths: boo
     for key in PATH_KEYS:
         setattr(cfg.data, key.split(".")[1], _resolve_path(written[key], base_dir))
     _check_relations(cfg, written, check_paths)
+    if cfg.model.from_nir is not None:   # the graph's layers fill the model section (nir_io.py)
+        from genn_eventprop.nir_io import fill_model
+        cfg.model.from_nir = _resolve_path(cfg.model.from_nir, base_dir)
+        if cfg.model.nir_dt is None:
+            cfg.model.nir_dt = cfg.dt
+        if check_paths or os.path.exists(cfg.model.from_nir):
+            fill_model(cfg)
     return cfg
 
 
