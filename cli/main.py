@@ -173,6 +173,29 @@ def search(search_config, out_dir, resume_dir):
 
 @main.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--raster/--no-raster", default=True, show_default=True,
+              help="Also redraw the hidden raster (runs the best checkpoint on the first evaluation sample).")
+@user_errors
+def plot(run_dir, raster):
+    """Redraw the plots of a run folder in RUN_DIR/plots."""
+    from genn_eventprop.config import load_config
+    from genn_eventprop.plots import plot_run
+
+    saved = os.path.join(run_dir, "config.yaml")
+    if not os.path.exists(saved):
+        raise UserError(f"{run_dir}: no config.yaml there; give a run folder written by 'genn-eventprop train'")
+    if raster:
+        from genn_eventprop.train import Trainer
+        Trainer(load_config(saved), run_dir, log=click.echo).plot(raster=True)
+    else:
+        plot_run(run_dir)
+    folder = os.path.join(run_dir, "plots")
+    for name in sorted(os.listdir(folder)):
+        click.echo(os.path.join(folder, name))
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
 @click.argument("out_path", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["nir"]), default="nir", show_default=True,
               help="nir: the Neuromorphic Intermediate Representation (snnTorch, Norse, Sinabs, Lava, ...).")

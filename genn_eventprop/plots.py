@@ -1,4 +1,5 @@
-"""Plots of a run folder (needs matplotlib: pip install 'genn-eventprop[plot]')."""
+"""Plots of a run folder: learning curves, spikes per neuron of each layer over epochs, confusion matrix and
+hidden raster (plots/; `genn-eventprop plot RUN` redraws them)."""
 from __future__ import annotations
 
 import csv
@@ -23,8 +24,36 @@ def _read_metrics(run_dir: str):
     return []
 
 
+def _read_layer_spikes(run_dir: str):
+    """{layer: [(epoch, spikes per neuron)]} from spikes_per_layer.csv, else the hidden mean of the metrics."""
+    path = os.path.join(run_dir, "spikes_per_layer.csv")
+    if os.path.exists(path):
+        with open(path) as f:
+            rows = list(csv.DictReader(f))
+        return {k: [(float(r["epoch"]), float(r[k])) for r in rows] for k in (rows[0] if rows else {}) if k != "epoch"}
+    rows = _read_metrics(run_dir)
+    return {"hidden": [(r["epoch"], r["hidden_spikes_per_neuron"]) for r in rows]} if rows else {}
+
+
+def plot_layer_spikes(run_dir: str, path: str) -> bool:
+    """Mean spikes per neuron and training trial of each hidden layer, over epochs; False when there are none."""
+    layers = _read_layer_spikes(run_dir)
+    if not layers:
+        return False
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, points in layers.items():
+        ax.plot([e for e, _ in points], [v for _, v in points], marker="o", label=name)
+    ax.set_xlabel("epoch"), ax.set_ylabel("spikes per neuron and trial"), ax.set_title("hidden activity")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
 def plot_run(run_dir: str):
-    """plots/learning_curves.png and, when there is a test result, plots/confusion.png."""
+    """plots/learning_curves.png, plots/spikes_per_layer.png and, when there is a test result,
+    plots/confusion.png."""
     out = os.path.join(run_dir, "plots")
     os.makedirs(out, exist_ok=True)
     rows = _read_metrics(run_dir)
@@ -40,6 +69,7 @@ def plot_run(run_dir: str):
         fig.tight_layout()
         fig.savefig(os.path.join(out, "learning_curves.png"), dpi=100)
         plt.close(fig)
+    plot_layer_spikes(run_dir, os.path.join(out, "spikes_per_layer.png"))
     results_path = os.path.join(run_dir, "results.json")
     if os.path.exists(results_path):
         with open(results_path) as f:

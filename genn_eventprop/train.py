@@ -180,9 +180,12 @@ class Trainer:
             rng.bit_generator.state = meta["rng"]
             start_epoch, best, batches_done = meta["epoch"] + 1, meta["best_valid"], meta["batches_done"]
             self._truncate_metrics(metrics_path, start_epoch)
+            self._truncate_metrics(self._layer_spikes_path(), start_epoch)
             self.log(f"resuming after epoch {meta['epoch']} from {self._checkpoint_path('last')}")
         elif os.path.exists(metrics_path):
             os.remove(metrics_path)
+        if not resume and os.path.exists(self._layer_spikes_path()):
+            os.remove(self._layer_spikes_path())
         for epoch in range(start_epoch, cfg.train.epochs):
             t0 = time.perf_counter()
             train_set = self.splits.train
@@ -192,6 +195,7 @@ class Trainer:
             n_batches = (len(train_set) + cfg.train.batch_size - 1) // cfg.train.batch_size
             progress = Progress(n_batches, f"epoch {epoch + 1}/{cfg.train.epochs}")
             losses, correct, seen, spikes = [], 0, 0, 0.0
+            layer_spikes = {}   # hidden layer -> spikes this epoch (spikes_per_layer.csv, plots/spikes_per_layer.png)
             lr = self.schedule.lr_for(batches_done, epoch)
             for b, batch in enumerate(self._batches(train_set, rng)):
                 lr = self.schedule.lr_for(batches_done, epoch)
@@ -209,6 +213,8 @@ class Trainer:
                 correct += int((r.predictions == batch.labels).sum())
                 seen += len(batch.labels)
                 spikes += float(sum(r.spike_counts[h].sum() for h in self.hidden))
+                for h in self.hidden:
+                    layer_spikes[h] = layer_spikes.get(h, 0.0) + float(r.spike_counts[h].sum())
                 progress.update(b + 1, float(np.concatenate(losses).mean()))
             progress.close()
             self.optimiser.sync(weights)   # the weights an optimiser on a device moved, back in the host arrays
@@ -226,6 +232,8 @@ class Trainer:
             row["epoch_seconds"] = time.perf_counter() - t0
             row["train_samples_per_second"] = seen / train_seconds
             self._append_metrics(metrics_path, row)
+            self._append_layer_spikes(epoch + 1, {h: layer_spikes.get(h, 0.0) / seen / self.network.population(h).size
+                                                  for h in self.hidden})
             if score > best:
                 best = score
                 self._save("best", epoch, weights, rng, best, batches_done)
@@ -252,15 +260,16 @@ class Trainer:
                 results["test"] = ev.to_dict()
                 self.log(f"test accuracy {100 * ev.accuracy:.2f}% (best epoch {results['best_epoch']})")
         atomic_write_text(os.path.join(self.run_dir, "results.json"), json.dumps(results, indent=2))
-        try:
-            from genn_eventprop.plots import plot_raster, plot_run
-            plot_run(self.run_dir)
-            data = self.splits.test if self.splits.test is not None and len(self.splits.test) else self.splits.valid
-            if os.path.exists(best_path) and data is not None and len(data):
-                self._plot_hidden_raster(data, plot_raster)
-        except ImportError:
-            pass
+        self.plot()
         return results
+
+    def plot(self, raster: bool = True):
+        """plots/: learning curves, spikes per layer, confusion matrix and (raster) the hidden raster."""
+        from genn_eventprop.plots import plot_raster, plot_run
+        plot_run(self.run_dir)
+        data = self.splits.test if self.splits.test is not None and len(self.splits.test) else self.splits.valid
+        if raster and os.path.exists(self._checkpoint_path("best")) and data is not None and len(data):
+            self._plot_hidden_raster(data, plot_raster)
 
     def _plot_hidden_raster(self, dataset, plot_raster):
         """plots/hidden_raster.png: the hidden spikes of the first evaluation sample, best weights."""
@@ -299,6 +308,19 @@ class Trainer:
             if new:
                 writer.writeheader()
             writer.writerow({k: row[k] for k in METRIC_FIELDS})
+
+    def _layer_spikes_path(self) -> str:
+        return os.path.join(self.run_dir, "spikes_per_layer.csv")
+
+    def _append_layer_spikes(self, epoch: int, per_neuron: Dict[str, float]):
+        """spikes_per_layer.csv: one row per epoch, the mean spikes per neuron and training trial of each layer."""
+        path = self._layer_spikes_path()
+        new = not os.path.exists(path)
+        with open(path, "a", newline="") as f:
+            writer = csv.writer(f)
+            if new:
+                writer.writerow(["epoch"] + list(per_neuron))
+            writer.writerow([epoch] + [per_neuron[h] for h in per_neuron])
 
     @staticmethod
     def _truncate_metrics(path: str, keep_epochs: int):
