@@ -96,8 +96,15 @@ class YinYang:
 
 
 @dataclass
+class TonicData:
+    """data.kind: tonic (genn_eventprop/data/tonic_events.py)."""
+    downsample: int = ranged(1, 1)               # spatial factor: d x d pixels share one input channel
+
+
+@dataclass
 class Data:
-    kind: str = choice("yinyang", "shd", "ssc", "audio", "h5", "yinyang")
+    kind: str = choice("yinyang", "shd", "ssc", "audio", "h5", "yinyang", "tonic")
+    dataset: Optional[str] = None                # data.kind: tonic: the name of a tonic dataset (NMNIST, DVSGesture...)
     path: Optional[str] = None
     test_path: Optional[str] = None
     pattern: str = "{label}_{speaker}_{index}.wav"
@@ -109,6 +116,7 @@ class Data:
     augment: Augment = nested(Augment)
     encoder: Encoder = nested(Encoder)
     yinyang: YinYang = nested(YinYang)
+    tonic: TonicData = nested(TonicData)
 
 
 @dataclass
@@ -269,8 +277,8 @@ class Config:
 
 
 PATH_KEYS = ("data.path", "data.test_path", "data.cache_dir")
-KINDS_NEEDING_PATH = ("shd", "ssc", "audio", "h5")
-KINDS_DOWNLOADED = ("shd", "ssc")    # their folder may be empty or absent: tonic downloads into it
+KINDS_NEEDING_PATH = ("shd", "ssc", "audio", "h5", "tonic")
+KINDS_DOWNLOADED = ("shd", "ssc", "tonic")    # their folder may be empty or absent: tonic downloads into it
 
 
 # -- building and checking ----------------------------------------------------------------------
@@ -425,6 +433,9 @@ def _check_relations(cfg: Config, written_paths: dict, check_paths: bool):
     if d.kind in KINDS_NEEDING_PATH and not d.path:
         raise ConfigError(f"data.path is required for data.kind={d.kind}; set it in the config or with "
                           f"--set data.path=...")
+    if d.kind == "tonic" and not d.dataset:
+        raise ConfigError("data.kind=tonic needs data.dataset, the name of a tonic dataset such as NMNIST or "
+                          "DVSGesture")
     if d.test_path and d.kind != "h5":
         raise ConfigError(f"data.test_path is read only for data.kind=h5 (this config has data.kind={d.kind}); "
                           f"remove it")

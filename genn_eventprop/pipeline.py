@@ -57,6 +57,12 @@ def load_data(cfg) -> Splits:
         train = _load_kind(cfg, d.path, "train")
         if d.test_path:
             test = _load_kind(cfg, d.test_path, "test")
+    elif d.kind == "tonic":
+        from genn_eventprop.data.tonic_events import load_tonic
+        train = load_tonic(d.dataset, d.path, "train", d.tonic.downsample, d.cache_dir)
+        test = load_tonic(d.dataset, d.path, "test", d.tonic.downsample, d.cache_dir)
+        if test is not None:   # every split gets all classes
+            train.num_classes = test.num_classes = max(train.num_classes, test.num_classes)
     elif d.kind == "audio":
         from genn_eventprop.data.audio import load_audio_folder
         from genn_eventprop.data.cochlea import CochleaEncoder
