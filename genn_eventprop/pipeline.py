@@ -59,8 +59,10 @@ def load_data(cfg) -> Splits:
             test = _load_kind(cfg, d.test_path, "test")
     elif d.kind == "tonic":
         from genn_eventprop.data.tonic_events import load_tonic
-        train = load_tonic(d.dataset, d.path, "train", d.tonic.downsample, d.cache_dir)
-        test = load_tonic(d.dataset, d.path, "test", d.tonic.downsample, d.cache_dir)
+        from genn_eventprop.progress import bar
+        progress = lambda items, desc: bar(items, desc, unit="sample")   # noqa: E731
+        train = load_tonic(d.dataset, d.path, "train", d.tonic.downsample, d.cache_dir, progress)
+        test = load_tonic(d.dataset, d.path, "test", d.tonic.downsample, d.cache_dir, progress)
         if test is not None:   # every split gets all classes
             train.num_classes = test.num_classes = max(train.num_classes, test.num_classes)
     elif d.kind == "audio":

@@ -58,23 +58,21 @@ def _atomic_savez(path: str, **arrays):
 
 
 class Progress:
-    """One line on stderr, rewritten in place, when stderr is a terminal; silent otherwise."""
+    """The batches of an epoch as a tqdm bar with the running loss and the time left (genn_eventprop/progress.py:
+    on a terminal only; in a log the epoch's one line is all)."""
 
     def __init__(self, total: int, label: str):
-        self.total, self.label, self.start = total, label, time.perf_counter()
-        self.enabled = sys.stderr.isatty()
+        from genn_eventprop.progress import bar
+        self.bar = bar(desc=label, total=total, unit="batch")
+        self.done = 0
 
     def update(self, done: int, loss: float):
-        if not self.enabled:
-            return
-        el = time.perf_counter() - self.start
-        eta = el / max(done, 1) * (self.total - done)
-        sys.stderr.write(f"\r{self.label} {done}/{self.total} loss {loss:.4f} {el:.0f}s eta {eta:.0f}s   ")
-        sys.stderr.flush()
+        self.bar.update(done - self.done)
+        self.done = done
+        self.bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
 
     def close(self):
-        if self.enabled:
-            sys.stderr.write("\r" + " " * 79 + "\r")
+        self.bar.close()
 
 
 class Trainer:
@@ -125,7 +123,9 @@ class Trainer:
         k = self.splits.num_classes
         losses, preds, labels, spikes = [], [], [], []
         self.learned.apply(weights, self.backend)
-        for batch in self._batches(dataset, None):
+        from genn_eventprop.progress import bar
+        n_batches = (len(dataset) + self.cfg.train.batch_size - 1) // self.cfg.train.batch_size
+        for batch in bar(self._batches(dataset, None), "evaluating", total=n_batches, unit="batch"):
             r = self.backend.run_batch(weights, batch, self.cfg.dt, compute_gradients=False)
             losses.append(r.losses)
             preds.append(r.predictions)

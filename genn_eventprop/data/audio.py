@@ -21,6 +21,7 @@ import numpy as np
 from scipy.io import wavfile
 
 from ..errors import ConfigError, DataError
+from ..progress import bar
 from .cochlea import CochleaEncoder, as_full_scale
 from .dataset import SpikeDataset
 from .h5 import load_h5, save_h5
@@ -147,9 +148,10 @@ def _encode_all(folder: Path, rels: List[str], encoder: CochleaEncoder, workers:
     jobs = [(str(folder / rel), encoder) for rel in rels]
     if workers > 1 and len(jobs) >= _MIN_FILES_FOR_POOL:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(_encode_file, jobs, chunksize=16))
+            results = list(bar(pool.map(_encode_file, jobs, chunksize=16), "cochlea encoding", total=len(jobs),
+                               unit="file"))
     else:
-        results = [_encode_file(job) for job in jobs]
+        results = [_encode_file(job) for job in bar(jobs, "cochlea encoding", unit="file")]
     return [r[0] for r in results], [r[1] for r in results]
 
 

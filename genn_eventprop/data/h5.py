@@ -22,6 +22,7 @@ import numpy as np
 
 from genn_eventprop.data.dataset import SpikeDataset
 from genn_eventprop.errors import DataError
+from genn_eventprop.progress import bar
 
 SHD_CHANNELS = 700
 REQUIRED = ("spikes/times", "spikes/units", "labels")
@@ -86,7 +87,7 @@ def load_h5(path, num_channels: Optional[int] = None) -> SpikeDataset:
     if speakers is not None and len(speakers) != len(labels):
         raise DataError(f"'{path}' is corrupt: {len(speakers)} speakers for {len(labels)} samples")
     times, units = [], []
-    for t, u in zip(raw_t, raw_u):
+    for t, u in bar(zip(raw_t, raw_u), f"reading {os.path.basename(path)}", total=len(raw_t), unit="sample"):
         t, u = _sorted_sample(path, t, u)
         times.append(t)
         units.append(u)
