@@ -278,10 +278,10 @@ def read_graph(path: str, dt: Optional[float] = None) -> ImportedGraph:
                               "this tool reads a chain of layers, each optionally recurrent")
         return names[0]
 
-    def neuron_of(name):
+    def neuron_of(name, n):
+        """The layer `name` of n neurons (n: the rows of the weights into it; scalar parameters broadcast)."""
         node = nodes[name]
         kind = type(node).__name__
-        n = int(np.asarray(node.tau_mem).size) if np.ndim(node.tau_mem) else int(np.asarray(node.w_in).size)
         for key, wanted in (("v_leak", 0.0), ("v_reset", 0.0)):
             if hasattr(node, key) and np.any(np.asarray(getattr(node, key)) != wanted):
                 raise ConfigError(f"{where}: node '{name}' has {key} != 0; this tool's neurons rest at 0 and reset "
@@ -309,11 +309,12 @@ def read_graph(path: str, dt: Optional[float] = None) -> ImportedGraph:
         if not isinstance(nodes[target], (nir.CubaLIF, nir.CubaLI)):
             raise ConfigError(f"{where}: '{nxt}' feeds '{target}' ({type(nodes[target]).__name__}); a Linear node "
                               "must feed a CubaLIF or CubaLI layer")
-        layer, scale = neuron_of(target)
+        if w.ndim != 2:
+            raise ConfigError(f"{where}: '{nxt}' has weights of shape {w.shape}; this tool reads 2-d weights")
+        layer, scale = neuron_of(target, w.shape[0])
         pre = n_in if not layers else layers[-1].size
-        if w.shape != (layer.size, pre):
-            raise ConfigError(f"{where}: '{nxt}' has weights of shape {w.shape}, but connects {pre} neurons to "
-                              f"{layer.size}")
+        if w.shape[1] != pre:
+            raise ConfigError(f"{where}: '{nxt}' has weights of shape {w.shape}, but its input has {pre} neurons")
         weights.append(w.T * scale[None, :])
         rest = [s for s in succ[target]]
         loops = [s for s in rest if isinstance(nodes[s], (nir.Linear, nir.Affine)) and succ[s] == [target]]
