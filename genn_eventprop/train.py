@@ -58,6 +58,14 @@ def _atomic_savez(path: str, **arrays):
     atomic_write(path, lambda f: np.savez(f, **arrays), binary=True)
 
 
+def _same_text(path: str, text: str) -> bool:
+    try:
+        with open(path) as f:
+            return f.read() == text
+    except OSError:
+        return False
+
+
 class Progress:
     """One line on stderr, rewritten in place, when stderr is a terminal; silent otherwise."""
 
@@ -364,8 +372,9 @@ class Trainer:
         code_dir = os.path.join(self.run_dir, "code")
         os.makedirs(code_dir, exist_ok=True)
         source = getattr(self.backend, "source", None)
-        if source:
-            atomic_write_text(os.path.join(code_dir, "network.cpp"), source)
+        path = os.path.join(code_dir, "network.cpp")
+        if source and not _same_text(path, source):   # a resumed run's code is usually the same: not rewritten
+            atomic_write_text(path, source)
 
     def _append_metrics(self, path: str, row: dict):
         if path.endswith(".jsonl"):
