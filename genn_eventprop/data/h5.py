@@ -43,10 +43,25 @@ def _as_numbers(path: str, name: str, values, integer: bool) -> np.ndarray:
             bad = ~np.isfinite(a) | (a != np.round(a))
             if bad.any():
                 raise DataError(f"'{path}': {int(bad.sum())} entries of '{name}' are not whole numbers (e.g. "
-                                f"{a[bad].flat[0]!r}); {name} must be integers: re-create the file")
+                                f"{float(a[bad].flat[0])!r}); {name} must be integers: re-create the file")
             return a.astype(np.int64)
         return a.astype(np.float64)
     return a.astype(np.int64 if integer else np.float64)
+
+
+def _check_whole_units(path: str, raw_u):
+    """Unit ids stored as floats must be whole numbers; the count over the whole file when some are not."""
+    bad, example = 0, None
+    for u in raw_u:
+        a = np.asarray(u)
+        if a.dtype.kind == "f":
+            wrong = ~np.isfinite(a) | (a != np.round(a))
+            if wrong.any():
+                bad += int(wrong.sum())
+                example = float(a[wrong].flat[0]) if example is None else example
+    if bad:
+        raise DataError(f"'{path}': {bad} entries of 'spikes/units' are not whole numbers (e.g. {example!r}); "
+                        "spikes/units must be integers: re-create the file")
 
 
 def _per_sample(path: str, name: str, ds):
@@ -132,6 +147,7 @@ def load_h5(path, num_channels: Optional[int] = None) -> SpikeDataset:
                         f"{len(labels)} labels")
     if speakers is not None and len(speakers) != len(labels):
         raise DataError(f"'{path}' is corrupt: {len(speakers)} speakers for {len(labels)} samples")
+    _check_whole_units(path, raw_u)
     times, units = [], []
     for t, u in zip(raw_t, raw_u):
         t, u = _sorted_sample(path, t, u)
