@@ -224,13 +224,12 @@ def load_search_config(path: str) -> SearchConfig:
                        trials=trials, workers=workers, time_budget=None if time_budget is None else float(time_budget),
                        objective=objective, seed=seed, storage=storage, initial_points=initial_points,
                        cross_validation=cv, lease=float(lease))
-    # every value a trial can be given must be accepted by the training config: each with the others at their first
-    first = {d.key: _values_to_check(d)[0] for d in dims}
-    load_config(cfg.base, overrides + [f"{k}={json.dumps(v)}" for k, v in first.items()])
+    # the base with `set`, then every value a trial can be given, one dimension at a time (so the error names it)
+    load_config(cfg.base, overrides)
     for d in dims:
-        for v in _values_to_check(d)[1:]:
+        for v in _values_to_check(d):
             try:
-                load_config(cfg.base, overrides + [f"{k}={json.dumps(v if k == d.key else w)}" for k, w in first.items()])
+                load_config(cfg.base, overrides + [f"{d.key}={json.dumps(v)}"])
             except ConfigError as err:
                 _err(f"space.{d.key}: the value {v!r} is not accepted by the training config ({err})")
     return cfg
