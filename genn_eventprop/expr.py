@@ -2,7 +2,7 @@
 
 parse_equation reads a model's equation (a flow, threshold, reset, jump, current or readout weighting) with
 Python's own parser (ast.parse, which only parses) and builds the sympy expression from the syntax tree
-itself: numbers, the model's own symbols, + - * / ** (and ^ as a power), unary minus, parentheses, and calls
+itself: numbers, the model's own symbols, + - * / ** (and ^, read as **), unary minus, parentheses, and calls
 of a fixed list of sympy functions. Anything else (attribute access, subscripts, keywords, lambdas,
 comparisons, strings, a name that is neither a symbol of the model nor a listed function) is refused with
 a ConfigError; nothing in the string is ever evaluated, so a model file shared by a colleague cannot run
@@ -33,7 +33,7 @@ FUNCTIONS = {
 CONSTANTS = {"pi": sp.pi, "E": sp.E}
 
 _BINARY = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
-           ast.Div: lambda a, b: a / b, ast.Pow: lambda a, b: a ** b, ast.BitXor: lambda a, b: a ** b}
+           ast.Div: lambda a, b: a / b, ast.Pow: lambda a, b: a ** b}
 _UNARY = {ast.USub: lambda a: -a, ast.UAdd: lambda a: a}
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # C++ keywords and the generated code's own type and macro names: a model symbol must not be one of them
@@ -85,7 +85,7 @@ def parse_equation(text, symbols: Dict[str, sp.Symbol], where: str) -> sp.Expr:
         raise ConfigError(f"{where} {comment_text(text)!r} contains the character {comment_text(bad[0])}; an "
                           "equation is one line of printable ASCII")
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        tree = ast.parse(text.strip().replace("^", "**"), mode="eval")   # ^ is a power, as sympify reads it
     except SyntaxError as err:
         raise ConfigError(f"cannot parse {where} {text!r}: {err.msg}") from None
     return _build(tree.body, symbols, where, text)
