@@ -10,7 +10,7 @@ from genn_eventprop.data.audio import load_audio_folder
 from genn_eventprop.data.cochlea import CochleaEncoder
 from genn_eventprop.data.h5 import load_h5, save_h5
 from genn_eventprop.data.yinyang import make_yinyang
-from genn_eventprop.errors import DataError, DataWarning
+from genn_eventprop.errors import DataError
 from genn_eventprop.pipeline import load_data
 from helpers import YINYANG, run_cli, sets
 
@@ -50,7 +50,7 @@ def cut(path):
 def test_wav_files_cut_short_are_reported_with_their_count(folder, tmp_path):
     cut(folder / "0_a_0.wav")
     cut(folder / "1_b_1.wav")
-    with pytest.warns(DataWarning) as caught:
+    with pytest.warns(UserWarning) as caught:
         load(folder, tmp_path)
     assert [str(w.message) for w in caught] == [
         f"2 WAV file(s) in {folder} end before their header says (cut short): {folder}/0_a_0.wav, {folder}/1_b_1.wav; "
@@ -59,7 +59,7 @@ def test_wav_files_cut_short_are_reported_with_their_count(folder, tmp_path):
 
 def test_a_stereo_wav_is_reported(folder, tmp_path):
     wavfile.write(folder / "2_a_9.wav", RATE, np.stack([pcm(tone()), pcm(tone())], axis=1))
-    with pytest.warns(DataWarning) as caught:
+    with pytest.warns(UserWarning) as caught:
         load(folder, tmp_path)
     assert [str(w.message) for w in caught] == [
         f"1 WAV file(s) in {folder} have more than one channel: {folder}/2_a_9.wav; each is mixed down to mono "
@@ -72,7 +72,7 @@ def test_a_stereo_wav_is_encoded_from_both_channels(tmp_path):
     silent_left = np.stack([np.zeros(1600, np.int16), pcm(tone())], axis=1)
     wavfile.write(d / "0_a_0.wav", RATE, silent_left)
     wavfile.write(d / "0_a_1.wav", RATE, pcm(tone() / 2))   # what the mean of the two channels is
-    with pytest.warns(DataWarning):
+    with pytest.warns(UserWarning):
         data = load(d, tmp_path)
     assert len(data.times[0]) > 0 and data.units[0].tolist() == data.units[1].tolist()
     np.testing.assert_allclose(data.times[0], data.times[1], atol=0.05)   # equal but for 16-bit rounding
