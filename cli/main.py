@@ -111,6 +111,9 @@ def train(config, out_dir, resume_dir, overwrite, overrides):
                             "'genn-eventprop train'")
         cfg = load_config(saved, overrides)
         run_dir = resume_dir
+        last = os.path.join(run_dir, "checkpoints", "last.npz")
+        if os.path.exists(last):   # a damaged checkpoint is found before the data loads and the model builds
+            Trainer.load_checkpoint(last, fix=Trainer.resume_fix(run_dir))
     else:
         if not config:
             raise UserError("give a CONFIG file, or --resume RUN_DIR")

@@ -192,6 +192,12 @@ class Trainer:
             raise UserError(f"checkpoint '{path}' is unreadable, cut short or damaged ({reason}); {fix}") from None
         return weights, opt, meta
 
+    @staticmethod
+    def resume_fix(run_dir: str) -> str:
+        """What to do about a damaged checkpoints/last.npz of run_dir."""
+        best = os.path.join(run_dir, "checkpoints", "best.npz")
+        return f"delete it to start again from epoch 1, or copy {best} over it to resume from the best epoch"
+
     def data_record(self) -> dict:
         """What the network was trained on, kept in each checkpoint: evaluate checks other data against it."""
         train = self.splits.train
@@ -231,9 +237,7 @@ class Trainer:
         start_epoch, best, batches_done = 0, -np.inf, 0
         last = self._checkpoint_path("last")
         if resume and os.path.exists(last):
-            fix = (f"delete it to start again from epoch 1, or copy {self._checkpoint_path('best')} over it to "
-                   "resume from the best epoch")
-            loaded, opt_arrays, meta = self.load_checkpoint(last, fix=fix)
+            loaded, opt_arrays, meta = self.load_checkpoint(last, fix=self.resume_fix(self.run_dir))
             self.check_fits(loaded, last, "resume without the --set that changes the network, or train a new run "
                                           "with --out")
             weights = loaded
