@@ -1,6 +1,5 @@
 """evaluate reads exactly the data it names, on the network that was trained; training data is checked
 against its test data before the first epoch (issue 14, cases 1, 6 and 3)."""
-import shutil
 
 import h5py
 import numpy as np
