@@ -109,6 +109,7 @@ def test_a_killed_machines_trial_is_run_again_once_by_the_other_and_none_is_lost
             killed = wait_for(lambda: running_trial_of(database, "machine-a-0"), "machine a to run a trial")
             os.killpg(a.pid, signal.SIGKILL)   # the machine dies mid-trial: no chance to clean up
             a.wait()
+            assert trials(database)[killed["id"] - 1]["status"] == "running", "the trial ended before the kill"
             b.wait(timeout=300)
         finally:
             for p in (a, b):
