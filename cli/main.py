@@ -1,27 +1,42 @@
 """The genn-eventprop command line. Thin: parse, call the library, print.
 
-Every UserError (bad config, missing or corrupt data, too small a spike buffer) is printed as one line
-on stderr and the command exits with code 2.
+Every UserError (bad config, missing or corrupt data, too small a spike buffer) and every OSError (disk
+full, read-only folder) is printed as one line on stderr naming the file or key and the fix, and the
+command exits with code 2. Ctrl-C exits with code 130 and one line. Warnings are one line each on stderr.
 """
 from __future__ import annotations
 
 import functools
 import os
 import sys
+import warnings
 
 import click
 
 from genn_eventprop.errors import UserError
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    text = " ".join(str(message).split())
+    click.echo(text if text.startswith("warning:") else f"warning: {text}", err=True)
+
+
 def user_errors(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        warnings.showwarning = _one_line_warning
         try:
             return fn(*args, **kwargs)
         except UserError as err:
-            click.echo(f"error: {err}", err=True)
+            click.echo(f"error: {' '.join(str(err).split())}", err=True)
             sys.exit(2)
+        except OSError as err:
+            from genn_eventprop.files import describe_os_error
+            click.echo(f"error: {describe_os_error(err)}", err=True)
+            sys.exit(2)
+        except KeyboardInterrupt:
+            click.echo("\ninterrupted", err=True)
+            sys.exit(130)
     return wrapper
 
 
@@ -75,70 +90,84 @@ def gradcheck(config, overrides):
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Run folder (default: runs/<config name>).")
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False),
               help="Continue the run in this folder from its last finished epoch.")
+@click.option("--overwrite", is_flag=True,
+              help="Replace the run already in the run folder (its config, metrics, checkpoints and results).")
 @set_option
 @user_errors
-def train(config, out_dir, resume_dir, overrides):
+def train(config, out_dir, resume_dir, overwrite, overrides):
     """Train the network CONFIG describes; everything lands in one run folder."""
     from genn_eventprop.config import load_config, save_config
+    from genn_eventprop.files import RunLock, clear_run, run_files
     from genn_eventprop.train import Trainer
 
     if resume_dir:
+        if config or out_dir or overwrite:
+            extra = "CONFIG" if config else ("--out" if out_dir else "--overwrite")
+            raise UserError(f"--resume {resume_dir} continues that run with its own config.yaml, so {extra} is not "
+                            "used; drop it (change keys of the run with --set)")
         saved = os.path.join(resume_dir, "config.yaml")
         if not os.path.exists(saved):
             raise UserError(f"--resume {resume_dir}: no config.yaml there; give a run folder written by "
                             "'genn-eventprop train'")
         cfg = load_config(saved, overrides)
         run_dir = resume_dir
+        last = os.path.join(run_dir, "checkpoints", "last.npz")
+        if os.path.exists(last):   # a damaged checkpoint is found before the data loads and the model builds
+            Trainer.load_checkpoint(last, fix=Trainer.resume_fix(run_dir))
     else:
         if not config:
             raise UserError("give a CONFIG file, or --resume RUN_DIR")
         cfg = load_config(config, overrides)
         run_dir = out_dir or os.path.join("runs", os.path.splitext(os.path.basename(config))[0])
-        os.makedirs(run_dir, exist_ok=True)
-        save_config(cfg, os.path.join(run_dir, "config.yaml"))
-    click.echo(f"run folder: {run_dir}")
-    trainer = Trainer(cfg, run_dir, log=click.echo)
+    warn = functools.partial(click.echo, err=True)
     try:
-        trainer.train(resume=bool(resume_dir))
+        with RunLock(run_dir):
+            if resume_dir:
+                trainer = Trainer(cfg, run_dir, log=click.echo, warn=warn)
+                # --set keys are written to config.yaml once the checkpoint is known to fit them
+                on_start = (lambda: save_config(cfg, saved)) if overrides else None
+            else:
+                existing = run_files(run_dir)
+                if existing and not overwrite:
+                    raise UserError(f"{run_dir} already holds a run ({', '.join(existing)}); continue it with "
+                                    f"'genn-eventprop train --resume {run_dir}', train into another folder with "
+                                    "--out, or replace it with --overwrite")
+                trainer = Trainer(cfg, run_dir, log=click.echo, warn=warn)   # data and build: before deleting
+
+                def on_start():
+                    if existing:
+                        clear_run(run_dir)
+                    save_config(cfg, os.path.join(run_dir, "config.yaml"))
+            click.echo(f"run folder: {run_dir}")
+            trainer.train(resume=bool(resume_dir), on_start=on_start)
     except KeyboardInterrupt:
         click.echo(f"\ninterrupted; continue with: genn-eventprop train --resume {run_dir}", err=True)
         sys.exit(130)
+    except OSError as err:
+        from genn_eventprop.files import describe_os_error
+        hint = (f"; then continue with: genn-eventprop train --resume {run_dir}"
+                if os.path.exists(os.path.join(run_dir, "config.yaml")) else "")
+        click.echo(f"error: {describe_os_error(err)}{hint}", err=True)
+        sys.exit(2)
 
 
 @main.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
-@click.option("--data", "data_path", type=click.Path(), help="Evaluate on this data (same kind as the run's).")
+@click.option("--data", "data_path", type=click.Path(),
+              help="Evaluate on this data instead: an SHD-layout HDF5 file (or, for audio runs, a folder of recordings).")
 @click.option("--checkpoint", type=click.Choice(["best", "last"]), default="best", show_default=True)
 @set_option
 @user_errors
 def evaluate(run_dir, data_path, checkpoint, overrides):
     """Accuracy, per-class accuracy and confusion matrix of a trained run."""
-    from genn_eventprop.config import load_config
-    from genn_eventprop.pipeline import load_data
-    from genn_eventprop.train import Trainer
+    from genn_eventprop.evaluate import evaluate_run
 
-    saved = os.path.join(run_dir, "config.yaml")
-    if not os.path.exists(saved):
-        raise UserError(f"{run_dir}: no config.yaml there; give a run folder written by 'genn-eventprop train'")
-    overrides = list(overrides)
-    if data_path:
-        overrides += [f"data.path={data_path}", "data.test_path=null", "data.validation.by=none",
-                      "data.test.speakers=[]"]
-    cfg = load_config(saved, overrides)
-    splits = load_data(cfg)
-    trainer = Trainer(cfg, run_dir, splits=splits, log=click.echo)
-    weights, _, meta = trainer.load_checkpoint(os.path.join(run_dir, "checkpoints", f"{checkpoint}.npz"))
-    if data_path:
-        dataset, what = splits.train, data_path
-    elif splits.test is not None:
-        dataset, what = splits.test, "the test set"
-    else:
-        dataset, what = splits.valid, "the validation set"
-    ev = trainer.evaluate(dataset, weights)
-    names = getattr(dataset, "class_names", None) or [str(c) for c in range(len(ev.per_class_accuracy))]
-    click.echo(f"{checkpoint} checkpoint (epoch {meta['epoch'] + 1}) on {what}: {len(ev.predictions)} samples")
+    report = evaluate_run(run_dir, data_path, checkpoint, overrides, log=click.echo)
+    ev = report.evaluation
+    click.echo(f"{checkpoint} checkpoint (epoch {report.epoch}) on {report.what}: {len(ev.predictions)} samples")
     click.echo(f"accuracy {100 * ev.accuracy:.2f}%  loss {ev.loss:.4f}")
-    click.echo("per-class accuracy: " + ", ".join(f"{n} {100 * a:.1f}%" for n, a in zip(names, ev.per_class_accuracy)))
+    click.echo("per-class accuracy: " + ", ".join(
+        f"{n} {'-' if a != a else f'{100 * a:.1f}%'}" for n, a in zip(report.class_names, ev.per_class_accuracy)))
     click.echo("confusion matrix (rows: true class, columns: predicted):")
     for row in ev.confusion:
         click.echo(" ".join(f"{v:4d}" for v in row))
@@ -218,38 +247,27 @@ def export(run_dir, out_path, fmt, checkpoint, dt):
 @click.option("--config", "config", type=click.Path(dir_okay=False),
               help="Train this config with the graph's network and weights (model.from_nir=GRAPH).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Run folder (default: runs/<graph name>).")
+@click.option("--overwrite", is_flag=True, help="Replace a run already in the run folder.")
 @click.option("--nir-dt", type=float, default=None,
               help="ms: the time step the graph's w_in was written for, when its metadata has none (snnTorch: 0.1).")
 @set_option
+@click.pass_context
 @user_errors
-def import_(graph, config, out_dir, nir_dt, overrides):
-    """Read a NIR graph: print the network it gives; with --config, train it here with EventProp."""
+def import_(ctx, graph, config, out_dir, overwrite, nir_dt, overrides):
+    """Read a NIR graph: print the network it gives; with --config, train it here with EventProp (as 'train
+    CONFIG --set model.from_nir=GRAPH')."""
+    from genn_eventprop.config import apply_overrides, config_from_dict, load_config
+    from genn_eventprop.nir_io import describe_import
+
     overrides = list(overrides) + [f"model.from_nir={os.path.abspath(graph)}"]
     if nir_dt is not None:
         overrides.append(f"model.nir_dt={nir_dt}")
-    from genn_eventprop.config import config_from_dict, load_config, save_config
-    from genn_eventprop.nir_io import describe_import
-
-    if not config:
-        from genn_eventprop.config import apply_overrides
-        cfg = config_from_dict(apply_overrides({}, overrides))
-        for line in describe_import(cfg):
-            click.echo(line)
-        return
-    from genn_eventprop.train import Trainer
-
-    cfg = load_config(config, overrides)
+    cfg = load_config(config, overrides) if config else config_from_dict(apply_overrides({}, overrides))
     for line in describe_import(cfg):
         click.echo(line)
-    run_dir = out_dir or os.path.join("runs", os.path.splitext(os.path.basename(graph))[0])
-    os.makedirs(run_dir, exist_ok=True)
-    save_config(cfg, os.path.join(run_dir, "config.yaml"))
-    click.echo(f"run folder: {run_dir}")
-    try:
-        Trainer(cfg, run_dir, log=click.echo).train()
-    except KeyboardInterrupt:
-        click.echo(f"\ninterrupted; continue with: genn-eventprop train --resume {run_dir}", err=True)
-        sys.exit(130)
+    if config:
+        ctx.invoke(train, config=config, out_dir=out_dir or os.path.join("runs", os.path.splitext(os.path.basename(graph))[0]),
+                   resume_dir=None, overwrite=overwrite, overrides=tuple(overrides))
 
 
 @main.command()

@@ -237,7 +237,7 @@ class Regularisation:
 
 @dataclass
 class Train:
-    epochs: int = ranged(50, 0)
+    epochs: int = ranged(50, 1)
     batch_size: int = ranged(32, 1)
     optimiser: Optimiser = nested(Optimiser)
     regularisation: Regularisation = nested(Regularisation)
@@ -591,8 +591,9 @@ def read_yaml(path: str):
 def load_config(path: str, overrides: Sequence[str] = ()) -> Config:
     """The config in the YAML file path, with --set overrides ("a.b.c=value") applied."""
     raw = read_yaml(path)
-    if raw is None:
-        raw = {}
+    if raw is None or raw == {}:
+        raise ConfigError(f"{path} is empty; a config names at least its data and model (see configs/ for "
+                          f"complete examples)")
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a config is a mapping of sections (seed, data, model, train, ...), "
                           f"not a {type(raw).__name__}")
@@ -602,14 +603,5 @@ def load_config(path: str, overrides: Sequence[str] = ()) -> Config:
 
 def save_config(cfg: Config, path: str):
     """Write cfg as YAML atomically (a reader never sees half a file); loading it gives an equal Config."""
-    tmp = f"{path}.tmp{os.getpid()}"
-    try:
-        with open(tmp, "w") as f:
-            yaml.safe_dump(cfg.to_dict(), f, sort_keys=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    from genn_eventprop.files import atomic_write
+    atomic_write(path, lambda f: yaml.safe_dump(cfg.to_dict(), f, sort_keys=False))

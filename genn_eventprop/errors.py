@@ -18,3 +18,7 @@ class DataError(UserError):
 
 class SpikeBufferOverflow(UserError):
     """A neuron fired more spikes in one trial than its spike buffer holds."""
+
+
+class DataWarning(UserWarning):
+    """Data that is used but not as it is written (a file cut short, stereo mixed down); one line on stderr."""

@@ -13,6 +13,7 @@ from typing import Dict, List, Optional
 import sympy as sp
 
 from genn_eventprop.errors import ConfigError
+from genn_eventprop.expr import check_identifier, parse_equation
 from genn_eventprop.models.base import NeuronModel
 from genn_eventprop.network import Network, Population
 
@@ -25,15 +26,8 @@ RESERVED = {"t", "T", "w", "Isyn", "dt"}
 
 
 def _parse(expr: str, names: Dict[str, sp.Symbol], where: str) -> sp.Expr:
-    try:
-        parsed = sp.sympify(expr, locals=dict(names))
-    except (sp.SympifyError, SyntaxError, TypeError) as err:
-        raise ConfigError(f"cannot parse {where} {expr!r}: {err}") from None
-    unknown = {s.name for s in parsed.free_symbols} - set(names)
-    if unknown:
-        raise ConfigError(f"{where} {expr!r} uses unknown symbols {sorted(unknown)}; "
-                          f"known: {sorted(names)}")
-    return parsed
+    """An equation string as sympy, parsed without running Python (genn_eventprop/expr.py)."""
+    return parse_equation(expr, names, where)
 
 
 @dataclass
@@ -91,6 +85,11 @@ def build_population_ir(pop: Population) -> PopulationIR:
         dup = clash or set(neuron.params) & set(syn.params)
         raise ConfigError(f"population {pop.name}: neuron and synapse models share the names {sorted(dup)}; "
                           "rename one of them")
+    check_identifier(pop.name, "population name")
+    for n in var_names:
+        check_identifier(n, f"population {pop.name}: state variable")
+    for n in param_values:
+        check_identifier(n, f"population {pop.name}: parameter")
     bad = (set(var_names) | set(param_values)) & RESERVED
     if bad:
         raise ConfigError(f"population {pop.name}: {sorted(bad)} are reserved names ({sorted(RESERVED)})")
@@ -147,6 +146,8 @@ def _heterogeneous(pop: Population, param_values: Dict[str, float]) -> List[str]
 def build_ir(network: Network) -> NetworkIR:
     pops = {p.name: build_population_ir(p) for p in network.populations if not p.is_input}
     r = network.readout
+    for n in r.params:
+        check_identifier(n, f"readout {r.name}: parameter")
     rparams = {sp.Symbol(n, positive=True): float(v) for n, v in r.params.items()}
     weighting = _parse(r.weighting, {"t": t, "T": T, **{s.name: s for s in rparams}}, f"readout {r.name} weighting")
     return NetworkIR(network=network, populations=pops,

@@ -9,6 +9,7 @@ import numpy as np
 
 from genn_eventprop.builder import build_network, hidden_names
 from genn_eventprop.errors import ConfigError, DataError, UserError
+from genn_eventprop.files import atomic_write_text  # noqa: F401  (also used by train)
 from genn_eventprop.network import Network
 
 
@@ -53,10 +54,19 @@ def load_data(cfg) -> Splits:
         test = _load_kind(cfg, d.path, "test")
         if d.kind == "ssc" and d.validation.by == "none":
             valid = _load_kind(cfg, d.path, "valid")
+        for split, data in (("test", test), ("validation", valid)):
+            if data is not None:
+                fit_dataset(data, f"the {d.kind.upper()} {split} file in data.path '{d.path}'", train.num_channels,
+                            train.num_classes, train.class_names, "its training file",
+                            "download that file again")
     elif d.kind == "h5":
         train = _load_kind(cfg, d.path, "train")
+        check_classes_used(train, f"data.path '{d.path}'")
         if d.test_path:
             test = _load_kind(cfg, d.test_path, "test")
+            fit_dataset(test, f"data.test_path '{d.test_path}'", train.num_channels, train.num_classes,
+                        train.class_names, f"the training data (data.path '{d.path}')",
+                        "give a test file recorded and encoded like the training file")
     elif d.kind == "tonic":
         from genn_eventprop.data.tonic_events import load_tonic
         from genn_eventprop.progress import bar
@@ -72,6 +82,7 @@ def load_data(cfg) -> Splits:
         encoder = CochleaEncoder(channels=e.channels, f_min=e.f_min, f_max=e.f_max, compression=e.compression,
                                  floor_db=e.floor_db, max_rate=e.max_rate, peak_db=e.peak_db)
         train = load_audio_folder(d.path, pattern=d.pattern, encoder=encoder, cache_dir=d.cache_dir)
+        check_classes_used(train, f"data.path '{d.path}'")
     else:
         raise ConfigError(f"data.kind {d.kind!r} is unknown")
     if test is None and d.test.speakers:
@@ -83,6 +94,63 @@ def load_data(cfg) -> Splits:
         raise DataError("the training set is empty after the validation and test splits; check data.validation "
                         "and data.test")
     return Splits(train, valid, test, train.num_channels, train.num_classes)
+
+
+def _max_unit(dataset) -> int:
+    return max((int(np.max(u)) for u in dataset.units if len(u)), default=-1)
+
+
+def fit_dataset(dataset, what: str, channels: int, classes: int, class_names, against: str, fix: str):
+    """Check that dataset (named what) fits a network of `channels` inputs and `classes` outputs (the
+    training data's, or a trained run's; named against), then give it those counts. Fewer channels or only
+    some of the classes fit; spikes on a channel beyond them, a label beyond them, a num_channels attribute
+    that says otherwise or class names that differ do not, and are one DataError naming both and the fix."""
+    top = _max_unit(dataset)
+    if top >= channels:
+        raise DataError(f"{what} has spikes on channel {top}, but {against} has {channels} input channels "
+                        f"(0-{channels - 1}); {fix}")
+    declared = dataset.extra.get("num_channels_attribute")
+    if declared is not None and int(declared) != channels:
+        raise DataError(f"{what} says it has {declared} channels (its num_channels attribute), but {against} has "
+                        f"{channels}; {fix}")
+    labels = np.asarray(dataset.labels)
+    if len(labels) and int(labels.max()) >= classes:
+        raise DataError(f"{what} has labels up to {int(labels.max())}, but {against} has {classes} classes "
+                        f"(labels 0-{classes - 1}); {fix}")
+    names = dataset.class_names
+    if names and class_names and list(names) != list(class_names)[:len(names)]:
+        bad = next(i for i, (a, b) in enumerate(zip(names, class_names)) if a != b) if \
+            len(names) <= len(class_names) else len(class_names)
+        theirs = class_names[bad] if bad < len(class_names) else "none"
+        raise DataError(f"{what} calls class {bad} {names[bad]!r}, but {against} calls it {theirs!r}; {fix}")
+    dataset.num_channels = channels
+    dataset.num_classes = classes
+    dataset.class_names = list(class_names) if class_names else names
+    return dataset
+
+
+def check_classes_used(dataset, what: str):
+    """Output classes come from the largest label (or the class names): refuse a stray label that would make
+    most of them classes without a single sample (a label 1000 among 0-9 would give 1001 outputs)."""
+    labels = np.asarray(dataset.labels)
+    names = dataset.class_names
+    generated = not names or list(names) == [str(i) for i in range(len(names))]   # integer labels as names
+    if not len(labels) or not generated:
+        return
+    used = np.unique(labels)
+    empty = dataset.num_classes - len(used)
+    if empty <= len(used):
+        return
+    gaps = np.diff(np.concatenate([[-1], used]))
+    at = int(np.argmax(gaps))
+    stray = int(used[at])
+    if at == 0:
+        raise DataError(f"{what}: the labels start at {stray}, so the network would get {dataset.num_classes} "
+                        f"output classes of which {empty} have no sample; number the classes from 0")
+    count = int(np.sum(labels >= stray))
+    raise DataError(f"{what}: {count} sample(s) have label {stray}{' or above' if at < len(used) - 1 else ''}, far "
+                    f"beyond the other labels (up to {int(used[at - 1])}), so the network would get "
+                    f"{dataset.num_classes} output classes of which {empty} have no sample; correct those labels")
 
 
 def input_channels(cfg, splits: Splits) -> int:
@@ -190,11 +258,6 @@ def write_genn_code(cfg, network: Network, out_dir: str) -> List[str]:
     return written + [target]
 
 
-def atomic_write_text(path: str, text: str):
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def run_gradcheck(cfg):

@@ -11,7 +11,9 @@ from __future__ import annotations
 import csv
 import json
 import math
+import numbers
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -26,7 +28,7 @@ from genn_eventprop.errors import ConfigError, UserError
 OBJECTIVES = {"valid_accuracy": -1.0, "valid_loss": 1.0}   # sign: the optimiser minimises sign * value
 SPACE_TYPES = ("real", "integer", "categorical")
 SEARCH_KEYS = {"base", "set", "space", "trials", "workers", "time_budget", "objective", "seed", "storage",
-               "initial_points", "cross_validation"}
+               "initial_points", "cross_validation", "lease"}
 
 
 @dataclass
@@ -61,21 +63,32 @@ class SearchConfig:
     storage: Optional[str] = None
     initial_points: int = 5
     cross_validation: Dict[str, Any] = field(default_factory=lambda: {"kind": "none"})
+    lease: float = 300.0     # s: a running trial not heard from for this long is run again by another worker
 
 
 def _err(msg: str):
     raise ConfigError(msg)
 
 
-def parse_dimension(key: str, spec: Any) -> Dimension:
+def _is_number(v) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(float(v))
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def parse_dimension(key: Any, spec: Any) -> Dimension:
+    if not isinstance(key, str):
+        _err(f"space: the key {key!r} must be a config key written as text, e.g. model.hidden.tau_mem")
     where = f"space.{key}"
     if isinstance(spec, list):
-        return Dimension(key, "categorical", choices=spec)
+        spec = {"type": "categorical", "choices": spec}
     if not isinstance(spec, dict):
         _err(f"{where}: give a mapping such as {{type: real, low: 1.0, high: 50.0, prior: log-uniform}} or a list of choices")
     unknown = set(spec) - {"type", "low", "high", "prior", "choices"}
     if unknown:
-        _err(f"{where}: unknown field(s) {sorted(unknown)}; use type, low, high, prior or choices")
+        _err(f"{where}: unknown field(s) {sorted(map(str, unknown))}; use type, low, high, prior or choices")
     kind = spec.get("type", "categorical" if "choices" in spec else "real")
     if kind not in SPACE_TYPES:
         _err(f"{where}.type must be one of {list(SPACE_TYPES)}, got {kind!r}")
@@ -83,32 +96,87 @@ def parse_dimension(key: str, spec: Any) -> Dimension:
         choices = spec.get("choices")
         if not isinstance(choices, list) or len(choices) < 2:
             _err(f"{where}.choices must list at least two values")
+        for c in choices:
+            if not isinstance(c, (str, numbers.Real)) or (isinstance(c, float) and not math.isfinite(c)):
+                _err(f"{where}: the choice {c!r} must be a single value (text, a number, true or false)")
+        if len({json.dumps(c) for c in choices}) != len(choices):
+            _err(f"{where}.choices lists a value twice; give each once")
+        if set(spec) - {"type", "choices"}:
+            _err(f"{where}: a list of choices takes no low, high or prior")
         return Dimension(key, kind, choices=choices)
+    if "choices" in spec:
+        _err(f"{where}: a {kind} dimension takes low and high, not choices")
     if "low" not in spec or "high" not in spec:
         _err(f"{where}: a {kind} dimension needs low and high")
     low, high, prior = spec["low"], spec["high"], spec.get("prior", "uniform")
-    num = (int,) if kind == "integer" else (int, float)
-    if not isinstance(low, num) or isinstance(low, bool) or not isinstance(high, num) or isinstance(high, bool):
-        _err(f"{where}: low and high must be {'integers' if kind == 'integer' else 'numbers'}")
+    ok = _is_int if kind == "integer" else _is_number
+    for name, v in (("low", low), ("high", high)):
+        if not ok(v):
+            _err(f"{where}.{name} must be {'an integer' if kind == 'integer' else 'a finite number'}, got {v!r}")
     if prior not in ("uniform", "log-uniform"):
         _err(f"{where}.prior must be uniform or log-uniform, got {prior!r}")
     if not low < high:
         _err(f"{where}: low ({low}) must be below high ({high})")
     if prior == "log-uniform" and low <= 0:
         _err(f"{where}: a log-uniform range needs low > 0, got {low}; use prior: uniform or a positive low")
+    if kind == "real":
+        low, high = float(low), float(high)
     return Dimension(key, kind, low, high, prior)
 
 
+def _values_to_check(d: Dimension) -> list:
+    """Every value of a dimension a trial can be given that the training config must accept: every choice, both
+    bounds (a real dimension's as floats, which is what it proposes: an integer config key refuses them)."""
+    return list(d.choices) if d.type == "categorical" else [d.low, d.high]
+
+
+def _integer(raw: dict, key: str, default, low: int):
+    v = raw.get(key, default)
+    if not _is_int(v) or v < low:
+        _err(f"{key} must be an integer >= {low}, got {v!r}")
+    return int(v)
+
+
+def _cross_validation(raw: dict) -> Dict[str, Any]:
+    cv = raw.get("cross_validation")
+    if cv is None:
+        return {"kind": "none"}
+    if not isinstance(cv, dict):
+        _err(f"cross_validation must be a mapping such as {{kind: kfold, folds: 3}} or {{kind: speaker}}, got {cv!r}")
+    unknown = set(cv) - {"kind", "folds", "speakers"}
+    if unknown:
+        _err(f"cross_validation: unknown key(s) {sorted(map(str, unknown))}; use kind, folds (kfold) or speakers "
+             "(speaker)")
+    kind = cv.get("kind", "none")
+    if kind not in ("none", "kfold", "speaker"):
+        _err(f"cross_validation.kind must be none, kfold or speaker, got {kind!r}")
+    if "folds" in cv and kind != "kfold":
+        _err(f"cross_validation.folds is read only for kind kfold (this one is {kind}); remove it")
+    if kind == "kfold":
+        folds = cv.get("folds", 3)
+        if not _is_int(folds) or folds < 2:
+            _err(f"cross_validation.folds must be an integer >= 2, got {folds!r}")
+    if "speakers" in cv:
+        if kind != "speaker":
+            _err(f"cross_validation.speakers is read only for kind speaker (this one is {kind}); remove it")
+        sp = cv["speakers"]
+        if not isinstance(sp, list) or not sp or not all(isinstance(x, str) or _is_int(x) for x in sp):
+            _err(f"cross_validation.speakers must list speaker names or numbers, got {sp!r}")
+    return dict(cv, kind=kind)
+
+
 def load_search_config(path: str) -> SearchConfig:
+    from genn_eventprop.config import load_config, read_yaml
     if not os.path.exists(path):
         _err(f"no search config at {path}")
-    try:
-        with open(path) as f:
-            raw = yaml.safe_load(f) or {}
-    except yaml.YAMLError as err:
-        _err(f"{path} is not valid YAML: {err}".replace("\n", " "))
+    raw = read_yaml(path)   # refuses a key written twice
+    if raw is None:
+        _err(f"{path} is empty; a search names its base config, a space and trials (see configs/search_yinyang.yaml)")
     if not isinstance(raw, dict):
         _err(f"{path}: the search config must be a mapping")
+    for k in raw:
+        if not isinstance(k, str):
+            _err(f"{path}: the key {k!r} is not a search key; the keys are {', '.join(sorted(SEARCH_KEYS))}")
     unknown = set(raw) - SEARCH_KEYS
     if unknown:
         import difflib
@@ -117,64 +185,163 @@ def load_search_config(path: str) -> SearchConfig:
         _err(f"unknown search config key {k!r}" + (f": did you mean {close[0]!r}?" if close else f"; known: {sorted(SEARCH_KEYS)}"))
     if "base" not in raw:
         _err(f"{path}: 'base' must name the training config the search starts from")
+    if not isinstance(raw["base"], str):
+        _err(f"base must be the path of a training config, got {raw['base']!r}")
     base = raw["base"]
     if not os.path.isabs(base) and not os.path.exists(base):
         base = os.path.join(os.path.dirname(os.path.abspath(path)), base)
     if not os.path.exists(base):
         _err(f"base: no training config at {raw['base']!r}")
+    settings = raw.get("set") or {}
+    if not isinstance(settings, dict):
+        _err(f"set must be a mapping of config keys to values, e.g. {{train.epochs: 4}}, got {settings!r}")
+    for k in settings:
+        if not isinstance(k, str):
+            _err(f"set: the key {k!r} must be a config key written as text, e.g. train.epochs")
     space = raw.get("space") or {}
     if not isinstance(space, dict) or not space:
         _err("space: give at least one config key to search, e.g. space: {model.hidden.tau_mem: {low: 5, high: 50}}")
     dims = [parse_dimension(k, v) for k, v in space.items()]
-    overrides = [f"{k}={json.dumps(v)}" for k, v in (raw.get("set") or {}).items()]
+    overrides = [f"{k}={json.dumps(v)}" for k, v in settings.items()]
     objective = raw.get("objective", "valid_accuracy")
-    if objective not in OBJECTIVES:
+    if not isinstance(objective, str) or objective not in OBJECTIVES:
         _err(f"objective must be one of {sorted(OBJECTIVES)}, got {objective!r}")
-    cv = raw.get("cross_validation") or {"kind": "none"}
-    if cv.get("kind", "none") not in ("none", "kfold", "speaker"):
-        _err(f"cross_validation.kind must be none, kfold or speaker, got {cv.get('kind')!r}")
-    trials, workers = raw.get("trials", 20), raw.get("workers", 1)
-    for name, v in (("trials", trials), ("workers", workers)):
-        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-            _err(f"{name} must be a positive integer, got {v!r}")
+    cv = _cross_validation(raw)
+    trials = _integer(raw, "trials", 20, 1)
+    workers = _integer(raw, "workers", 1, 1)
+    seed = _integer(raw, "seed", 1, 0)
+    initial_points = _integer(raw, "initial_points", min(5, trials), 1)
+    time_budget = raw.get("time_budget")
+    if time_budget is not None and (not _is_number(time_budget) or time_budget <= 0):
+        _err(f"time_budget must be a number of seconds > 0 (or left out), got {time_budget!r}")
+    lease = raw.get("lease", 300)
+    if not _is_number(lease) or lease < 2:
+        _err(f"lease must be a number of seconds >= 2, got {lease!r}")
+    storage = raw.get("storage")
+    if storage is not None and (not isinstance(storage, str) or not storage.strip()):
+        _err(f"storage must be a database URL (postgresql://user:password@host/dbname) or a file name, got {storage!r}")
     cfg = SearchConfig(path=os.path.abspath(path), base=os.path.abspath(base), overrides=overrides, space=dims,
-                       trials=trials, workers=workers, time_budget=raw.get("time_budget"), objective=objective,
-                       seed=int(raw.get("seed", 1)), storage=raw.get("storage"),
-                       initial_points=int(raw.get("initial_points", min(5, trials))), cross_validation=cv)
-    # every searched key must exist in the training config: load it once with each dimension set
-    from genn_eventprop.config import load_config
-    sample = [f"{d.key}={json.dumps(d.choices[0] if d.type == 'categorical' else d.low)}" for d in dims]
-    load_config(cfg.base, overrides + sample)
+                       trials=trials, workers=workers, time_budget=None if time_budget is None else float(time_budget),
+                       objective=objective, seed=seed, storage=storage, initial_points=initial_points,
+                       cross_validation=cv, lease=float(lease))
+    # the base with `set`, then every value a trial can be given, one dimension at a time (so the error names it)
+    load_config(cfg.base, overrides)
+    for d in dims:
+        for v in _values_to_check(d):
+            try:
+                load_config(cfg.base, overrides + [f"{d.key}={json.dumps(v)}"])
+            except ConfigError as err:
+                _err(f"space.{d.key}: the value {v!r} is not accepted by the training config ({err})")
     return cfg
 
 
 # -- storage ------------------------------------------------------------------------------------
+WAIT = "wait"   # claim(): every trial is started, some still run elsewhere: look again later
+
+
+def _safe_url(url: str) -> str:
+    """The storage URL as it may be printed: without its password."""
+    return re.sub(r"(//[^:/@]+):[^@]*@", r"\1:***@", url)
+
+
+def machine_name() -> str:
+    """This machine's name in the trials table: GENN_EVENTPROP_MACHINE, else the host name. Machines sharing
+    one database need different names (containers may share a host name); --resume re-runs this name's trials."""
+    return os.environ.get("GENN_EVENTPROP_MACHINE") or socket.gethostname()
+
+
 class TrialStore:
     """The trials table. SQLite by default; a postgresql:// URL (with psycopg installed) shares one
-    search between machines."""
+    search between machines.
 
+    A running trial's worker beats (heartbeat, the database's clock) every lease/4 seconds; a running trial
+    not heard from for `lease` seconds is taken over by another worker, and the first worker's result, should
+    it still come, is not recorded (finish checks that the trial is still its own). `attempts` counts the
+    starts of each trial. A lost server connection (a restart) is re-established and the transaction run
+    again, for up to `reconnect_seconds`.
+    """
+
+    COLUMNS = ["id", "params", "status", "value", "objective", "reason", "built", "started", "finished", "worker",
+               "heartbeat", "attempts"]
     SCHEMA = ("CREATE TABLE IF NOT EXISTS trials (id INTEGER PRIMARY KEY, params TEXT NOT NULL, "
               "status TEXT NOT NULL, value REAL, objective REAL, reason TEXT, built INTEGER, "
-              "started REAL, finished REAL, worker TEXT)")
+              "started REAL, finished REAL, worker TEXT, heartbeat REAL, attempts INTEGER NOT NULL DEFAULT 1)")
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, log=None, reconnect_seconds: float = 120.0):
         self.url = url
-        if url.startswith("postgresql://") or url.startswith("postgres://"):
+        self.log = log or (lambda *a: None)
+        self.reconnect_seconds = reconnect_seconds
+        self.pg = url.startswith("postgresql://") or url.startswith("postgres://")
+        if self.pg:
             try:
                 import psycopg
             except ImportError:
-                raise UserError("storage: a PostgreSQL URL needs the psycopg package (pip install 'psycopg[binary]')") from None
-            self.conn = psycopg.connect(url, autocommit=False)
+                raise UserError("storage: a PostgreSQL URL needs the psycopg package (pip install "
+                                "'genn-eventprop[search-pg]', or pip install 'psycopg[binary]')") from None
+            self._psycopg = psycopg
             self.ph = "%s"
-            self.schema = self.SCHEMA.replace("INTEGER PRIMARY KEY", "SERIAL PRIMARY KEY")
+            # PostgreSQL's REAL is 4 bytes: times and objectives need DOUBLE PRECISION
+            self.schema = self.SCHEMA.replace("INTEGER PRIMARY KEY", "SERIAL PRIMARY KEY").replace(
+                "REAL", "DOUBLE PRECISION")
+            self.now_sql = "EXTRACT(EPOCH FROM clock_timestamp())::double precision"
+            self.conn = None
+            try:
+                self._connect()
+            except psycopg.Error as err:
+                raise UserError(f"storage: cannot connect to {_safe_url(url)} ({_first_line(err)}); check the URL "
+                                "and that the server is running and reachable") from None
         else:
             path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else url
             self.conn = sqlite3.connect(path, timeout=60, isolation_level=None)
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.ph = "?"
             self.schema = self.SCHEMA
+            self.now_sql = "((julianday('now') - 2440587.5) * 86400.0)"
+            have = {r[1] for r in self.conn.execute("PRAGMA table_info(trials)")}
+            self._exec(self.schema)
+            if have and "heartbeat" not in have:   # a search folder from before heartbeats
+                self._exec("ALTER TABLE trials ADD COLUMN heartbeat REAL")
+                self._exec("ALTER TABLE trials ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1")
+
+    def _connect(self):
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            except Exception:
+                pass
+        self.conn = self._psycopg.connect(self.url, autocommit=False, connect_timeout=10)
         self._exec(self.schema)
-        self._commit()
+        self.conn.commit()
+
+    def _lost(self, err) -> bool:
+        return self.pg and isinstance(err, (self._psycopg.OperationalError, self._psycopg.InterfaceError))
+
+    def _run(self, tx):
+        """tx() in one transaction; after a lost connection, reconnect and run it again (PostgreSQL)."""
+        deadline = None
+        while True:
+            try:
+                result = tx()
+                self._commit()
+                return result
+            except Exception as err:
+                if not self._lost(err):
+                    self._rollback()
+                    raise
+                if deadline is None:
+                    deadline = time.time() + self.reconnect_seconds
+                    self.log(f"warning: lost the connection to the search database {_safe_url(self.url)} "
+                             f"({_first_line(err)}); reconnecting")
+                if time.time() > deadline:
+                    raise UserError(f"storage: lost the connection to {_safe_url(self.url)} and could not reconnect "
+                                    f"for {self.reconnect_seconds:.0f} s; check the server, then resume the "
+                                    "search with --resume") from None
+                time.sleep(1.0)
+                try:
+                    self._connect()
+                    self.log(f"reconnected to the search database {_safe_url(self.url)}")
+                except Exception:
+                    pass
 
     def _exec(self, sql: str, args=()):
         cur = self.conn.cursor()
@@ -182,53 +349,148 @@ class TrialStore:
         return cur
 
     def _commit(self):
-        if isinstance(self.conn, sqlite3.Connection):
+        if not self.pg:
             if self.conn.in_transaction:
                 self.conn.execute("COMMIT")
         else:
             self.conn.commit()
 
+    def _rollback(self):
+        try:
+            if not self.pg:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+            else:
+                self.conn.rollback()
+        except Exception:
+            pass
+
     def begin(self):
-        if isinstance(self.conn, sqlite3.Connection):
+        if not self.pg:
             self.conn.execute("BEGIN IMMEDIATE")   # one writer at a time: claims never race
         else:
             self._exec("LOCK TABLE trials IN EXCLUSIVE MODE")
 
-    def rows(self) -> List[dict]:
-        cur = self._exec("SELECT id, params, status, value, objective, reason, built, started, finished, worker "
-                         "FROM trials ORDER BY id")
-        keys = ["id", "params", "status", "value", "objective", "reason", "built", "started", "finished", "worker"]
-        out = [dict(zip(keys, r)) for r in cur.fetchall()]
+    def _rows(self) -> List[dict]:
+        cur = self._exec(f"SELECT {', '.join(self.COLUMNS)} FROM trials ORDER BY id")
+        out = [dict(zip(self.COLUMNS, r)) for r in cur.fetchall()]
         for r in out:
             r["params"] = json.loads(r["params"])
         return out
 
-    def insert_running(self, params: dict, worker: str) -> int:
-        cur = self._exec("INSERT INTO trials (params, status, started, worker) VALUES (?, 'running', ?, ?)"
-                         + (" RETURNING id" if self.ph == "%s" else ""), (json.dumps(params), time.time(), worker))
-        return cur.fetchone()[0] if self.ph == "%s" else cur.lastrowid
+    def _now(self) -> float:
+        return float(self._exec(f"SELECT {self.now_sql}").fetchone()[0])
 
-    def claim_pending(self, trial_id: int, worker: str):
-        self._exec("UPDATE trials SET status='running', started=?, worker=? WHERE id=?", (time.time(), worker, trial_id))
+    def rows(self) -> List[dict]:
+        return self._run(self._rows)
 
-    def finish(self, trial_id: int, status: str, value=None, objective=None, reason=None, built=None):
-        self.begin()
-        self._exec("UPDATE trials SET status=?, value=?, objective=?, reason=?, built=?, finished=? WHERE id=?",
-                   (status, value, objective, reason, built, time.time(), trial_id))
-        self._commit()
+    def claim(self, cfg: "SearchConfig", worker: str, propose):
+        """The next trial for worker, in one write transaction: a pending one, one whose worker has not been
+        heard from for cfg.lease seconds, or a new one (propose(rows) gives its parameters) while fewer than
+        cfg.trials exist. Returns (id, params, rows, taken over from) or WAIT or None (all finished)."""
+        def tx():
+            self.begin()
+            rows, now = self._rows(), self._now()
+            pending = [r for r in rows if r["status"] == "pending"]
+            stale = [r for r in rows if r["status"] == "running" and r["heartbeat"] is not None
+                     and now - r["heartbeat"] > cfg.lease]
+            taken_from = None
+            if pending or stale:
+                row = (pending or stale)[0]
+                taken_from = None if pending else row["worker"]
+                trial_id, params = row["id"], row["params"]
+                self._exec(f"UPDATE trials SET status='running', started=?, worker=?, heartbeat={self.now_sql}, "
+                           "attempts=attempts+1 WHERE id=?", (time.time(), worker, trial_id))
+            elif len(rows) < cfg.trials:
+                params = propose(rows)
+                cur = self._exec(f"INSERT INTO trials (params, status, started, worker, heartbeat, attempts) VALUES "
+                                 f"(?, 'running', ?, ?, {self.now_sql}, 1)" + (" RETURNING id" if self.pg else ""),
+                                 (json.dumps(params), time.time(), worker))
+                trial_id = cur.fetchone()[0] if self.pg else cur.lastrowid
+            elif any(r["status"] == "running" for r in rows):
+                return WAIT
+            else:
+                return None
+            return trial_id, params, rows, taken_from
+        return self._run(tx)
+
+    def beat(self, trial_id: int, worker: str) -> bool:
+        """The heartbeat of worker's running trial; False when it is no longer worker's (taken over)."""
+        return self._run(lambda: self._exec(
+            f"UPDATE trials SET heartbeat={self.now_sql} WHERE id=? AND worker=? AND status='running'",
+            (trial_id, worker)).rowcount > 0)
+
+    def finish(self, trial_id: int, worker: str, status: str, value=None, objective=None, reason=None,
+               built=None) -> bool:
+        """Record the result of worker's trial; False (nothing recorded) when another worker took it over."""
+        def tx():
+            self.begin()
+            return self._exec("UPDATE trials SET status=?, value=?, objective=?, reason=?, built=?, finished=? "
+                              "WHERE id=? AND worker=? AND status='running'",
+                              (status, value, objective, reason, built, time.time(), trial_id, worker)).rowcount > 0
+        return self._run(tx)
 
     def requeue_running(self, host: str) -> int:
         """After a crash or kill: this machine's trials left 'running' go back to 'pending' to be run again
         (another machine sharing the database may still be running its own)."""
-        self.begin()
-        cur = self._exec("UPDATE trials SET status='pending', worker=NULL WHERE status='running' AND worker LIKE ?",
-                         (f"{host}-%",))
-        self._commit()
-        return cur.rowcount
+        mine = re.compile(re.escape(host) + r"-[0-9]+\Z")
+
+        def tx():
+            self.begin()
+            ids = [r["id"] for r in self._rows() if r["status"] == "running" and mine.match(r["worker"] or "")]
+            for i in ids:
+                self._exec("UPDATE trials SET status='pending', worker=NULL WHERE id=?", (i,))
+            return len(ids)
+        return self._run(tx)
+
+    def close(self):
+        try:
+            self.conn.close()
+        except Exception:
+            pass
 
     @property
     def shared(self) -> bool:
-        return not isinstance(self.conn, sqlite3.Connection)
+        return self.pg
+
+
+def _first_line(err) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+class Heartbeat:
+    """A thread that beats for a running trial every `every` seconds on its own database connection."""
+
+    def __init__(self, url: str, trial_id: int, worker: str, every: float):
+        import threading
+        self.url, self.trial_id, self.worker, self.every = url, trial_id, worker, every
+        self.taken_over = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self):
+        store = None
+        while not self._stop.wait(self.every):
+            try:
+                if store is None:
+                    store = TrialStore(self.url, reconnect_seconds=self.every)
+                if not store.beat(self.trial_id, self.worker):
+                    self.taken_over = True
+            except Exception:   # the server is away: the next beat tries again on a new connection
+                if store is not None:
+                    store.close()
+                store = None
+        if store is not None:
+            store.close()
 
 
 # -- one worker ---------------------------------------------------------------------------------
@@ -324,37 +586,38 @@ def run_trial(cfg: SearchConfig, params: dict, trial_dir: str):
 
 
 def worker_loop(cfg: SearchConfig, search_dir: str, worker: str, log=print) -> None:
-    store = TrialStore(cfg.storage or os.path.join(search_dir, "search.db"))
+    url = cfg.storage or os.path.join(search_dir, "search.db")
+    store = TrialStore(url, log=log)
     start = time.time()
     while True:
         if cfg.time_budget and time.time() - start > cfg.time_budget:
             log(f"[{worker}] time budget of {cfg.time_budget} s used")
             return
-        store.begin()
-        rows = store.rows()
-        pending = [r for r in rows if r["status"] == "pending"]
-        finished = [r for r in rows if r["status"] in ("done", "failed")]
-        if pending:
-            trial_id, params = pending[0]["id"], pending[0]["params"]
-            store.claim_pending(trial_id, worker)
-        elif len(rows) < cfg.trials:
-            params = _propose(cfg, rows)
-            trial_id = store.insert_running(params, worker)
-        else:
-            store._commit()
+        claim = store.claim(cfg, worker, lambda rows: _propose(cfg, rows))
+        if claim is None:
             return
-        store._commit()
-        n_done = len(finished)
+        if claim == WAIT:   # the last trials run elsewhere: wait, to take one over if its worker goes silent
+            time.sleep(min(5.0, cfg.lease / 4))
+            continue
+        trial_id, params, rows, taken_from = claim
+        finished = [r for r in rows if r["status"] in ("done", "failed")]
         best = _best(cfg, rows)
-        log(f"[{worker}] trial {trial_id} of {cfg.trials} ({n_done} finished"
+        if taken_from:
+            log(f"[{worker}] trial {trial_id}: its worker {taken_from} has not been heard from for {cfg.lease:g} s; "
+                "running it again")
+        log(f"[{worker}] trial {trial_id} of {cfg.trials} ({len(finished)} finished"
             + (f", best {cfg.objective} {best['value']:.4g}" if best else "") + _eta(cfg, finished)
             + f"): {params}")
-        try:
-            value, objective, built = run_trial(cfg, params, os.path.join(search_dir, "trials", f"{trial_id:04d}"))
-            store.finish(trial_id, "done", value, objective, built=int(built))
-        except UserError as err:
-            store.finish(trial_id, "failed", reason=str(err))
-            log(f"[{worker}] trial {trial_id} failed: {err}")
+        with Heartbeat(url, trial_id, worker, every=cfg.lease / 4):
+            try:
+                value, objective, built = run_trial(cfg, params, os.path.join(search_dir, "trials", f"{trial_id:04d}"))
+                result = dict(status="done", value=value, objective=objective, built=int(built))
+            except UserError as err:
+                result = dict(status="failed", reason=str(err))
+                log(f"[{worker}] trial {trial_id} failed: {err}")
+        if not store.finish(trial_id, worker, **result):
+            log(f"[{worker}] trial {trial_id} was taken over by another worker while this one was not heard from; "
+                "this result is not recorded")
 
 
 def _eta(cfg: SearchConfig, finished: List[dict]) -> str:
@@ -395,23 +658,22 @@ def run_search(cfg_path: str, search_dir: str, resume: bool = False, log=print) 
     import multiprocessing as mp
     cfg = load_search_config(cfg_path)
     os.makedirs(search_dir, exist_ok=True)
-    store = TrialStore(cfg.storage or os.path.join(search_dir, "search.db"))
-    host = socket.gethostname()
+    store = TrialStore(cfg.storage or os.path.join(search_dir, "search.db"), log=log)
+    host = machine_name()
     if resume:
         n = store.requeue_running(host)
         log(f"resuming {search_dir}: {len(store.rows())} trials recorded, {n} interrupted trial(s) to run again")
     elif store.rows() and store.shared:
-        log(f"joining the search in {cfg.storage}: {len(store.rows())} trials recorded")
+        log(f"joining the search in {_safe_url(cfg.storage)}: {len(store.rows())} trials recorded")
     elif store.rows():
         raise UserError(f"{search_dir} already holds a search; continue it with: genn-eventprop search --resume {search_dir}")
     saved = os.path.join(search_dir, "search.yaml")
     if os.path.abspath(cfg_path) != os.path.abspath(saved):   # a copy whose base resolves from anywhere
-        with open(cfg_path) as src:
-            raw = yaml.safe_load(src)
+        from genn_eventprop.config import read_yaml
+        from genn_eventprop.files import atomic_write
+        raw = read_yaml(cfg_path)
         raw["base"] = cfg.base
-        with open(saved + ".tmp", "w") as f:
-            yaml.safe_dump(raw, f, sort_keys=False)
-        os.replace(saved + ".tmp", saved)
+        atomic_write(saved, lambda f: yaml.safe_dump(raw, f, sort_keys=False))
     t0 = time.time()
     if cfg.workers == 1:
         worker_loop(cfg, search_dir, f"{host}-0", log)
@@ -456,8 +718,8 @@ def write_outputs(cfg: SearchConfig, search_dir: str, store: TrialStore) -> dict
             _plots(cfg, search_dir, rows)
         except ImportError:
             pass
-    with open(os.path.join(search_dir, "summary.json"), "w") as f:
-        json.dump(summary, f, indent=2)
+    from genn_eventprop.files import atomic_write_text
+    atomic_write_text(os.path.join(search_dir, "summary.json"), json.dumps(summary, indent=2))
     return summary
 
 

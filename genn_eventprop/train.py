@@ -13,12 +13,13 @@ import os
 import sys
 import time
 from dataclasses import dataclass
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 import numpy as np
 
 from genn_eventprop.builder import hidden_names
 from genn_eventprop.errors import ConfigError, UserError
+from genn_eventprop.files import RunLock, atomic_write
 from genn_eventprop.pipeline import (Splits, adam_on_device, atomic_write_text, load_data, make_backend,
                                      make_trial_batch, network_for)
 
@@ -52,9 +53,17 @@ def _as_json(value):
 
 
 def _atomic_savez(path: str, **arrays):
-    tmp = f"{path}.tmp{os.getpid()}.npz"
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    """A checkpoint written to a temporary file, fsynced, then renamed: the old one stays until the new one
+    is complete on disk; a failed write (disk full, read-only folder) removes the temporary file."""
+    atomic_write(path, lambda f: np.savez(f, **arrays), binary=True)
+
+
+def _same_text(path: str, text: str) -> bool:
+    try:
+        with open(path) as f:
+            return f.read() == text
+    except OSError:
+        return False
 
 
 class Progress:
@@ -76,10 +85,11 @@ class Progress:
 
 
 class Trainer:
-    def __init__(self, cfg, run_dir: str, splits: Optional[Splits] = None, log=print):
+    def __init__(self, cfg, run_dir: str, splits: Optional[Splits] = None, log=print, warn=None):
         self.cfg = cfg
         self.run_dir = run_dir
         self.log = log
+        self.warn = warn or log   # warnings: the command line prints them on stderr
         self.splits = splits or load_data(cfg)
         self.network = network_for(cfg, self.splits)
         self.backend = make_backend(cfg, self.network)
@@ -148,25 +158,76 @@ class Trainer:
         arrays = {f"w/{k}": v for k, v in weights.items()}
         arrays.update({f"opt/{k}": v for k, v in self.optimiser.state_dict_arrays().items()})
         meta = {"epoch": epoch, "best_valid": best, "batches_done": batches_done,
-                "rng": rng.bit_generator.state, "optimiser": self.optimiser.state_dict_meta()}
+                "rng": rng.bit_generator.state, "optimiser": self.optimiser.state_dict_meta(),
+                "data": self.data_record()}
         arrays["meta"] = np.array(json.dumps(meta))
         _atomic_savez(self._checkpoint_path(which), **arrays)
 
     @staticmethod
-    def load_checkpoint(path: str):
+    def load_checkpoint(path: str, fix: Optional[str] = None):
+        """(weights, optimiser arrays, meta) of a checkpoint; a missing, cut-off or damaged file is one UserError
+        naming it and, as fix, what to do instead."""
+        which = os.path.splitext(os.path.basename(path))[0]
+        if fix is None:
+            other = "last" if which == "best" else "best"
+            fix = f"use --checkpoint {other}, or train the run again"
         if not os.path.exists(path):
             raise UserError(f"no checkpoint at {path}; is this a run folder written by 'genn-eventprop train'?")
-        with np.load(path) as f:
-            weights = {k[2:]: f[k] for k in f.files if k.startswith("w/")}
-            opt = {k[4:]: f[k] for k in f.files if k.startswith("opt/")}
-            meta = json.loads(str(f["meta"]))
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                if "meta" not in f.files:
+                    raise UserError(f"checkpoint '{path}' has no 'meta' entry, so it is not a checkpoint written "
+                                    f"by genn-eventprop train; {fix}")
+                weights = {k[2:]: f[k] for k in f.files if k.startswith("w/")}
+                opt = {k[4:]: f[k] for k in f.files if k.startswith("opt/")}
+                meta = json.loads(str(f["meta"]))
+            if not isinstance(meta, dict) or not {"epoch", "best_valid", "batches_done", "rng", "optimiser"} <= set(meta):
+                raise ValueError("its meta entry lacks the epoch, optimiser or generator state")
+            if not weights:
+                raise ValueError("it holds no weights")
+        except UserError:
+            raise
+        except Exception as err:   # zipfile.BadZipFile, EOFError, ValueError, OSError, json errors...
+            reason = " ".join(f"{type(err).__name__}: {err}".split())[:160]
+            raise UserError(f"checkpoint '{path}' is unreadable, cut short or damaged ({reason}); {fix}") from None
         return weights, opt, meta
 
+    @staticmethod
+    def resume_fix(run_dir: str) -> str:
+        """What to do about a damaged checkpoints/last.npz of run_dir."""
+        best = os.path.join(run_dir, "checkpoints", "best.npz")
+        return f"delete it to start again from epoch 1, or copy {best} over it to resume from the best epoch"
+
+    def data_record(self) -> dict:
+        """What the network was trained on, kept in each checkpoint: evaluate checks other data against it."""
+        train = self.splits.train
+        return {"num_channels": int(self.splits.num_channels), "num_classes": int(self.splits.num_classes),
+                "class_names": list(train.class_names) if getattr(train, "class_names", None) else None,
+                "encoder": (train.extra or {}).get("encoder")}
+
+    def check_fits(self, weights: Dict[str, np.ndarray], path: str, fix: str):
+        """The checkpoint's weights have the shapes of this config's network, or a UserError saying which not."""
+        for name, shape in self.network.weight_shapes().items():
+            if name not in weights:
+                raise UserError(f"checkpoint '{path}' has no weights for connection {name} of this config's "
+                                f"network; {fix}")
+            if tuple(np.shape(weights[name])) != tuple(shape):
+                have = "x".join(map(str, np.shape(weights[name])))
+                raise UserError(f"checkpoint '{path}' holds {have} weights for connection {name}, but this "
+                                f"config's network needs {'x'.join(map(str, shape))}; {fix}")
+
     # -- the loop --------------------------------------------------------------------------------
-    def train(self, resume: bool = False) -> dict:
+    def train(self, resume: bool = False, on_start: Optional[Callable[[], None]] = None) -> dict:
+        """Train to cfg.train.epochs, or continue from checkpoints/last.npz with resume.
+
+        on_start is called once the run is set to start (a resumed checkpoint loaded and checked against the
+        config), before anything in the run folder is written: the command line writes config.yaml there.
+        The run folder is locked while this runs (RunLock)."""
+        with RunLock(self.run_dir):
+            return self._train(resume, on_start)
+
+    def _train(self, resume: bool, on_start) -> dict:
         cfg = self.cfg
-        os.makedirs(os.path.join(self.run_dir, "checkpoints"), exist_ok=True)
-        self._write_code()
         metrics_path = os.path.join(self.run_dir, "metrics." + ("jsonl" if cfg.train.metrics_format == "jsonl" else "csv"))
         rng = np.random.default_rng(cfg.seed)
         weights = self.network.init_weights(rng, dtype=self.backend.dtype)
@@ -174,17 +235,35 @@ class Trainer:
         weights.update(self.learned.initial(self.backend, self.network, rng))
         self.optimiser.reset(self.learned.trainable(weights))
         start_epoch, best, batches_done = 0, -np.inf, 0
-        if resume and os.path.exists(self._checkpoint_path("last")):
-            weights, opt_arrays, meta = self.load_checkpoint(self._checkpoint_path("last"))
+        last = self._checkpoint_path("last")
+        if resume and os.path.exists(last):
+            loaded, opt_arrays, meta = self.load_checkpoint(last, fix=self.resume_fix(self.run_dir))
+            self.check_fits(loaded, last, "resume without the --set that changes the network, or train a new run "
+                                          "with --out")
+            weights = loaded
             self.optimiser.load_state(opt_arrays, meta["optimiser"])
             rng.bit_generator.state = meta["rng"]
             start_epoch, best, batches_done = meta["epoch"] + 1, meta["best_valid"], meta["batches_done"]
+        elif resume:
+            # a kill in epoch 1 between its metrics row and its checkpoint leaves one row and no last.npz; from
+            # the second epoch on, last.npz exists (it is only ever replaced whole): without it, it was removed
+            done = self._metric_rows(metrics_path)
+            if done >= 2:
+                raise UserError(f"{self.run_dir} has {done} finished epoch(s) but no {last} to resume from; restore "
+                                "that file, or train again with --overwrite")
+            self.log(f"no checkpoint in {self.run_dir} yet (the run stopped during its first epoch): starting "
+                     "from epoch 1")
+        if on_start is not None:
+            on_start()
+        os.makedirs(os.path.join(self.run_dir, "checkpoints"), exist_ok=True)
+        self._write_code()
+        if start_epoch:
             self._truncate_metrics(metrics_path, start_epoch)
             self._truncate_metrics(self._layer_spikes_path(), start_epoch)
-            self.log(f"resuming after epoch {meta['epoch']} from {self._checkpoint_path('last')}")
+            self.log(f"resuming after epoch {start_epoch} from {last}")
         elif os.path.exists(metrics_path):
             os.remove(metrics_path)
-        if not resume and os.path.exists(self._layer_spikes_path()):
+        if not start_epoch and os.path.exists(self._layer_spikes_path()):
             os.remove(self._layer_spikes_path())
         for epoch in range(start_epoch, cfg.train.epochs):
             t0 = time.perf_counter()
@@ -195,7 +274,7 @@ class Trainer:
             n_batches = (len(train_set) + cfg.train.batch_size - 1) // cfg.train.batch_size
             progress = Progress(n_batches, f"epoch {epoch + 1}/{cfg.train.epochs}")
             losses, correct, seen, spikes = [], 0, 0, 0.0
-            layer_spikes = {}   # hidden layer -> spikes this epoch (spikes_per_layer.csv, plots/spikes_per_layer.png)
+            layer_spikes = {h: 0.0 for h in self.hidden}   # also spikes_per_layer.csv, plots/spikes_per_layer.png
             lr = self.schedule.lr_for(batches_done, epoch)
             for b, batch in enumerate(self._batches(train_set, rng)):
                 lr = self.schedule.lr_for(batches_done, epoch)
@@ -212,9 +291,9 @@ class Trainer:
                 losses.append(r.losses)
                 correct += int((r.predictions == batch.labels).sum())
                 seen += len(batch.labels)
-                spikes += float(sum(r.spike_counts[h].sum() for h in self.hidden))
                 for h in self.hidden:
-                    layer_spikes[h] = layer_spikes.get(h, 0.0) + float(r.spike_counts[h].sum())
+                    layer_spikes[h] += float(r.spike_counts[h].sum())
+                spikes += float(sum(r.spike_counts[h].sum() for h in self.hidden))
                 progress.update(b + 1, float(np.concatenate(losses).mean()))
             progress.close()
             self.optimiser.sync(weights)   # the weights an optimiser on a device moved, back in the host arrays
@@ -243,7 +322,16 @@ class Trainer:
                      f"hidden {row['hidden_spikes_per_neuron']:.1f} spikes/neuron "
                      f"{row['epoch_seconds']:.1f}s ({row['train_samples_per_second']:.0f} samples/s)"
                      + "".join(f" {k}={_summary(weights[k])}" for k in self.learned.keys))
+            for name, layer in zip(self.hidden, cfg.hidden_layers):
+                if layer_spikes[name] == 0.0:
+                    self.warn(self._silent_message(name, epoch))
         return self.finish()
+
+    def _silent_message(self, name: str, epoch: int) -> str:
+        key = "model.hidden" if len(self.hidden) == 1 else f"model.hidden.{self.hidden.index(name)}"
+        return (f"warning: hidden layer '{name}' fired no spike in epoch {epoch + 1}, so no gradient reaches the "
+                f"weights before it and the network cannot learn; raise {key}.init.mean or lower "
+                f"{key}.threshold")
 
     def finish(self) -> dict:
         """Test metrics of the best checkpoint, results.json and plots."""
@@ -294,8 +382,9 @@ class Trainer:
         code_dir = os.path.join(self.run_dir, "code")
         os.makedirs(code_dir, exist_ok=True)
         source = getattr(self.backend, "source", None)
-        if source:
-            atomic_write_text(os.path.join(code_dir, "network.cpp"), source)
+        path = os.path.join(code_dir, "network.cpp")
+        if source and not _same_text(path, source):   # a resumed run's code is usually the same: not rewritten
+            atomic_write_text(path, source)
 
     def _append_metrics(self, path: str, row: dict):
         if path.endswith(".jsonl"):
@@ -321,6 +410,15 @@ class Trainer:
             if new:
                 writer.writerow(["epoch"] + list(per_neuron))
             writer.writerow([epoch] + [per_neuron[h] for h in per_neuron])
+
+    @staticmethod
+    def _metric_rows(path: str) -> int:
+        """Finished epochs recorded in a metrics file (0 when there is none)."""
+        if not os.path.exists(path):
+            return 0
+        with open(path) as f:
+            lines = [line for line in f if line.strip()]
+        return max(len(lines) - (0 if path.endswith(".jsonl") else 1), 0)
 
     @staticmethod
     def _truncate_metrics(path: str, keep_epochs: int):

@@ -56,3 +56,41 @@ def one_spike_per_channel_and_step(samples, dt: float = 1.0):
         keep = np.unique(np.stack([u, np.floor(t / dt)]), axis=1, return_index=True)[1]
         out.append((t[keep], u[keep], label))
     return out
+
+
+# -- the command line, for tests of what a user sees ------------------------------------------------
+import os as _os
+import subprocess as _subprocess
+import sys as _sys
+
+ROOT = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
+YINYANG = _os.path.join(ROOT, "configs", "yinyang.yaml")
+# a Yin-Yang run of a second or two: one epoch, a tiny network (one compiled model for every test using it)
+TINY = ["train.epochs=1", "data.yinyang.train_size=60", "data.yinyang.valid_size=30", "data.yinyang.test_size=30",
+        "model.hidden.size=20", "train.batch_size=30"]
+
+
+def sets(*items):
+    """--set arguments for each KEY=VALUE."""
+    return [a for item in items for a in ("--set", item)]
+
+
+def run_cli(*args, cache, cwd=ROOT, **kwargs):
+    """genn-eventprop ARGS in a subprocess with the build cache `cache`; the CompletedProcess (text)."""
+    env = dict(_os.environ, GENN_EVENTPROP_CACHE=str(cache))
+    return _subprocess.run([_sys.executable, "-m", "genn_eventprop.cli.main", *map(str, args)], capture_output=True,
+                           text=True, cwd=cwd, env=env, **kwargs)
+
+
+def one_line_error(r) -> str:
+    """The single 'error: ...' line of a command that exited with code 2 (asserting exactly that)."""
+    assert r.returncode == 2, f"exit code {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr
+    return lines[0]
+
+
+def files_of(folder):
+    """{relative path: bytes} of every file under folder."""
+    return {_os.path.relpath(_os.path.join(d, f), folder): open(_os.path.join(d, f), "rb").read()
+            for d, _, names in _os.walk(folder) for f in names}

@@ -95,7 +95,7 @@ def test_evaluate_on_another_file_of_the_same_shape(tmp_path, cache):
     cli("train", os.path.join(CONFIGS, "yinyang.yaml"), "--out", str(run), "--set", "train.epochs=1",
         "--set", "data.yinyang.train_size=90", "--set", "data.yinyang.valid_size=30", env_extra=cache)
     save_h5(make_yinyang(45, seed=9), str(tmp_path / "more.h5"))
-    r = cli("evaluate", str(run), "--data", str(tmp_path / "more.h5"), "--set", "data.kind=h5", env_extra=cache)
+    r = cli("evaluate", str(run), "--data", str(tmp_path / "more.h5"), env_extra=cache)
     assert r.returncode == 0, r.stderr
     assert "45 samples" in r.stdout
 

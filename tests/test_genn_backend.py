@@ -168,27 +168,6 @@ def test_a_changed_time_constant_takes_effect_without_a_rebuild(build_cache, tmp
 
 
 @needs_pygenn
-def test_a_training_step_through_genn_lowers_the_loss_like_the_native_one(build_cache, tmp_path):
-    from genn_eventprop.backends.genn import GeNNBackend
-    from genn_eventprop.optim import Adam
-    net = tiny_network(recurrent=True)
-    batch = batch_from(one_spike_per_channel_and_step(random_samples(seed=7, n=4, n_spikes=12)))
-    losses = {}
-    for name, backend in (("native", NativeBackend(net, precision="float32", threads=1, cache_dir=build_cache,
-                                                   delivery="next_step")),
-                          ("genn", GeNNBackend(net, "genn-cpu", cache_dir=str(tmp_path / "genn")))):
-        weights = {k: v.astype(np.float32) for k, v in net.init_weights(np.random.default_rng(3)).items()}
-        adam, curve = Adam(), []
-        for _ in range(5):
-            r = backend.run_batch(weights, batch, 1.0)
-            curve.append(r.loss)
-            adam.step(weights, r.grads, 0.05)
-        losses[name] = curve
-    assert losses["genn"][-1] < losses["genn"][0] - 0.02
-    np.testing.assert_allclose(losses["genn"], losses["native"], rtol=1e-3)
-
-
-@needs_pygenn
 def test_several_spikes_of_one_channel_in_one_step_match_native(build_cache, tmp_path):
     net = tiny_network(recurrent=True)
     weights = net.init_weights(np.random.default_rng(3))

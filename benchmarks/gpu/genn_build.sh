@@ -96,7 +96,8 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then   # run, not sourced
     [ $# -eq 2 ] && [ -d "$1" ] || { echo "usage: genn_build.sh GENN_SRC WHEEL_DIR (GeNN's source folder, where the wheel goes)" >&2; exit 2; }
     GB_WORK="${GB_WORK:-$(mktemp -d)}"; GB_FFI="${GB_FFI:-$GB_WORK/no-ffi-fallback}"
     cxx_env || exit 1
-    if command -v nvcc >/dev/null; then cuda_env || exit 1; else echo "no nvcc: GeNN's CPU backend only"; fi
+    if ! command -v nvcc >/dev/null; then echo "no nvcc: GeNN's CPU backend only"
+    elif ! cuda_env; then echo "the CUDA toolkit is incomplete: GeNN's CPU backend only"; unset CUDA_PATH; fi
     build_pygenn "$(cd "$1" && pwd)" "$2" || exit 1
     echo "pygenn wheel in $2; keep CUDA_PATH=${CUDA_PATH:-} CXX=${CXX:-} in force when GeNN compiles models"
 fi

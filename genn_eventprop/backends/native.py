@@ -281,9 +281,16 @@ class NativeBackend:
         cap = self.max_spikes * sum(self.network.population(p).size for p in prog.spiking) if record else 0
         rec_t, rec_pop, rec_idx = np.zeros(max(cap, 1)), np.zeros(max(cap, 1), np.int32), np.zeros(max(cap, 1), np.int32)
         rec_n = np.zeros(1, dtype=np.int64)
-        rc = self._run(n, times, units, offsets, labels, n_steps, params, reg, float(dt), scale, self.max_spikes,
-                       int(self.threads), int(compute_gradients), W, grad, pgrad, losses, z, spikes, info,
-                       rec_t, rec_pop, rec_idx, cap, rec_n)
+        try:
+            rc = self._run(n, times, units, offsets, labels, n_steps, params, reg, float(dt), scale, self.max_spikes,
+                           int(self.threads), int(compute_gradients), W, grad, pgrad, losses, z, spikes, info,
+                           rec_t, rec_pop, rec_idx, cap, rec_n)
+        except ctypes.ArgumentError as err:
+            # ctypes converts the arguments in Python (ndpointer.from_param) and wraps whatever is raised there,
+            # a Ctrl-C included, in ArgumentError: give the interrupt back as itself
+            if "KeyboardInterrupt" in str(err):
+                raise KeyboardInterrupt from None
+            raise
         if rc == 1:
             pop = prog.populations[int(info[0])]
             raise SpikeBufferOverflow(

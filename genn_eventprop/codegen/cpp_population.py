@@ -13,6 +13,7 @@ import sympy as sp
 
 from genn_eventprop.codegen.printer import print_assignments, print_expr
 from genn_eventprop.eventprop import AdjointIR
+from genn_eventprop.expr import comment_text
 from genn_eventprop.ir import PopulationIR
 
 _LOCAL = re.compile(r"^(\s*)const double (\w+) = ([^;]*);$")
@@ -96,8 +97,8 @@ class PopulationEmitter:
     def emit(self) -> str:
         parts = [
             f"// {'=' * 94}",
-            f"// Population {self.p}: {self.pop.model_name}, {self.pop.size} neurons",
-            *(f"//   {k}: {v}" for k, v in self.pop.equations.items()),
+            f"// Population {self.p}: {comment_text(self.pop.model_name)}, {self.pop.size} neurons",
+            *(f"//   {comment_text(k)}: {comment_text(v)}" for k, v in self.pop.equations.items()),
             f"// {'=' * 94}",
             f"static const int {self.N} = {self.pop.size};",
             f"static const int {self.p}_VARS = {self.n_vars};",

@@ -26,6 +26,7 @@ import sympy as sp
 from genn_eventprop.codegen.printer import print_expr
 from genn_eventprop.errors import ConfigError
 from genn_eventprop.eventprop import AdjointIR
+from genn_eventprop.expr import comment_text
 from genn_eventprop.integrate import tau
 from genn_eventprop.ir import T, NetworkIR, PopulationIR, t
 
@@ -107,8 +108,8 @@ class NeuronEmitter:
 
     def sim_code(self) -> str:
         pop = self.pop
-        return "\n".join([f"// {pop.name}: {pop.model_name} (delivery next_step)",
-                          *(f"//   {k}: {v}" for k, v in pop.equations.items()),
+        return "\n".join([f"// {pop.name}: {comment_text(pop.model_name)} (delivery next_step)",
+                          *(f"//   {comment_text(k)}: {comment_text(v)}" for k, v in pop.equations.items()),
                           "if (Phase == 0) {   // forward: t runs from 0 to T",
                           *_block(self.forward_lines()),
                           "}",
@@ -281,7 +282,7 @@ class NeuronEmitter:
         integral = ((d.T * (prop.Psi * sp.Matrix(x0) + prop.Omega * b))[0] + r0 * tau).subs(tau, DT)
         weight = self.readout.weighting.subs({t: sp.Symbol("t") + DT / 2, T: sp.Symbol("TrialT")})
         rename = {s: f"readout_{s.name}" for s in self.readout.params}
-        return [f"// readout '{self.readout.name}': Acc += w(t + dt/2) * integral over the step of {self.pop.readout}",
+        return [f"// readout '{comment_text(self.readout.name)}': Acc += w(t + dt/2) * integral over the step of {self.pop.readout}",
                 f"if (t < TrialT) {{ Acc += ({_p(weight, rename)}) * ({_p(integral)}); }}"]
 
 

@@ -20,14 +20,14 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 from scipy.io import wavfile
 
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, DataWarning
 from ..progress import bar
 from .cochlea import CochleaEncoder, as_full_scale
 from .dataset import SpikeDataset
 from .h5 import load_h5, save_h5
 
 # Bump when the encoder's output changes for the same settings, so old caches are not reused.
-CACHE_VERSION = 1
+CACHE_VERSION = 2   # 2: multi-channel files are mixed down to mono (1 read their first channel)
 
 # Below this many files a process pool costs more to start than it saves.
 _MIN_FILES_FOR_POOL = 64
@@ -62,24 +62,48 @@ def pattern_regex(pattern: str) -> re.Pattern:
     return re.compile("".join(parts))
 
 
+def _read(path, mmap: bool = False):
+    """scipy's read, with the warning that the file ends before its header says turned into a flag."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", wavfile.WavFileWarning)
+        rate, data = wavfile.read(str(path), mmap=mmap)
+    truncated = any("prematurely" in str(w.message) for w in caught)
+    return int(rate), data, truncated
+
+
 def read_wav(path) -> Tuple[int, np.ndarray]:
-    """(sample rate, mono waveform at full scale +-1); the first channel of a multi-channel file."""
+    """(sample rate, mono waveform at full scale +-1); a multi-channel file is mixed down (the mean of its
+    channels). A file cut short is read up to where it ends (load_audio_folder warns about it)."""
     try:
-        with warnings.catch_warnings():
-            # Unknown metadata chunks are skipped with a warning; they do not affect the audio.
-            warnings.simplefilter("ignore", wavfile.WavFileWarning)
-            rate, data = wavfile.read(str(path))
+        rate, data, _ = _read(path)
     except Exception as err:  # scipy raises ValueError, EOFError, struct.error... on a bad file
         raise DataError(f"{path} is not a readable WAV file ({err}); re-export it as PCM WAV "
                         "or remove it from the folder") from None
-    if data.ndim == 2:
-        data = data[:, 0]
-    return int(rate), as_full_scale(data)
+    waveform = as_full_scale(data)
+    if waveform.ndim == 2:
+        waveform = waveform.mean(axis=1)
+    return int(rate), waveform
 
 
-def _encode_file(job: Tuple[str, CochleaEncoder]) -> Tuple[np.ndarray, np.ndarray]:
+def wav_header(path) -> Tuple[int, int, bool]:
+    """(sample rate, channels, cut short) of a WAV file, reading only its header where it can."""
+    try:
+        rate, data, truncated = _read(path, mmap=True)   # a memory map reads the header only
+    except Exception:   # a file cut short, or a format a map cannot serve (e.g. 24-bit): read it all
+        try:
+            rate, data, truncated = _read(path)
+        except Exception as err:
+            raise DataError(f"{path} is not a readable WAV file ({err}); re-export it as PCM WAV "
+                            "or remove it from the folder") from None
+    return rate, (data.shape[1] if data.ndim == 2 else 1), truncated
+
+
+def _encode_file(job: Tuple[str, CochleaEncoder]):
+    """(times, units) of one file, or None when its samples are not all finite (NaN or infinity)."""
     path, encoder = job
     rate, waveform = read_wav(path)
+    if not np.isfinite(waveform).all():
+        return None
     return encoder.encode(waveform, rate)
 
 
@@ -131,17 +155,41 @@ def _cache_key(folder: Path, rels: List[str], encoder: CochleaEncoder) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
-def _resolve_encoder(folder: Path, rels: List[str], encoder: CochleaEncoder) -> CochleaEncoder:
-    """Fix f_max from the lowest sample rate, so every file is encoded on the same channels."""
+def _few(folder: Path, rels: List[str]) -> str:
+    return ", ".join(str(folder / r) for r in rels[:2]) + (" ..." if len(rels) > 2 else "")
+
+
+def _check_headers(folder: Path, rels: List[str], encoder: CochleaEncoder) -> CochleaEncoder:
+    """Read every header: warn (one line each, with the count) about files cut short or with several
+    channels; refuse sample rates that would change or break the cochlea's channels; fix an unset f_max
+    from the sample rate, so every file is encoded on the same channels."""
+    headers = [wav_header(folder / rel) for rel in rels]
+    cut = [rel for rel, h in zip(rels, headers) if h[2]]
+    if cut:
+        warnings.warn(DataWarning(f"{len(cut)} WAV file(s) in {folder} end before their header says (cut short): "
+                                  f"{_few(folder, cut)}; they are used up to where they end; re-export them or "
+                                  "remove them to train on whole recordings"))
+    multi = [rel for rel, h in zip(rels, headers) if h[1] > 1]
+    if multi:
+        warnings.warn(DataWarning(f"{len(multi)} WAV file(s) in {folder} have more than one channel: "
+                                  f"{_few(folder, multi)}; each is mixed down to mono (the mean of its channels)"))
+    rates = np.array([h[0] for h in headers])
     if encoder.f_max is not None:
+        low = [rel for rel, r in zip(rels, rates) if not encoder.f_max < 0.5 * r]
+        if low:
+            r = int(min(rates))
+            raise DataError(f"{len(low)} WAV file(s) in {folder} are sampled too slowly for data.encoder.f_max="
+                            f"{encoder.f_max:g} Hz (it must be below half the sample rate, {r / 2:g} Hz for {r} Hz): "
+                            f"{_few(folder, low)}; lower data.encoder.f_max, or resample or remove those files")
         return encoder
-    rates = []
-    for rel in rels:
-        try:  # a memory map reads the header only
-            rates.append(wavfile.read(str(folder / rel), mmap=True)[0])
-        except Exception:  # formats a map cannot serve (e.g. 24-bit): read it all
-            rates.append(read_wav(folder / rel)[0])
-    return replace(encoder, f_max=encoder.highest_frequency(min(rates)))
+    if rates.min() != rates.max():
+        low = [rel for rel, r in zip(rels, rates) if r == rates.min()]
+        r, top = int(rates.min()), int(rates.max())
+        raise DataError(f"{len(low)} WAV file(s) in {folder} are sampled at {r} Hz, below the others (up to {top} "
+                        f"Hz): {_few(folder, low)}; with data.encoder.f_max unset they would lower the cochlea's top "
+                        f"channel to {encoder.highest_frequency(r):g} Hz for every file: resample or remove them, "
+                        f"or set data.encoder.f_max (below {r / 2:g} Hz to keep them)")
+    return replace(encoder, f_max=encoder.highest_frequency(int(rates[0])))
 
 
 def _encode_all(folder: Path, rels: List[str], encoder: CochleaEncoder, workers: int):
@@ -152,6 +200,10 @@ def _encode_all(folder: Path, rels: List[str], encoder: CochleaEncoder, workers:
                                unit="file"))
     else:
         results = [_encode_file(job) for job in bar(jobs, "cochlea encoding", unit="file")]
+    bad = [rel for rel, r in zip(rels, results) if r is None]
+    if bad:
+        raise DataError(f"{len(bad)} WAV file(s) in {folder} have NaN or infinite samples: {_few(folder, bad)}; "
+                        "re-export them or remove them from the folder")
     return [r[0] for r in results], [r[1] for r in results]
 
 
@@ -215,7 +267,7 @@ def load_audio_folder(path, pattern: str = "{label}_{speaker}_{index}.wav",
 
     cache_file = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
     cache_file = cache_file / f"audio-{folder.name}-{_cache_key(folder, rels, encoder)}.h5"
-    resolved = _resolve_encoder(folder, rels, encoder)
+    resolved = _check_headers(folder, rels, encoder)
     cached = _read_cache(cache_file, len(rels))
     if cached is not None:
         times, units = cached

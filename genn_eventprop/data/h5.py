@@ -32,9 +32,55 @@ def _names(values) -> list:
     return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
 
 
+def _as_numbers(path: str, name: str, values, integer: bool) -> np.ndarray:
+    """values as float64 (or int64 with integer); strings, or non-whole numbers where integers are due, are
+    a DataError naming the dataset and how many entries are affected (nothing is silently truncated)."""
+    a = np.asarray(values)
+    if a.dtype.kind not in "biuf":
+        what = "text" if a.dtype.kind in "SU" else f"values of type {a.dtype}"
+        raise DataError(f"'{path}': '{name}' holds {what}, not numbers; re-create the file with numeric {name}")
+    if a.dtype.kind == "f":
+        if integer:
+            bad = ~np.isfinite(a) | (a != np.round(a))
+            if bad.any():
+                raise DataError(f"'{path}': {int(bad.sum())} entries of '{name}' are not whole numbers (e.g. "
+                                f"{float(a[bad].flat[0])!r}); {name} must be integers: re-create the file")
+            return a.astype(np.int64)
+        return a.astype(np.float64)
+    return a.astype(np.int64 if integer else np.float64)
+
+
+def _check_whole_units(path: str, raw_u):
+    """Unit ids stored as floats must be whole numbers; the count over the whole file when some are not."""
+    bad, example = 0, None
+    for u in raw_u:
+        a = np.asarray(u)
+        if a.dtype.kind == "f":
+            wrong = ~np.isfinite(a) | (a != np.round(a))
+            if wrong.any():
+                bad += int(wrong.sum())
+                example = float(a[wrong].flat[0]) if example is None else example
+    if bad:
+        raise DataError(f"'{path}': {bad} entries of 'spikes/units' are not whole numbers (e.g. {example!r}); "
+                        "spikes/units must be integers: re-create the file")
+
+
+def _per_sample(path: str, name: str, ds):
+    """The per-sample entries of a dataset: one dimension, one entry per sample (not a single value)."""
+    if ds.shape == () or ds.shape is None:
+        raise DataError(f"'{path}': '{name}' is a single value, not one entry per sample; re-create the file in "
+                        "the SHD layout (spikes/times, spikes/units, labels)")
+    if len(ds.shape) != 1:
+        raise DataError(f"'{path}': '{name}' has shape {ds.shape}, not one entry per sample; re-create the file "
+                        "in the SHD layout")
+    return ds[()]
+
+
 def _sorted_sample(path: str, t, u):
-    t = np.asarray(t, dtype=np.float64) * 1000.0
-    u = np.asarray(u, dtype=np.int64)
+    t = _as_numbers(path, "spikes/times", t, integer=False) * 1000.0
+    u = _as_numbers(path, "spikes/units", u, integer=True)
+    if t.ndim != 1 or u.ndim != 1:
+        raise DataError(f"'{path}' is corrupt: a sample's spike times or units are not a list of numbers")
     if len(t) != len(u):
         raise DataError(f"'{path}' is corrupt: a sample has {len(t)} spike times but {len(u)} units")
     if len(t) > 1 and np.any(np.diff(t) < 0):
@@ -49,12 +95,25 @@ def _channels(path: str, requested: Optional[int], attr, max_unit: int) -> int:
     if requested is not None:
         num_channels = int(requested)
     elif attr is not None:
-        num_channels = int(attr)
+        num_channels = attr
     else:
         num_channels = SHD_CHANNELS if max_unit < SHD_CHANNELS else max_unit + 1
     if max_unit >= num_channels:
         raise DataError(f"'{path}' has spikes on channel {max_unit}, beyond its {num_channels} channels")
     return num_channels
+
+
+def _channel_attribute(path: str, attr) -> Optional[int]:
+    """The num_channels attribute as a positive integer, or a DataError saying what it is instead."""
+    if attr is None:
+        return None
+    a = np.asarray(attr)
+    whole = a.shape in ((), (1,)) and a.dtype.kind in "iuf" and np.isfinite(a).all() and float(a.flat[0]) == \
+        int(a.flat[0]) and int(a.flat[0]) >= 1 and a.dtype.kind != "b"
+    if not whole:
+        raise DataError(f"'{path}': its num_channels attribute is {attr!r}, not a positive whole number; set it to "
+                        "the number of input channels, or delete it")
+    return int(a.flat[0])
 
 
 def load_h5(path, num_channels: Optional[int] = None) -> SpikeDataset:
@@ -69,23 +128,27 @@ def load_h5(path, num_channels: Optional[int] = None) -> SpikeDataset:
         raise DataError(f"'{path}' is not a readable HDF5 file ({err}); re-download or re-create it") from None
     with f:
         for need in REQUIRED:
-            if need not in f:
+            if need not in f or not isinstance(f[need], h5py.Dataset):
                 raise DataError(f"'{path}' has no '{need}' dataset: not an SHD-layout file "
                                 "(needs spikes/times, spikes/units, labels)")
         try:   # one read per dataset: element-wise reads of a vlen dataset are slow on SSC's 75k samples
-            raw_t, raw_u = f["spikes/times"][()], f["spikes/units"][()]
-            labels = np.asarray(f["labels"][()], dtype=np.int64).reshape(-1)
-            speakers = np.asarray(f["extra/speaker"][()], dtype=np.int64).reshape(-1) if "extra/speaker" in f else None
-            class_names = _names(f["extra/keys"][()]) if "extra/keys" in f else None
-            speaker_names = _names(f["extra/speaker_names"][()]) if "extra/speaker_names" in f else None
-            attr_channels = f.attrs.get("num_channels")
-        except (OSError, TypeError, ValueError) as err:
+            raw_t = _per_sample(path, "spikes/times", f["spikes/times"])
+            raw_u = _per_sample(path, "spikes/units", f["spikes/units"])
+            labels = _as_numbers(path, "labels", _per_sample(path, "labels", f["labels"]), integer=True)
+            speakers = (_as_numbers(path, "extra/speaker", _per_sample(path, "extra/speaker", f["extra/speaker"]),
+                                    integer=True) if "extra/speaker" in f else None)
+            class_names = _names(_per_sample(path, "extra/keys", f["extra/keys"])) if "extra/keys" in f else None
+            speaker_names = (_names(_per_sample(path, "extra/speaker_names", f["extra/speaker_names"]))
+                             if "extra/speaker_names" in f else None)
+            attr_channels = _channel_attribute(path, f.attrs.get("num_channels"))
+        except (OSError, TypeError, ValueError, AttributeError) as err:
             raise DataError(f"'{path}' is corrupt ({err}); re-download or re-create it") from None
     if not (len(raw_t) == len(raw_u) == len(labels)):
         raise DataError(f"'{path}' is corrupt: {len(raw_t)} spike-time arrays, {len(raw_u)} unit arrays and "
                         f"{len(labels)} labels")
     if speakers is not None and len(speakers) != len(labels):
         raise DataError(f"'{path}' is corrupt: {len(speakers)} speakers for {len(labels)} samples")
+    _check_whole_units(path, raw_u)
     times, units = [], []
     for t, u in bar(zip(raw_t, raw_u), f"reading {os.path.basename(path)}", total=len(raw_t), unit="sample"):
         t, u = _sorted_sample(path, t, u)
@@ -103,7 +166,8 @@ def load_h5(path, num_channels: Optional[int] = None) -> SpikeDataset:
     num_classes = max(int(labels.max()) + 1 if len(labels) else 0, len(class_names or []))
     return SpikeDataset(times=times, units=[u.astype(np.int32) for u in units], labels=labels,
                         num_channels=num_channels, num_classes=num_classes, speakers=speakers,
-                        class_names=class_names, speaker_names=speaker_names)
+                        class_names=class_names, speaker_names=speaker_names,
+                        extra={"num_channels_attribute": attr_channels})
 
 
 def save_h5(dataset: SpikeDataset, path) -> None:
@@ -132,6 +196,11 @@ def save_h5(dataset: SpikeDataset, path) -> None:
             if dataset.speaker_names:
                 f.create_dataset("extra/speaker_names", data=np.array([n.encode() for n in dataset.speaker_names]))
             f.attrs["num_channels"] = dataset.num_channels
+        fd = os.open(tmp, os.O_RDONLY)   # on disk before the rename, so a crash cannot leave a cut-off file
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):   # a failed write leaves nothing behind
