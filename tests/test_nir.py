@@ -29,8 +29,8 @@ def cli(*args, env):
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    return {"GENN_EVENTPROP_CACHE": str(tmp_path_factory.mktemp("nir_cache"))}
+def cache(build_cache):
+    return {"GENN_EVENTPROP_CACHE": build_cache}   # the session's build cache
 
 
 @pytest.fixture(scope="module")

@@ -39,10 +39,9 @@ DATA = ["data.yinyang.train_size=200", "data.yinyang.valid_size=40", "data.yinya
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    path = str(tmp_path_factory.mktemp("client_cache"))
-    os.environ["GENN_EVENTPROP_CACHE"] = path
-    return {"GENN_EVENTPROP_CACHE": path}
+def cache(build_cache):
+    os.environ["GENN_EVENTPROP_CACHE"] = build_cache   # the session's build cache
+    return {"GENN_EVENTPROP_CACHE": build_cache}
 
 
 def test_norse_runs_an_exported_network_as_this_tool_does(tmp_path, cache):

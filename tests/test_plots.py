@@ -14,8 +14,8 @@ SMALL = ["data.yinyang.train_size=120", "data.yinyang.valid_size=40", "data.yiny
 PLOTS = ["confusion.png", "hidden_raster.png", "learning_curves.png", "spikes_per_layer.png"]
 
 
-def test_a_run_folder_has_plots_and_spikes_per_layer_per_epoch(tmp_path, monkeypatch):
-    monkeypatch.setenv("GENN_EVENTPROP_CACHE", str(tmp_path / "cache"))
+def test_a_run_folder_has_plots_and_spikes_per_layer_per_epoch(tmp_path, monkeypatch, build_cache):
+    monkeypatch.setenv("GENN_EVENTPROP_CACHE", build_cache)
     run = tmp_path / "run"
     cfg = load_config(os.path.join(ROOT, "configs", "yinyang.yaml"), SMALL)
     os.makedirs(run)
@@ -33,7 +33,7 @@ def test_a_run_folder_has_plots_and_spikes_per_layer_per_epoch(tmp_path, monkeyp
 
     for name in PLOTS:
         os.remove(run / "plots" / name)
-    env = dict(os.environ, GENN_EVENTPROP_CACHE=str(tmp_path / "cache"))
+    env = dict(os.environ, GENN_EVENTPROP_CACHE=build_cache)
     r = subprocess.run([sys.executable, "-m", "genn_eventprop.cli.main", "plot", str(run)], capture_output=True,
                        text=True, cwd=ROOT, env=env)
     assert r.returncode == 0, r.stderr
