@@ -266,8 +266,9 @@ def import_(ctx, graph, config, out_dir, overwrite, nir_dt, overrides):
     for line in describe_import(cfg):
         click.echo(line)
     if config:
-        ctx.invoke(train, config=config, out_dir=out_dir or os.path.join("runs", os.path.splitext(os.path.basename(graph))[0]),
-                   resume_dir=None, overwrite=overwrite, overrides=tuple(overrides))
+        run_dir = out_dir or os.path.join("runs", os.path.splitext(os.path.basename(graph))[0])
+        ctx.invoke(train, config=config, out_dir=run_dir, resume_dir=None, overwrite=overwrite,
+                   overrides=tuple(overrides))
 
 
 @main.command()

@@ -115,7 +115,8 @@ def test_kind_tonic_needs_a_dataset_name(tmp_path):
 def test_train_configs_nmnist_on_a_test_written_nmnist_folder(tmp_path, build_cache):
     nmnist_folder(str(tmp_path / "data"), per_split=3)
     env = dict(os.environ, GENN_EVENTPROP_CACHE=build_cache)
-    r = subprocess.run([sys.executable, "-m", "genn_eventprop.cli.main", "train", os.path.join(ROOT, "configs", "nmnist.yaml"),
+    config = os.path.join(ROOT, "configs", "nmnist.yaml")
+    r = subprocess.run([sys.executable, "-m", "genn_eventprop.cli.main", "train", config,
                         "--out", str(tmp_path / "run"), "--set", f"data.path={tmp_path / 'data'}",
                         "--set", "train.epochs=1", "--set", "model.hidden.size=16", "--set", "train.batch_size=4",
                         "--set", "data.validation.by=none"],

@@ -120,8 +120,8 @@ def test_round_trip_gives_the_same_spike_times_and_outputs(run, tmp_path):
 def test_a_network_from_a_graph_trains_here(run, tmp_path, cache):
     graph = str(tmp_path / "net.nir")
     assert cli("export", run, graph, env=cache).returncode == 0
-    r = cli("import", graph, "--config", YINYANG, "--out", str(tmp_path / "again"), *sum((["--set", s] for s in DATA), []),
-            "--set", "train.epochs=2", env=cache)
+    sets = [a for s in DATA + ["train.epochs=2"] for a in ("--set", s)]
+    r = cli("import", graph, "--config", YINYANG, "--out", str(tmp_path / "again"), *sets, env=cache)
     assert r.returncode == 0, r.stderr
     assert "hidden: CubaLIF, 12 neurons, recurrent" in r.stdout and "epoch 2/2" in r.stdout
     assert (tmp_path / "again" / "checkpoints" / "best.npz").is_file()
@@ -161,7 +161,8 @@ def test_export_of_an_alif_run_is_one_line_and_exit_code_2(run, tmp_path, cache)
 
 
 def _graph(hidden_node, extra_nodes=None, inputs=5):
-    nodes = {"in": nir.Input(input_type={"input": np.array([inputs])}), "w1": nir.Linear(weight=np.full((4, inputs), 0.5)),
+    nodes = {"in": nir.Input(input_type={"input": np.array([inputs])}),
+             "w1": nir.Linear(weight=np.full((4, inputs), 0.5)),
              "h": hidden_node,
              "w2": nir.Linear(weight=np.full((3, 4), 0.1)),
              "o": nir.CubaLI(tau_syn=np.full(3, 5e-3), tau_mem=np.full(3, 2e-2), r=np.ones(3), v_leak=np.zeros(3),

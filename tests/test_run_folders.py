@@ -63,8 +63,8 @@ def test_train_into_the_default_folder_of_an_earlier_run_is_refused_and_keeps_it
     r = run_cli("train", YINYANG, *sets(*TINY), cache=build_cache, cwd=tmp_path)
     assert one_line_error(r) == (
         "error: runs/yinyang already holds a run (config.yaml, metrics.csv, spikes_per_layer.csv, results.json, "
-        "checkpoints, code, plots); continue it with 'genn-eventprop train --resume runs/yinyang', train into another folder with --out, or "
-        "replace it with --overwrite")
+        "checkpoints, code, plots); continue it with 'genn-eventprop train --resume runs/yinyang', train into another "
+        "folder with --out, or replace it with --overwrite")
     assert files_of(tmp_path / "runs" / "yinyang") == before
 
 
