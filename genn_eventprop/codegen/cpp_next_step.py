@@ -64,20 +64,25 @@ def keep_free_ends(ctx) -> List[str]:
 
 
 def flow_spikes(ctx) -> List[str]:
-    """Forward: the first threshold crossing of each neuron's free trajectory in the step, at its exact time."""
+    """Forward: the first threshold crossing of each neuron's free trajectory in the step, at its exact time.
+    Candidates are the neurons whose bound on g over the step (step_bound, from the state at t0) reaches 0."""
     L = ["        // 3. flow spikes: crossings of each neuron's own trajectory (no other spike of this step reaches it",
          "        //    before t1); the reset and the outgoing jumps are superposed on the end-of-step state"]
     for p in ctx.spiking:
         F = f"ws.{p}_Fdt[{'i' if ctx.het[p] else '0'}]"
-        L += [f"        if ({p}_any_above(P, ws.{p}_free.data(), ws.{p}_skip.data(), ws.{p}_flags.data()))",
+        L += [f"        if ({p}_may_cross(P, ws.{p}_free.data(), ws.{p}_ub.data(), ws.{p}_gs.data(), ws.{p}_gf.data(), "
+              f"ws.{p}_bend.data(), ws.{p}_drop.data(), ws.{p}_kink.data(), ws.{p}_skip.data(), ws.{p}_flags.data()))",
               f"            for (int i = 0; i < {p}_N; i++) {{",
               f"                if (!ws.{p}_flags[i]) continue;",
               f"                double xs[MAX_VARS], xe[MAX_VARS], xc[MAX_VARS];",
               f"                for (int v = 0; v < {p}_VARS; v++) xs[v] = ws.{p}_x[v * {p}_N + i];",
               f"                {p}_apply(P, {F}, xs, xe, i);",
               f"                const double g_lo = {p}_threshold(P, xs, i), g_hi = {p}_threshold(P, xe, i);",
-              "                if (!(g_lo < 0.0)) continue;   // (a reset that leaves it above threshold: no crossing)",
-              f"                const double s = crossing_time(P, xs, dt, g_lo, g_hi, {p}_state_at, {p}_threshold, {p}_threshold_rate, i);",
+              "                if (!(g_lo < 0.0)) continue;",
+              f"                ExpSum f; {p}_threshold_terms(P, xs, f, i);   // the first crossing, even one that falls back below 0",
+              "                double lo, hi;",
+              "                if (!expsum_first_crossing(f, dt, g_lo, g_hi, lo, hi)) continue;",
+              f"                const double s = bracketed_crossing(P, xs, lo, hi, {p}_state_at, {p}_threshold, {p}_threshold_rate, i);",
               f"                const double tc = t0 + s;",
               f"                {p}_state_at(P, s, xs, xc, i);",
               *spike_bookkeeping(ctx, p, "tc", "                "),
