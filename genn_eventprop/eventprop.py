@@ -105,7 +105,7 @@ def _non_smooth(expr) -> Optional[str]:
     expr = sp.sympify(expr)
     if isinstance(expr, (sp.logic.boolalg.BooleanFunction, sp.logic.boolalg.BooleanAtom, sp.core.relational.Relational)):
         return type(expr).__name__
-    if isinstance(expr, sp.Function) and not isinstance(expr, SMOOTH_FUNCTIONS):
+    if isinstance(expr, sp.core.function.Application) and not isinstance(expr, SMOOTH_FUNCTIONS):
         return type(expr).__name__
     for arg in expr.args:
         name = _non_smooth(arg)
