@@ -4,9 +4,12 @@ The simulation is exact in continuous time (EVENTPROP.md section 3b): every inpu
 own time and every spike is placed at the exact threshold crossing (a safeguarded Newton search on the
 exact trajectory). Because the dynamics between events are linear, a step is computed by superposition:
 each population is advanced over the whole step once, and every event adds its effect on the
-end-of-step state, Phi(t_end - t_event) times the jump, at O(1) cost per neuron. A neuron found above
-threshold at the end of the step is walked through the step's events to find when it crossed; its
-reset and its outgoing jumps are added the same way. The backward pass runs the same superposition on
+end-of-step state, Phi(t_end - t_event) times the jump, at O(1) cost per neuron, and what it can add to an
+upper bound of the neuron's threshold function g over the step. A neuron whose bound reaches 0 is walked
+through the step's events: between two events g is a sum of exponentials (the pass's ThresholdTerms), so
+each interval is bounded (term by term, by curvature, by Taylor) and halved until a crossing is ruled out or
+bracketed; none is missed, even one that falls back below threshold. The earliest crossing of the whole
+network is committed first; its reset and its outgoing jumps are added the same way. The backward pass runs the same superposition on
 the adjoints, replaying the logged events in reverse. The grid only sets the readout weighting (held
 constant within a step) and where threshold crossings are looked for (at step ends).
 """

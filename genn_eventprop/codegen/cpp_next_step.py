@@ -4,9 +4,11 @@
 In this model a spike at time t_s in the step [t_k, t_k+1) reaches its targets at the next grid point
 t_k+1, as the jump it would have grown into by then: Phi(t_k+1 - t_s) w e. Targets therefore never react
 within the step in which a spike happens, so all neurons of a step are independent, as in a GPU kernel.
-Spike times stay exact and continuous in the weights (the delivered jump is smooth in t_s):
-- a flow crossing inside a step is found exactly (the same Newton search as the exact model) on the
-  neuron's free trajectory; its reset is applied at that time;
+Spike times stay exact (the delivered jump is smooth in t_s); the loss jumps where a spike time crosses a
+grid point, since the spike then reaches its targets a step later (README, Backends):
+- the first crossing of the neuron's free trajectory inside a step is found exactly, even one that falls
+  back below threshold (step_bound, then the bracket search on the threshold's exponential terms and the
+  Newton search of the exact model); its reset is applied at that time;
 - a neuron that a delivery at a grid point leaves above threshold spikes there (a grid spike: its time
   is the grid point, so it has no time derivative; the adjoint jump is h_x^T only);
 - at most one spike per neuron per step: after a grid spike at t_k, or a flow crossing, the threshold is
