@@ -187,6 +187,18 @@ static inline void reopen(unsigned char* known, unsigned char* skip, int n, cons
     }
 }
 
+// The spike-count regulariser's share R of an own spike (the adjoint jump adds R g_x^T). rg: lambda_upper, nu_upper,
+// lambda_lower, nu_lower, convention, scale. Convention 0 (this tool's): n is the trial's count; lambda_upper above
+// nu_upper and lambda_lower below nu_lower, times reg_scale (1/batch). Convention 1 (published, as mlGeNN): S is the
+// neuron's count summed over the B trials of the batch, two-sided around nu_upper: scale lambda (S - nu_upper B) / B^2
+// with lambda_upper above the target and lambda_lower below; scale (tau_mem^2) turns mlGeNN's adjoint into ours.
+#define REG_VALUES 6
+static inline double regulariser(const double* rg, double n, double S, double B, double reg_scale) {
+    if (rg[4] == 0.0) return (rg[0] * std::max(n - rg[1], 0.0) - rg[2] * std::max(rg[3] - n, 0.0)) * reg_scale;
+    const double d = S - rg[1] * B;
+    return rg[5] * (d > 0.0 ? rg[0] : rg[2]) * d / (B * B);
+}
+
 static inline void project(const scalar* lam, int n, int vars, const double* r, double* out) {
     for (int j = 0; j < n; j++) out[j] = 0.0;
     for (int v = 0; v < vars; v++) {
@@ -203,7 +215,7 @@ static inline void project(const scalar* lam, int n, int vars, const double* r, 
 class EmittedProgram:
     source: str
     param_names: List[str]        # order of the params[] array
-    spiking: List[str]            # spiking populations, order of reg[] (4 values each)
+    spiking: List[str]            # spiking populations, order of reg[] (REG_VALUES each)
     populations: List[str]        # non-input populations, order of the spike-count outputs
     weight_offsets: Dict[str, int]
     n_weights: int
@@ -271,6 +283,12 @@ def emit_cpp(ir: NetworkIR, adjoint: Dict[str, AdjointIR], precision: str = "flo
     ]
     pid = {p.name: k for k, p in enumerate(pops)}
     L += [f"static const int POP_{p.name} = {pid[p.name]};" for p in pops] + [""]
+    counted = 0
+    for p in pops:
+        if p.spiking:
+            L.append(f"static const int COUNTED_{p.name} = {counted};   // {p.name}'s neurons in batch_counts")
+            counted += p.size
+    L += [f"static const int N_COUNTED = {counted};", ""]
     for p in pops:
         L += [emitters[p.name].emit(), ""]
     rename = {s: f"P.readout_{s.name}" for s in readout.params}
@@ -707,10 +725,10 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
 
     def backward(self) -> List[str]:
         L = ["// Backward pass of one trial: adjoints from T down to 0, steps in reverse, each step's events in reverse.",
-             "// grad receives dL/dw for this trial; reg holds 4 numbers per spiking population",
-             "// (lambda_upper, nu_upper, lambda_lower, nu_lower) of the spike-count regulariser.",
+             "// grad receives dL/dw for this trial; reg holds REG_VALUES numbers per spiking population (regulariser());",
+             "// batch_counts: each spiking neuron's spikes summed over the batch of n_batch trials (published convention).",
              "static void backward(const Params& P, Workspace& ws, const Sample& S, const scalar* W, const double* reg,",
-             "                     double reg_scale, scalar* grad, double* pgrad) {",
+             "                     double reg_scale, const double* batch_counts, int n_batch, scalar* grad, double* pgrad) {",
              "    (void)pgrad;",
              "    const double dt = P.dt;",
              "    const double T = S.n_steps * dt;",
@@ -768,8 +786,8 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
 
     def ns_spike(self, p: str) -> List[str]:
         return [f"                const double n = ws.{p}_count[i];",
-                f"                const double* rg = reg + {4 * self.spiking.index(p)};",
-                "                const double R = (rg[0] * std::max(n - rg[1], 0.0) - rg[2] * std::max(rg[3] - n, 0.0)) * reg_scale;",
+                f"                const double* rg = reg + REG_VALUES * {self.spiking.index(p)};",
+                f"                const double R = regulariser(rg, n, batch_counts[COUNTED_{p} + i], n_batch, reg_scale);",
                 *next_step.backward_spike(self, p, "                ", self.param_spike(p, "                "))]
 
     def exact_spike(self, p: str) -> List[str]:
@@ -783,8 +801,8 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
                   f"                    for (int v = 0; v < {p}_VARS; v++) lp[v] += tmp[v];",
                   "                }",
                   f"                const double n = ws.{p}_count[i];",
-                  f"                const double* rg = reg + {4 * self.spiking.index(p)};",
-                  "                const double R = (rg[0] * std::max(n - rg[1], 0.0) - rg[2] * std::max(rg[3] - n, 0.0)) * reg_scale;",
+                  f"                const double* rg = reg + REG_VALUES * {self.spiking.index(p)};",
+                  f"                const double R = regulariser(rg, n, batch_counts[COUNTED_{p} + i], n_batch, reg_scale);",
                   *self.param_spike(p, "                "),
                   "                std::memcpy(lm, lp, sizeof(lm));",
                   f"                {p}_spike_jump(P, lm, ws.xlog.data() + ev.xlog, E, R, i);",
@@ -934,6 +952,31 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
             "    std::vector<scalar> grad_per_sample(compute_grads ? (size_t)n_samples * N_WEIGHTS : 0);",
             f"    const int n_pgrads = {self.n_pgrads};   // learnable parameters: {', '.join(self.learn_names) or 'none'}",
             "    std::vector<double> pgrad_per_sample(compute_grads ? (size_t)n_samples * n_pgrads : 0);",
+            "    // The published regulariser reads each neuron's spikes summed over the batch: a forward pass of every trial first.",
+            "    std::vector<double> batch_counts(N_COUNTED + 1, 0.0);",
+            "    bool by_batch = false;",
+            f"    for (int p = 0; p < {len(self.spiking)}; p++) by_batch = by_batch || reg[REG_VALUES * p + 4] != 0.0;",
+            "    if (by_batch && compute_grads) {",
+            "        std::vector<double> per_sample((size_t)n_samples * N_COUNTED);",
+            "        std::atomic<int> next_count(0);",
+            "        auto counter = [&]() {",
+            "            Workspace ws;",
+            "            while (true) {",
+            "                const int s = next_count++;",
+            "                if (s >= n_samples) return;",
+            "                Sample S{in_t + in_offsets[s], in_unit + in_offsets[s], in_offsets[s + 1] - in_offsets[s], (int)labels[s], n_steps[s]};",
+            "                Status st{0, {0, 0, 0, 0}};",
+            "                if (forward(P, ws, S, W, max_spikes, st)) return;   // reported by the pass below",
+            *(f"                for (int i = 0; i < {p}_N; i++) per_sample[(size_t)s * N_COUNTED + COUNTED_{p} + i] = ws.{p}_count[i];"
+              for p in self.spiking),
+            "            }",
+            "        };",
+            "        std::vector<std::thread> counters;",
+            "        for (int k = 1; k < std::max(1, std::min(n_threads, n_samples)); k++) counters.emplace_back(counter);",
+            "        counter();",
+            "        for (auto& th : counters) th.join();",
+            "        for (int s = 0; s < n_samples; s++) for (int k = 0; k < N_COUNTED; k++) batch_counts[k] += per_sample[(size_t)s * N_COUNTED + k];",
+            "    }",
             "    std::atomic<int> next(0);",
             "    std::mutex error_mutex;",
             "    Status failure{0, {0, 0, 0, 0}};",
@@ -979,7 +1022,7 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
             "                std::fill(g, g + N_WEIGHTS, (scalar)0);",
             "                double* pg = pgrad_per_sample.data() + (size_t)s * n_pgrads;",
             "                std::fill(pg, pg + n_pgrads, 0.0);",
-            "                backward(P, ws, S, W, reg, loss_scale, g, pg);",
+            "                backward(P, ws, S, W, reg, loss_scale, batch_counts.data(), n_samples, g, pg);",
             "            }",
             "        }",
             "    };",
