@@ -167,14 +167,14 @@ static inline void add_response(scalar* x, int n, int vars, const scalar* wrow, 
     }
 }
 
-// What a synaptic event adds to the bounds of g of its targets (<pop>_jump_rise; each pair has pos >= 0 >= neg, and
-// weight w takes the larger of w pos and w neg): drop, effects taken out of g's end value, and kink, curvature after a
-// convex kink; up and down bound the effect itself (per unit weight).
-struct Rise { double drop_pos, drop_neg, kink_pos, kink_neg, up, down; };
-static inline void add_rise(double* drop, double* kink, int n, const scalar* wrow, const Rise& R) {
+// What a synaptic event adds to the bound of g of its targets (<pop>_jump_rise): weight w adds the larger of w pos
+// and w neg (pos >= 0 >= neg) to rise, which holds the effects taken out of g's end value plus dt^2 / 8 times the
+// curvature they bring; up and down bound the effect itself (per unit weight).
+struct Rise { double pos, neg, up, down; };
+static inline void add_rise(double* __restrict rise, int n, const scalar* __restrict wrow, double pos, double neg) {
     for (int j = 0; j < n; j++) {
-        drop[j] += std::max(wrow[j] * R.drop_pos, wrow[j] * R.drop_neg);
-        kink[j] += std::max(wrow[j] * R.kink_pos, wrow[j] * R.kink_neg);
+        const double w = wrow[j];
+        rise[j] += std::max(w * pos, w * neg);
     }
 }
 
@@ -358,7 +358,7 @@ class _Context:
                 L.append(f"    std::vector<unsigned char> {n}_known = std::vector<unsigned char>({n}_N);   // 0 none, 1 interval, 2 time")
                 L.append(f"    std::vector<double> {n}_ub = std::vector<double>({n}_N), {n}_gs = std::vector<double>({n}_N), "
                          f"{n}_gf = std::vector<double>({n}_N), {n}_bend = std::vector<double>({n}_N), "
-                         f"{n}_drop = std::vector<double>({n}_N), {n}_kink = std::vector<double>({n}_N);   // bounds of g over the step")
+                         f"{n}_rise = std::vector<double>({n}_N);   // bounds of g over the step (step_bound, jump_rise)")
                 L.append(f"    std::vector<double> {n}_E = std::vector<double>({f'{n}_N * ' if self.het[n] else ''}{n}_TERMS + 1);   "
                          "// exp(r_k dt) of the threshold's terms" + (", per neuron" if self.het[n] else ""))
                 if self.ns:
@@ -434,6 +434,8 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
                 f"    for (int v = 0; v < {p}_VARS; v++) xs[v] = trace[q0 * {p}_VARS + v];",
                 "    double t = q0 == 0 ? t0 : ws.step_events[q0 - 1].t;",
                 "    const size_t n_events = ws.step_events.size();",
+                "    // g'' >= -bend on every interval of the step: the free flow's bound and the events' (rise / (dt^2 / 8))",
+                f"    const double bend = ws.{p}_bend[j] + ws.{p}_rise[j] * (8.0 / (P.dt * P.dt));",
                 "    for (size_t q = q0; q <= n_events; q++) {",
                 "        const bool last = q == n_events;",
                 "        const double te = last ? t1 : ws.step_events[q].t;",
@@ -441,9 +443,9 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
                 "        if (te > t) {",
                 f"            {apply}",
                 f"            const double g_lo = {p}_threshold(P, xs, j), g_hi = {p}_threshold(P, xe, j);",
-                "            // a crossing anywhere inside, even one that falls back below 0: g'' >= -bend on every interval of",
-                "            // the step, so g stays below the chord plus bend len^2 / 8; where that reaches 0, the exact search",
-                f"            const double len = te - t, bend = ws.{p}_bend[j] + ws.{p}_kink[j];",
+                "            // a crossing anywhere inside, even one that falls back below 0: g stays below the chord plus",
+                "            // bend len^2 / 8; where that reaches 0, the exact search",
+                "            const double len = te - t;",
                 "            if (!own && g_lo < 0.0 && (g_hi >= 0.0 || std::max(g_lo, g_hi) + 0.125 * len * len * bend >= 0.0)) {",
                 f"                const double slope = {p}_threshold_rate(P, xs, j);",
                 "                double lo = 0.0, hi = len;",
@@ -489,8 +491,7 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
                       f"{indent}        for (int v = 0; v < {q}_VARS; v++) ws.{q}_end[v * {q}_N + j] += wrow[j] * (scalar)r[v];",
                       *([f"{indent}        ws.acc[j] += wbar * r[{q}_VARS] * wrow[j];"] if integral else []),
                       *([f"{indent}        Rise R; {q}_jump_rise(P, {tau}, P.dt, r, R, j);",
-                         f"{indent}        ws.{q}_drop[j] += std::max(wrow[j] * R.drop_pos, wrow[j] * R.drop_neg);",
-                         f"{indent}        ws.{q}_kink[j] += std::max(wrow[j] * R.kink_pos, wrow[j] * R.kink_neg);"] if bound else []),
+                         f"{indent}        ws.{q}_rise[j] += std::max(wrow[j] * R.pos, wrow[j] * R.neg);"] if bound else []),
                       *([f"{indent}        ws.{q}_known[j] = 0; if (std::max(wrow[j] * R.up, wrow[j] * R.down) > 0.0) ws.{q}_skip[j] = 0;"]
                         if bound and reopen else []),
                       f"{indent}    }}"]
@@ -501,7 +502,7 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
                     L.append(f"{indent}    for (int j = 0; j < {q}_N; j++) ws.acc[j] += wbar * r[{q}_VARS] * wrow[j];")
                 if bound:
                     L += [f"{indent}    Rise R; {q}_jump_rise(P, {tau}, P.dt, r, R, 0);   // what it adds to the bounds of g",
-                          f"{indent}    add_rise(ws.{q}_drop.data(), ws.{q}_kink.data(), {q}_N, wrow, R);"]
+                          f"{indent}    add_rise(ws.{q}_rise.data(), {q}_N, wrow, R.pos, R.neg);"]
                     if reopen:
                         L += [f"{indent}    reopen(ws.{q}_known.data(), ws.{q}_skip.data(), {q}_N, wrow, R.up, R.down);"]
             L.append(f"{indent}}}")
@@ -539,7 +540,7 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
                 L.append(f"        {n}_integrate(P, ws.{n}_Fdt.data(), ws.{n}_x.data(), wbar, ws.acc.data());")
             L.append(f"        {n}_advance(P, ws.{n}_Fdt.data(), ws.{n}_x.data(), ws.{n}_end.data());")
         L += [f"        {p}_step_bound(P, ws.{p}_x.data(), ws.{p}_end.data(), ws.{p}_E.data(), ws.{p}_ub.data(), ws.{p}_gs.data(), "
-              f"ws.{p}_gf.data(), ws.{p}_bend.data(), ws.{p}_drop.data(), ws.{p}_kink.data());   // g <= ub over the free step"
+              f"ws.{p}_gf.data(), ws.{p}_bend.data(), ws.{p}_rise.data());   // g <= ub over the free step"
               for p in self.spiking]
         if self.ns:
             L += self.sample_readout("end") + next_step.keep_free_ends(self) + next_step.deliver_grid_spikes(self)
@@ -570,7 +571,7 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
                   "            ws.order.clear();"]
             for p in self.spiking:
                 L += [f"            if ({p}_may_cross(P, ws.{p}_end.data(), ws.{p}_ub.data(), ws.{p}_gs.data(), ws.{p}_gf.data(), "
-                      f"ws.{p}_bend.data(), ws.{p}_drop.data(), ws.{p}_kink.data(), ws.{p}_skip.data(), ws.{p}_flags.data()))",
+                      f"ws.{p}_bend.data(), ws.{p}_rise.data(), ws.{p}_skip.data(), ws.{p}_flags.data()))",
                       f"                for (int j = 0; j < {p}_N; j++) {{",
                       f"                    if (!ws.{p}_flags[j]) continue;",
                       f"                    if (!ws.{p}_known[j]) {{   // walk only neurons whose trajectory changed",

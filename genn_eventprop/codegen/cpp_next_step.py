@@ -73,7 +73,7 @@ def flow_spikes(ctx) -> List[str]:
     for p in ctx.spiking:
         F = f"ws.{p}_Fdt[{'i' if ctx.het[p] else '0'}]"
         L += [f"        if ({p}_may_cross(P, ws.{p}_free.data(), ws.{p}_ub.data(), ws.{p}_gs.data(), ws.{p}_gf.data(), "
-              f"ws.{p}_bend.data(), ws.{p}_drop.data(), ws.{p}_kink.data(), ws.{p}_skip.data(), ws.{p}_flags.data()))",
+              f"ws.{p}_bend.data(), ws.{p}_rise.data(), ws.{p}_skip.data(), ws.{p}_flags.data()))",
               f"            for (int i = 0; i < {p}_N; i++) {{",
               f"                if (!ws.{p}_flags[i]) continue;",
               f"                double xs[MAX_VARS], xe[MAX_VARS], xc[MAX_VARS];",

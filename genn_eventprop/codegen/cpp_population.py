@@ -292,23 +292,23 @@ class PopulationEmitter:
                      "  if (c < 0.0) bend_down -= c; else bend_up += c; }"]
         slope0 = (u * self.adj.linear.A * self.adj.jump_direction)[0]
         body += [f"const double slope0 = {print_expr(slope0)};   // h'(0) = g_x A e",
-                 "(void)dt;",
+                 "const double q = 0.125 * dt * dt;   // curvature enters the bound times dt^2 / 8",
                  "if (slope0 - s * bend_down >= 0.0) {   // h rises on [0, s]: 0 <= h <= h(s)",
-                 "    R = Rise{0.0, -end, bend_down, -bend_up, end, 0.0}; return;",
+                 "    R = Rise{q * bend_down, -end - q * bend_up, end, 0.0}; return;",
                  "}",
                  "if (slope0 + s * bend_up <= 0.0) {     // h falls on [0, s]: h(s) <= h <= 0",
-                 "    R = Rise{-end, 0.0, bend_down, -bend_up, 0.0, end}; return;",
+                 "    R = Rise{-end + q * bend_down, -q * bend_up, 0.0, end}; return;",
                  "}",
                  "const double up = std::max(0.0, end) + 0.125 * s * s * bend_down, down = std::min(0.0, end) - 0.125 * s * s * bend_up;",
-                 "R = Rise{std::fabs(end) + up, -std::fabs(end) + down, bend_down, -bend_up, up, down};"]
+                 "R = Rise{std::fabs(end) + up + q * bend_down, -std::fabs(end) + down - q * bend_up, up, down};"]
         return self.function(
             f"{self.p}: a synaptic event s ms before the step's end, as the target's bounds see it (struct Rise, may_cross).\n"
             f"  Its effect on g is w h(s'), h(s') = sum_k d_k exp(r_k s') (d = {list(ct.jump)}), h(0) = 0, h(s) from r = Phi(s) e;\n"
             "  |h''| <= bend_down / bend_up (the terms of one sign of h'' = sum_k d_k r_k^2 exp(r_k s')), which the target's\n"
-            "  curvature bound gets (kink: w bend_down or |w| bend_up). h rising (h'(0) - s bend_down >= 0): w > 0 adds w h(s)\n"
-            "  to g's end after a convex kink; w < 0 only lowers g, so it is taken back out of g's end (drop, |w| h(s)). h\n"
-            "  falling: the mirror image. Otherwise the effect is taken out of g's end and added at its largest, the chord to\n"
-            "  h(s) plus the bend s^2 / 8",
+            "  curvature bound gets (w bend_down or |w| bend_up, times dt^2 / 8 in rise). h rising (h'(0) - s bend_down >= 0):\n"
+            "  w > 0 adds w h(s) to g's end after a convex kink; w < 0 only lowers g, so it is taken back out of g's end\n"
+            "  (|w| h(s) in rise). h falling: the mirror image. Otherwise the effect is taken out of g's end and added at its\n"
+            "  largest, the chord to h(s) plus the bend s^2 / 8",
             f"void {self.p}_jump_rise(const Params& P, double s, double dt, const double* r, Rise& R)", body)
 
     def step_bound(self, ct) -> str:
@@ -333,16 +333,16 @@ class PopulationEmitter:
             f"const double from_start = taylor_up(g_start, {print_expr(rate)}, curv_up, dt);",
             f"const double from_end = taylor_up(g_end, -({print_expr(rate.xreplace(at_end))}), curv_up, dt);",
             "ub[i] = std::min(std::min(term, chord), std::min(from_start, from_end));",
-            "gs[i] = g_start; gf[i] = g_end; bend[i] = std::max(0.0, -curv_down); drop[i] = 0.0; kink[i] = 0.0;"])
+            "gs[i] = g_start; gf[i] = g_end; bend[i] = std::max(0.0, -curv_down); rise[i] = 0.0;"])
         return self.function(
             f"{self.p}: ub >= g over a step of the free flow from the state x to the state end, with E = exp(r_k dt)"
             + (" per neuron" if het else "") + ":\n  the tightest of term by term (each term c_k exp(r_k s) of g along the flow is "
             "monotone: <= max(c_k, c_k E_k)),\n  by curvature (g'' >= -bend, so g <= max(g(x), g(end)) + bend dt^2 / 8) and "
             "Taylor from either end (g'' <= curv_up).\n  Also kept for may_cross: g at the start (gs) and at the free end (gf), "
-            "bend; the step's events add to drop and kink (jump_rise)",
+            "bend; the step's events add to rise (jump_rise)",
             f"void {self.p}_step_bound(const Params& P, const scalar* __restrict x, const scalar* __restrict end, "
             "const double* __restrict E, double* __restrict ub, double* __restrict gs, double* __restrict gf, "
-            "double* __restrict bend, double* __restrict drop, double* __restrict kink)", ["const double dt = P.dt;"] + body,
+            "double* __restrict bend, double* __restrict rise)", ["const double dt = P.dt;"] + body,
             over_neurons=True)
 
     def may_cross(self) -> str:
@@ -350,17 +350,17 @@ class PopulationEmitter:
         body = ["const double q = 0.125 * P.dt * P.dt;", "int any = 0;"]
         body += self.loop("i", self.load_state("x") + [
             f"const double g_end = {print_expr(g)};",
-            "const double bound = std::min(ub[i] + (g_end - gf[i]) + drop[i], std::max(gs[i], g_end) + q * (bend[i] + kink[i]) + drop[i]);",
+            "const double bound = std::min(ub[i] + (g_end - gf[i]) + rise[i], std::max(gs[i], g_end) + q * bend[i] + rise[i]);",
             "const int may = ((g_end >= 0.0) | (bound >= 0.0)) & !skip[i];",
             "flags[i] = (unsigned char)may;", "any |= may;"])
         body += ["return any;"]
         return self.function(
             f"{self.p}: flag the neurons that may cross in the step: g = {g} >= 0 at its end (state x), or a bound >= 0,\n"
             "  the smaller of: the free flow's bound ub plus what the events added to g's end (the rising ones add their\n"
-            "  largest there), and the chord over the whole step, max(g(start), g(end)) + (bend + kink) dt^2 / 8 (rising\n"
-            "  inputs only make convex kinks); both plus drop, the events taken out of g's end (jump_rise)",
+            "  largest there), and the chord over the whole step, max(g(start), g(end)) + bend dt^2 / 8 (rising inputs only\n"
+            "  make convex kinks); both plus rise: the events taken out of g's end, and their curvature (jump_rise)",
             f"int {self.p}_may_cross(const Params& P, const scalar* x, const double* ub, const double* gs, const double* gf, "
-            "const double* bend, const double* drop, const double* kink, const unsigned char* skip, unsigned char* flags)",
+            "const double* bend, const double* rise, const unsigned char* skip, unsigned char* flags)",
             body, over_neurons=True)
 
     def reset_single(self) -> str:
