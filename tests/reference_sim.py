@@ -156,6 +156,10 @@ class _Hidden(_Group):
         c = self.coefficients()
         e = np.exp(self.rates * length)
         bound = np.maximum(c, c * e).sum(axis=1)   # each term is monotone: its largest value is at an end
+        # and g'' = sum c_k r_k^2 exp(r_k s) >= -bend, so g lies below its chord plus bend length^2 / 8
+        bend = np.maximum(0.0, -np.minimum(c, c * e) @ self.rates ** 2)
+        chord = np.maximum(c.sum(axis=1), (c * e).sum(axis=1)) + 0.125 * length ** 2 * bend
+        bound = np.minimum(bound, chord)
         found = []
         for n in np.flatnonzero(bound >= 0.0):
             if allowed is not None and not allowed[n]:
