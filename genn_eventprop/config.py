@@ -110,6 +110,7 @@ class Data:
     pattern: str = "{label}_{speaker}_{index}.wav"
     cache_dir: Optional[str] = None
     duration: Optional[float] = positive(None)
+    same_length: bool = False          # every trial as long as the dataset's latest input spike (mlGeNN's example_timesteps)
     tail: float = ranged(20.0, 0.0)
     validation: Validation = nested(Validation)
     test: TestSplit = nested(TestSplit)
@@ -229,6 +230,10 @@ class Optimiser:
 
 @dataclass
 class Regularisation:
+    # tool: per trial, one-sided (lambda_upper above nu_upper, lambda_lower below nu_lower), in this tool's units;
+    # published: as mlGeNN / the paper code (reg_lambda_upper, reg_lambda_lower, reg_nu_upper): the neuron's count
+    # summed over the batch, two-sided around nu_upper, in their units (README, "Published settings")
+    convention: str = choice("tool", "tool", "published")
     lambda_upper: float = ranged(0.0, 0.0)
     nu_upper: float = ranged(14.0, 0.0)
     lambda_lower: float = ranged(0.0, 0.0)

@@ -22,15 +22,17 @@ from typing import Dict, List, Optional
 import sympy as sp
 
 from genn_eventprop.errors import ConfigError
-from genn_eventprop.integrate import LinearForm, Propagator, exact_propagator, linear_form
+from genn_eventprop.integrate import LinearForm, Propagator, exact_propagator, linear_form, tau
 from genn_eventprop.ir import NetworkIR, PopulationIR, w
 
 # Runtime inputs of the spike jump: external dL/dt_s and the regularisation strength at this spike.
 E = sp.Symbol("E", real=True)
 R = sp.Symbol("R", real=True)
 
-NON_DIFFERENTIABLE = (sp.Abs, sp.sign, sp.floor, sp.ceiling, sp.Heaviside, sp.Piecewise, sp.Max, sp.Min,
-                      sp.Mod)
+# The functions a model may use: smooth wherever they are defined. Anything else (Abs, sign, floor, ceiling,
+# frac, Mod, Heaviside, Piecewise, Max, Min, re, im, DiracDelta, comparisons, ...) is refused by name.
+SMOOTH_FUNCTIONS = (sp.exp, sp.log, sp.sin, sp.cos, sp.tan, sp.sinh, sp.cosh, sp.tanh, sp.asin, sp.acos, sp.atan,
+                    sp.asinh, sp.acosh, sp.atanh, sp.erf, sp.erfc)
 
 
 class DifferentiationError(ConfigError):
@@ -56,6 +58,25 @@ class AdjointIR:
     jump_direction: Optional[sp.Matrix] = None    # e = dDelta/dw: grad factor = lambda . e
     error_direction: Optional[sp.Matrix] = None   # q: error factor = lambda . q
     params: List["ParameterAdjoint"] = field(default_factory=list)   # learnable parameters, in order
+    crossing: Optional["ThresholdTerms"] = None   # spiking populations: g along the flow, for the crossing search
+
+
+@dataclass
+class ThresholdTerms:
+    """The threshold along the flow as a sum of real exponentials, so that no crossing can be missed.
+
+    From a state x0, g(x(s)) = c0 + sum_k c_k exp(r_k s) for s >= 0 up to the next event (g affine in the
+    state, the flow linear). Each term is monotone, so c0 + sum_k max(c_k exp(r_k a), c_k exp(r_k b)) bounds g
+    from above on [a, b]: a crossing can only lie where that bound is >= 0, and halving such an interval
+    tightens the bound until it is ruled out or holds exactly one crossing (g' > 0 by the same bound on g').
+    A synaptic jump of weight w changes g by w sum_k d_k exp(r_k s) a time s later (sum_k d_k = 0: the jump
+    itself never moves g).
+    """
+
+    rates: List[sp.Expr]          # r_k, in the parameters
+    coefficients: List[sp.Expr]   # c_k, affine in the state x0 (its symbols)
+    constant: sp.Expr             # c0
+    jump: List[sp.Expr]           # d_k: the terms of a unit synaptic jump's effect on g
 
 
 @dataclass
@@ -75,12 +96,117 @@ class ParameterAdjoint:
     spike_term: Optional[sp.Expr]    # explicit dL/dp at an own spike, in lambda+, x-, E, R
 
 
-def _check_differentiable(expr, what: str, pop: str):
-    for fn in NON_DIFFERENTIABLE:
-        if expr.has(fn):
+def _who(pop: PopulationIR) -> str:
+    return f"population {pop.name} ({pop.model_name})"
+
+
+def _non_smooth(expr) -> Optional[str]:
+    """The name of the first function in expr that is not smooth, or None."""
+    expr = sp.sympify(expr)
+    if isinstance(expr, (sp.logic.boolalg.BooleanFunction, sp.logic.boolalg.BooleanAtom, sp.core.relational.Relational)):
+        return type(expr).__name__
+    if isinstance(expr, sp.core.function.Application) and not isinstance(expr, SMOOTH_FUNCTIONS):
+        return type(expr).__name__
+    for arg in expr.args:
+        name = _non_smooth(arg)
+        if name:
+            return name
+    return None
+
+
+def _check_differentiable(expr, what: str, pop: PopulationIR):
+    name = _non_smooth(expr)
+    if name:
+        raise DifferentiationError(
+            f"{_who(pop)}: the {what} uses {name}, which is not differentiable; "
+            "EventProp needs smooth flows, thresholds, resets and jumps")
+
+
+def threshold_terms(pop: PopulationIR, form: LinearForm, e: Optional[sp.Matrix]) -> ThresholdTerms:
+    """g(x(s)) from a state x0 as c0 + sum_k c_k exp(r_k s) (see ThresholdTerms); e is the synaptic jump direction.
+
+    With A = P D P^-1 (D the eigenvalues r_k) and g = u . x + u0, x(s) = P exp(D s) P^-1 (x0 + A^-1 b) - A^-1 b
+    on each mode, so c_k = (u P)_k (P^-1 (x0 + b / r_k))_k and c0 = u0 - sum_k (u P)_k (P^-1 b)_k / r_k."""
+    x = pop.state
+    u = sp.Matrix([pop.threshold]).jacobian(x)
+    if any(s in x for s in u.free_symbols):
+        raise DifferentiationError(f"{_who(pop)}: the threshold {pop.threshold} is not affine in the state; the "
+                                   "crossing search needs g = u . x + u0 so that no crossing is missed")
+    u0 = sp.simplify(pop.threshold - (u * sp.Matrix(x))[0])
+    try:
+        P, D = form.A.diagonalize()
+    except (sp.matrices.common.MatrixError, NotImplementedError, ValueError):
+        raise DifferentiationError(f"{_who(pop)}: the flow's matrix A = {form.A.tolist()} is not diagonalisable, "
+                                   "so the threshold along the flow is not a sum of exponentials; the crossing "
+                                   "search needs one") from None
+    uP = u * P
+    Pinv = P.inv()
+    mode_x, mode_b = Pinv * sp.Matrix(x), Pinv * form.b
+    terms: Dict[sp.Expr, sp.Expr] = {}
+    constant = u0
+    for k in range(D.rows):
+        r = sp.simplify(D[k, k])
+        if sp.simplify(uP[k]) == 0:
+            continue
+        if r.has(sp.I) or r.is_real is False:
+            raise DifferentiationError(f"{_who(pop)}: the flow has the eigenvalue {r}, which is not real (an "
+                                       "oscillating system); the crossing search needs real exponentials")
+        if sp.simplify(r) == 0:
+            if sp.simplify(mode_b[k]) != 0:
+                raise DifferentiationError(f"{_who(pop)}: the threshold grows linearly in time along the flow "
+                                           "(a driven integrator without leak); the crossing search needs exponentials")
+            constant += uP[k] * mode_x[k]   # a mode that does not move
+            continue
+        c = uP[k] * (mode_x[k] + mode_b[k] / r)
+        constant -= uP[k] * mode_b[k] / r
+        key = next((q for q in terms if sp.simplify(q - r) == 0), r)
+        terms[key] = terms.get(key, sp.Integer(0)) + c
+    rates = [r for r in sorted(terms, key=sp.default_sort_key) if sp.simplify(terms[r]) != 0]
+    coefficients = [sp.simplify(terms[r]) for r in rates]
+    constant = sp.simplify(constant)
+    jump = [sp.Integer(0)] * len(rates)
+    if e is not None:
+        at_e, at_0 = dict(zip(x, e)), {s: 0 for s in x}
+        jump = [sp.simplify(c.subs(at_e, simultaneous=True) - c.subs(at_0, simultaneous=True)) for c in coefficients]
+    return ThresholdTerms(rates, coefficients, constant, jump)
+
+
+def _check_threshold_terms(pop: PopulationIR, prop: Propagator, form: LinearForm, terms: ThresholdTerms):
+    """The sum of exponentials equals g along the exact propagator (at sample values): a guard on the derivation."""
+    x = pop.state
+    along = pop.threshold.subs(dict(zip(x, prop.Phi * sp.Matrix(x) + prop.Psi * form.b)), simultaneous=True)
+    total = terms.constant + sum(c * sp.exp(r * tau) for r, c in zip(terms.rates, terms.coefficients))
+    values = {s: 0.37 + 0.11 * k for k, s in enumerate(x)}
+    values.update({p: v * (1.0 + 0.013 * k) for k, (p, v) in enumerate(pop.params.items())})
+    for t in (0.0, 0.7, 3.1):
+        a, b = float(along.subs({**values, tau: t})), float(total.subs({**values, tau: t}))
+        if abs(a - b) > 1e-9 * (1.0 + abs(a)):
+            raise DifferentiationError(f"{_who(pop)}: internal error: the threshold's exponential terms do not "
+                                       f"reproduce g along the flow ({b} != {a} at tau = {t}); please report it")
+
+
+def check_reset_and_jump(pop: PopulationIR, e: Optional[sp.Matrix]):
+    """Refuse a reset that leaves the neuron at or above threshold, and a threshold that a synaptic jump moves."""
+    x = pop.state
+    g_x = sp.Matrix([pop.threshold]).jacobian(x)
+    if e is not None:
+        moved = [s for s, gv, ev in zip(x, g_x, e) if sp.simplify(gv * ev) != 0]
+        if moved:
             raise DifferentiationError(
-                f"population {pop}: the {what} uses {fn.__name__}, which is not differentiable; "
-                "EventProp needs smooth flows, thresholds, resets and jumps")
+                f"{_who(pop)}: the threshold {pop.threshold} reads {', '.join(map(str, moved))}, which a presynaptic "
+                "spike changes; a jump would move g past 0 with no crossing time. Let the jump change a variable "
+                "the threshold does not read (e.g. a synaptic current)")
+    # g just after a spike, on the threshold surface g(x) = 0 (solved for the first variable g reads)
+    k = next(v for v in range(len(x)) if g_x[v] != 0)
+    on_surface = {x[k]: sp.solve(pop.threshold, x[k])[0]}
+    after = sp.simplify(pop.threshold.subs(dict(zip(x, pop.reset)), simultaneous=True).subs(on_surface))
+    values = {**pop.params, **{s: v for s, v in zip(x, pop.initial) if s != x[k]}}
+    value = after.subs(values)
+    if after.is_nonnegative or (value.is_number and float(value) >= 0.0):
+        raise DifferentiationError(
+            f"{_who(pop)}: the reset {', '.join(f'{s} <- {h}' for s, h in zip(x, pop.reset) if h != s) or '(none)'} "
+            f"leaves the neuron at or above threshold (g after a spike = {after}); it would spike again at once. "
+            "The reset must bring g below 0")
 
 
 def adjoint_flow(pop: PopulationIR, lam: List[sp.Symbol]) -> sp.Matrix:
@@ -94,7 +220,7 @@ def _spike_terms(pop: PopulationIR, lam: List[sp.Symbol]):
     g_x = sp.Matrix([pop.threshold]).jacobian(x)          # row vector
     if all(sp.simplify(e) == 0 for e in g_x):
         raise DifferentiationError(
-            f"population {pop.name}: the threshold {pop.threshold} does not depend on the state, "
+            f"{_who(pop)}: the threshold {pop.threshold} does not depend on the state, "
             "so spike times have no gradient")
     h_x = pop.reset.jacobian(x)
     f_plus = pop.flow.subs(dict(zip(x, pop.reset)), simultaneous=True)
@@ -114,22 +240,22 @@ def derive_parameter(pop: PopulationIR, form: LinearForm, prop: Propagator, lam:
     """The adjoint pieces of dL/dp for the parameter called name (see ParameterAdjoint)."""
     by_name = {s.name: s for s in pop.params}
     if name not in by_name:
-        raise ConfigError(f"population {pop.name}: cannot learn {name!r}, which is not a parameter of "
+        raise ConfigError(f"{_who(pop)}: cannot learn {name!r}, which is not a parameter of "
                           f"{pop.model_name}; its parameters are {sorted(by_name)}")
     p = by_name[name]
     if any(e != 0 for e in form.b):
         raise DifferentiationError(
-            f"population {pop.name}: learning {name} needs a flow without a constant term (dx/dt = A x); "
+            f"{_who(pop)}: learning {name} needs a flow without a constant term (dx/dt = A x); "
             f"this model's has b = {list(form.b)}")
     for what, exprs in (("synaptic jump", list(pop.jump) if pop.jump is not None else []),
                         ("readout", [pop.readout] if pop.readout is not None else [])):
         if any(p in sp.sympify(e).free_symbols for e in exprs):
-            raise DifferentiationError(f"population {pop.name}: {name} appears in the {what}, whose "
+            raise DifferentiationError(f"{_who(pop)}: {name} appears in the {what}, whose "
                                        "parameter gradient the pass does not derive; it cannot be learned")
     if not any(p in e.free_symbols for e in list(form.A)) and (
             not pop.spiking or (p not in pop.threshold.free_symbols
                                 and not any(p in e.free_symbols for e in pop.reset))):
-        raise ConfigError(f"population {pop.name}: {name} does not affect the dynamics, so it has no gradient")
+        raise ConfigError(f"{_who(pop)}: {name} does not affect the dynamics, so it has no gradient")
     dPhi = prop.Phi.diff(p).applyfunc(sp.simplify)
     dPsi = prop.Psi.diff(p).applyfunc(sp.simplify) if pop.readout is not None else None
     term = None
@@ -148,7 +274,7 @@ def synaptic_factors(pop: PopulationIR, lam: List[sp.Symbol]):
     delta = (pop.jump - sp.Matrix(x)).applyfunc(sp.simplify)
     if any(sym in x for sym in delta.free_symbols) or any(sp.simplify(sp.diff(d, w, 2)) != 0 for d in delta):
         raise DifferentiationError(
-            f"population {pop.name}: the synaptic jump {list(pop.jump)} must add a multiple of w that does "
+            f"{_who(pop)}: the synaptic jump {list(pop.jump)} must add a multiple of w that does "
             "not depend on the state (conductance-based jumps are not supported yet)")
     lam_v = sp.Matrix(lam)
     e = delta.diff(w)
@@ -159,7 +285,7 @@ def synaptic_factors(pop: PopulationIR, lam: List[sp.Symbol]):
     error = sp.simplify((lam_v.T * q)[0])
     if any(sym in x for sym in q.free_symbols) or w in q.free_symbols:
         raise DifferentiationError(
-            f"population {pop.name}: the flow's response to a synaptic jump depends on the state; "
+            f"{_who(pop)}: the flow's response to a synaptic jump depends on the state; "
             "the pass needs flows that are linear in the jumped variable")
     return grad, error, e, q
 
@@ -169,25 +295,30 @@ def derive_population(pop: PopulationIR) -> AdjointIR:
                         ("threshold", [pop.threshold] if pop.threshold is not None else []),
                         ("synaptic jump", list(pop.jump) if pop.jump is not None else [])):
         for ex in exprs:
-            _check_differentiable(ex, what, pop.name)
+            _check_differentiable(ex, what, pop)
     form = linear_form(pop.flow, pop.state)
     if form is None:
         raise DifferentiationError(
-            f"population {pop.name}: the flow {list(pop.flow)} is not linear in the state; the native "
+            f"{_who(pop)}: the flow {list(pop.flow)} is not linear in the state; the native "
             "backend integrates linear flows exactly and has no non-linear adjoint integrator yet")
     lam = adjoint_symbols(pop.state)
     drive = None
     if pop.readout is not None:
         drive = sp.Matrix([pop.readout]).jacobian(pop.state).T
         if any(sym in pop.state for sym in drive.free_symbols):
-            raise DifferentiationError(f"population {pop.name}: the readout {pop.readout} must be linear in the state")
+            raise DifferentiationError(f"{_who(pop)}: the readout {pop.readout} must be linear in the state")
     jump = spike_jump(pop, lam) if pop.spiking else None
     grad = error = e = q = None
     if pop.jump is not None:
         grad, error, e, q = synaptic_factors(pop, lam)
     prop = exact_propagator(form)
+    crossing = None
+    if pop.spiking:
+        check_reset_and_jump(pop, e)
+        crossing = threshold_terms(pop, form, e)
+        _check_threshold_terms(pop, prop, form, crossing)
     params = [derive_parameter(pop, form, prop, lam, name) for name in pop.learn]
-    return AdjointIR(pop.name, lam, form, prop, drive, jump, grad, error, e, q, params)
+    return AdjointIR(pop.name, lam, form, prop, drive, jump, grad, error, e, q, params, crossing)
 
 
 def derive(ir: NetworkIR) -> Dict[str, AdjointIR]:

@@ -159,10 +159,14 @@ def input_channels(cfg, splits: Splits) -> int:
     return splits.num_channels * (1 + dl.count) if dl.count else splits.num_channels
 
 
-def trial_durations(cfg, batch_times: List[np.ndarray]) -> np.ndarray:
-    """Trial length per sample: data.duration, or the last input spike plus data.tail."""
+def trial_durations(cfg, batch_times: List[np.ndarray], longest: Optional[float] = None) -> np.ndarray:
+    """Trial length per sample: data.duration; with data.same_length the dataset's latest input spike (longest,
+    rounded up to the time grid: one length, and one readout weighting, for every trial); or the trial's last input
+    spike plus data.tail."""
     if cfg.data.duration:
         return np.full(len(batch_times), float(cfg.data.duration))
+    if cfg.data.same_length and longest is not None:
+        return np.full(len(batch_times), float(np.ceil(longest / cfg.dt - 1e-9) * cfg.dt))
     return np.array([(float(t[-1]) if len(t) else 0.0) + cfg.data.tail for t in batch_times])
 
 
@@ -182,8 +186,20 @@ def make_trial_batch(cfg, dataset, indices):
     """The trials `indices` of dataset as a backend batch, each with its trial length (trial_durations)."""
     from genn_eventprop.data.batch import make_batch
     batch = make_batch(dataset, indices)
-    batch.durations = trial_durations(cfg, [dataset.times[i] for i in indices])
+    batch.durations = trial_durations(cfg, [dataset.times[i] for i in indices],
+                                      latest_spike(dataset) if cfg.data.same_length else None)
     return batch
+
+
+_LATEST: dict = {}
+
+
+def latest_spike(dataset) -> float:
+    """The latest input spike of the whole dataset (ms), computed once per dataset."""
+    key = id(dataset)
+    if key not in _LATEST or _LATEST[key][0] is not dataset:
+        _LATEST[key] = (dataset, max((float(t[-1]) for t in dataset.times if len(t)), default=0.0))
+    return _LATEST[key][1]
 
 
 def adam_on_device(cfg) -> bool:
@@ -204,8 +220,13 @@ def make_backend(cfg, network: Network, precision: Optional[str] = None, threads
                                                                 batch_size=cfg.train.batch_size,
                                                                 device_adam=adam_on_device(cfg))
     r = cfg.train.regularisation
-    for name in hidden_names(cfg):
-        backend.set_regularisation(name, r.lambda_upper, r.nu_upper, r.lambda_lower, r.nu_lower)
+    if r.convention == "published" and r.nu_lower:
+        raise ConfigError("train.regularisation.nu_lower: the published convention is two-sided around nu_upper "
+                          "(lambda_lower acts below it, as mlGeNN's reg_lambda_lower); remove nu_lower")
+    for name, layer in zip(hidden_names(cfg), cfg.model.hidden_layers):
+        # published units: mlGeNN's adjoint of V is ours divided by -tau_mem^2 (README, "Published settings")
+        backend.set_regularisation(name, r.lambda_upper, r.nu_upper, r.lambda_lower, r.nu_lower, r.convention,
+                                   layer.tau_mem ** 2 if r.convention == "published" else 1.0)
     return backend
 
 

@@ -16,17 +16,26 @@ def cli(*args, cwd=ROOT, env_extra=None):
 
 
 @pytest.fixture
-def cache(tmp_path):
-    return {"GENN_EVENTPROP_CACHE": str(tmp_path / "cache")}
+def cache(build_cache):
+    return {"GENN_EVENTPROP_CACHE": build_cache}
 
 
-def test_gradcheck_passes_on_the_shipped_config(cache):
+def test_gradcheck_passes_on_the_shipped_config_with_several_spikes_per_hidden_neuron(cache):
     r = cli("gradcheck", os.path.join(CONFIGS, "gradcheck.yaml"), env_extra=cache)
     assert r.returncode == 0, r.stdout + r.stderr
     lines = r.stdout.splitlines()
     assert any(l.startswith("input_to_hidden") and l.endswith("ok") for l in lines)
     assert any(l.startswith("hidden_to_hidden") for l in lines)
+    spikes = next(l for l in lines if l.startswith("spikes per neuron and trial in hidden"))
+    assert float(spikes.split("mean ")[1].split(",")[0]) >= 5.0, spikes
     assert lines[-1].startswith("PASSED")
+
+
+def test_gradcheck_fails_a_silent_network_with_a_message(cache):
+    r = cli("gradcheck", os.path.join(CONFIGS, "gradcheck.yaml"), "--set", "model.hidden.init.mean=-2.0",
+            "--set", "model.hidden.init.std=0.1", env_extra=cache)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "FAILED: population hidden is silent in every checked trial" in r.stdout
 
 
 def test_gradcheck_exits_1_when_the_tolerance_is_not_met(cache):

@@ -24,7 +24,8 @@ ALIF_PARAMS = ("tau_mem", "tau_syn", "beta", "tau_adapt", "theta")
 
 
 def network(neuron, learn, recurrent=False, readout="sum_exp", out_learn=("tau_mem", "tau_syn")) -> Network:
-    conns = [Connection("inp", "hid", Normal(1.0, 0.5)), Connection("hid", "out", Normal(0.0, 1.0))]
+    # inputs strong enough for repeated spikes: adaptation and recurrence then matter to the loss
+    conns = [Connection("inp", "hid", Normal(3.0, 1.0)), Connection("hid", "out", Normal(0.0, 1.0))]
     if recurrent:
         conns.insert(1, Connection("hid", "hid", Normal(0.0, 0.3)))
     return Network([Population("inp", 3, SpikeInput()),

@@ -125,3 +125,26 @@ def test_the_config_chooses_the_delivery():
     assert load_config(os.path.join(ROOT, "configs", "yinyang.yaml"), ["delivery=next_step"]).delivery == "next_step"
     with pytest.raises(ConfigError, match="config key 'delivery' must be one of exact, next_step"):
         load_config(os.path.join(ROOT, "configs", "yinyang.yaml"), ["delivery=grid"])
+
+
+def loss_at(backend_, net, w, batch):
+    weights = strong_input(net, 0.0)
+    weights["inp_to_hid"][0, 0] = w
+    r = backend_.run_batch(weights, batch, 1.0, compute_gradients=False, record=True)
+    return r.recorded["hid"][0].min(), r.losses[0]
+
+
+@pytest.mark.parametrize("delivery,jumps", [("next_step", True), ("exact", False)])
+def test_the_loss_jumps_where_a_spike_time_crosses_a_grid_point_only_with_next_step(delivery, jumps, build_cache):
+    # The README's statement: with next_step, a spike whose time moves across a grid point reaches its targets
+    # one step later, so the loss jumps there (the spike count does not change); the exact model is continuous.
+    net = tiny_network()
+    be = backend(net, build_cache, delivery)
+    batch = batch_from([(np.array([2.3]), np.array([0]), 0)])
+    lo, hi = 2.0, 40.0                                   # the input weight at which the first spike is at t = 6.0
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if loss_at(be, net, mid, batch)[0] > 6.0 else (lo, mid)
+    (t_before, l_before), (t_after, l_after) = loss_at(be, net, lo, batch), loss_at(be, net, hi, batch)
+    assert t_after <= 6.0 < t_before < 6.0 + 1e-12
+    assert (abs(l_after - l_before) > 1e-5) == jumps, (l_before, l_after)

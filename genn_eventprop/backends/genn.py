@@ -135,9 +135,13 @@ class GeNNBackend:
         if self.model is not None:
             self._push_params()
 
-    def set_regularisation(self, population: str, lambda_upper=0.0, nu_upper=0.0, lambda_lower=0.0, nu_lower=0.0):
+    def set_regularisation(self, population: str, lambda_upper=0.0, nu_upper=0.0, lambda_lower=0.0, nu_lower=0.0,
+                           convention: str = "tool", scale: float = 1.0):
         if population not in self.regularisation:
             raise ConfigError(f"no spiking population {population!r} to regularise; have {sorted(self.regularisation)}")
+        if convention != "tool":
+            raise ConfigError("train.regularisation.convention: published (batch counts) runs on the native backend "
+                              "only for now; use convention: tool on the GeNN backends")
         self.regularisation[population] = (lambda_upper, nu_upper, lambda_lower, nu_lower)
 
     def singular_pairs(self):

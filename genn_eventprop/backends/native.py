@@ -183,7 +183,7 @@ class NativeBackend:
         # per-neuron parameters: "population.name" -> key of self.params; until set, every neuron has the model's value
         self.per_neuron = {f"{pop.name}.{n}": f"{pop.name}_{n}" for pop in self.ir.populations.values()
                            for n in pop.heterogeneous}
-        self.regularisation = {p: (0.0, 0.0, 0.0, 0.0) for p in self.program.spiking}
+        self.regularisation = {p: (0.0, 0.0, 0.0, 0.0, 0.0, 1.0) for p in self.program.spiking}
         # learnable parameters: "population.name" -> key of self.params
         self.learnable = {f"{pop.name}.{n}": f"{pop.name}_{n}" for pop in self.ir.populations.values() for n in pop.learn}
         self._denominators = self._singular_denominators()
@@ -213,10 +213,17 @@ class NativeBackend:
         return np.concatenate([np.broadcast_to(np.asarray(self.params[n], dtype=np.float64), (sizes[n],))
                                for n in self.program.param_names])
 
-    def set_regularisation(self, population: str, lambda_upper=0.0, nu_upper=0.0, lambda_lower=0.0, nu_lower=0.0):
+    def set_regularisation(self, population: str, lambda_upper=0.0, nu_upper=0.0, lambda_lower=0.0, nu_lower=0.0,
+                           convention: str = "tool", scale: float = 1.0):
+        """convention tool: per trial, one-sided terms (upper above nu_upper, lower below nu_lower), per unit of our
+        adjoint. published (mlGeNN's reg_lambda_upper/lower, reg_nu_upper): batch counts, two-sided around nu_upper,
+        in mlGeNN's units; scale converts them to ours (tau_mem^2 for a LIF neuron: their adjoint is ours / -tau_mem^2)."""
         if population not in self.regularisation:
             raise ConfigError(f"no spiking population {population!r} to regularise; have {self.program.spiking}")
-        self.regularisation[population] = (lambda_upper, nu_upper, lambda_lower, nu_lower)
+        if convention not in ("tool", "published"):
+            raise ConfigError(f"regularisation convention must be tool or published, got {convention!r}")
+        self.regularisation[population] = (lambda_upper, nu_upper, lambda_lower, nu_lower,
+                                           1.0 if convention == "published" else 0.0, float(scale))
 
     def _singular_denominators(self):
         """Per population: its propagator's denominators, compiled to numpy (checked on every new parameter set)."""

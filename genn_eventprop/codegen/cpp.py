@@ -4,9 +4,12 @@ The simulation is exact in continuous time (EVENTPROP.md section 3b): every inpu
 own time and every spike is placed at the exact threshold crossing (a safeguarded Newton search on the
 exact trajectory). Because the dynamics between events are linear, a step is computed by superposition:
 each population is advanced over the whole step once, and every event adds its effect on the
-end-of-step state, Phi(t_end - t_event) times the jump, at O(1) cost per neuron. A neuron found above
-threshold at the end of the step is walked through the step's events to find when it crossed; its
-reset and its outgoing jumps are added the same way. The backward pass runs the same superposition on
+end-of-step state, Phi(t_end - t_event) times the jump, at O(1) cost per neuron, and what it can add to an
+upper bound of the neuron's threshold function g over the step. A neuron whose bound reaches 0 is walked
+through the step's events: between two events g is a sum of exponentials (the pass's ThresholdTerms), so
+each interval is bounded (term by term, by curvature, by Taylor) and halved until a crossing is ruled out or
+bracketed; none is missed, even one that falls back below threshold. The earliest crossing of the whole
+network is committed first; its reset and its outgoing jumps are added the same way. The backward pass runs the same superposition on
 the adjoints, replaying the logged events in reverse. The grid only sets the readout weighting (held
 constant within a step) and where threshold crossings are looked for (at step ends).
 """
@@ -50,6 +53,98 @@ static double crossing_time(const Params& P, const double* x0, double tau, doubl
     return s;
 }
 
+// ---------------------------------------------------------------------------------------------
+// The threshold along the flow as a sum of exponentials, f(s) = c0 + sum_k c[k] exp(r[k] s) (the pass's
+// ThresholdTerms). Every term is monotone, so on [a, b] it is largest and smallest at an end: that bounds
+// f from above and f' from below, and no crossing can hide from the search below.
+// ---------------------------------------------------------------------------------------------
+struct ExpSum { int m; double c0; double c[MAX_TERMS]; double r[MAX_TERMS]; };
+static inline double expsum_value(const ExpSum& f, double s) {
+    double v = f.c0;
+    for (int k = 0; k < f.m; k++) v += f.c[k] * std::exp(f.r[k] * s);
+    return v;
+}
+// On [a, b], given fa = f(a) and fb = f(b): an upper bound of f and a lower bound of f'. Two sound bounds each,
+// the tighter kept: term by term (each term at its larger end), and by curvature (f'' >= -bend on [a, b], so f
+// stays below the chord plus bend (b - a)^2 / 8, and f' >= f'(a) - bend (b - a)).
+static inline void expsum_bounds(const ExpSum& f, double a, double b, double fa, double fb, double& f_up,
+                                 double& slope_down) {
+    double term_up = f.c0, term_slope = 0.0, curv_down = 0.0, slope_a = 0.0;
+    for (int k = 0; k < f.m; k++) {
+        const double ta = f.c[k] * std::exp(f.r[k] * a), tb = f.c[k] * std::exp(f.r[k] * b), r = f.r[k];
+        term_up += std::max(ta, tb);
+        term_slope += std::min(ta * r, tb * r);
+        curv_down += std::min(ta * r * r, tb * r * r);
+        slope_a += ta * r;
+    }
+    const double h = b - a, bend = std::max(0.0, -curv_down);
+    f_up = std::min(term_up, std::max(fa, fb) + 0.125 * h * h * bend);
+    slope_down = std::max(term_slope, slope_a - h * bend);
+}
+// bend >= -f'' on [0, len], E[k] = exp(r_k len): each term of f'' = sum_k c_k r_k^2 exp(r_k s) at its smaller end
+static inline double expsum_bend(const ExpSum& f, const double* E) {
+    double curv = 0.0;
+    for (int k = 0; k < f.m; k++) curv += std::min(f.c[k], f.c[k] * E[k]) * f.r[k] * f.r[k];
+    return std::max(0.0, -curv);
+}
+// max over s in [0, len] of f0 + d0 s + C s^2 / 2: a bound on f when f(0) = f0, f'(0) = d0 and f'' <= C there
+static inline double taylor_up(double f0, double d0, double C, double len) {
+    const double at_end = f0 + d0 * len + 0.5 * C * len * len;
+    const double sv = C < 0.0 ? std::min(std::max(-d0 / C, 0.0), len) : 0.0;   // the vertex, when concave
+    return std::max(std::max(f0, at_end), f0 + d0 * sv + 0.5 * C * sv * sv);
+}
+// An upper bound of f on [0, len] from its values f_0, f_len and slopes d_0, d_len at the ends, with E[k] =
+// exp(r_k len) given: the tightest of term by term, chord plus curvature, and Taylor from either end.
+static inline double expsum_up(const ExpSum& f, double len, const double* E, double f_0, double f_len, double d_0,
+                               double d_len) {
+    double term = f.c0, curv_lo = 0.0, curv_hi = 0.0;
+    for (int k = 0; k < f.m; k++) {
+        const double a = f.c[k], b = f.c[k] * E[k], rr = f.r[k] * f.r[k];
+        term += std::max(a, b);
+        curv_lo += std::min(a, b) * rr;
+        curv_hi += std::max(a, b) * rr;
+    }
+    const double chord = std::max(f_0, f_len) + 0.125 * len * len * std::max(0.0, -curv_lo);
+    return std::min(std::min(term, chord), std::min(taylor_up(f_0, d_0, curv_hi, len), taylor_up(f_len, -d_len, curv_hi, len)));
+}
+// The first crossing of 0 from below in (0, len] of f, given f(0) = f_0 < 0 and f(len) = f_len: false if there is
+// none, else a bracket [lo, hi] with f(lo) < 0 <= f(hi) and f' > 0 on it (exactly one crossing), or one
+// narrower than rounding. A piece whose bound is below 0 holds no crossing; any other is halved, the
+// earlier half searched first, until each piece is ruled out or brackets one crossing.
+static bool expsum_first_crossing(const ExpSum& f, double len, double f_0, double f_len, double& lo, double& hi) {
+    struct Piece { double a, b, fa, fb; };
+    Piece stack[160];
+    int n = 0;
+    stack[n++] = Piece{0.0, len, f_0, f_len};
+    const double tiny = 1e-13 * (1.0 + len);
+    while (n > 0) {
+        const Piece q = stack[--n];
+        double up, slope;
+        expsum_bounds(f, q.a, q.b, q.fa, q.fb, up, slope);
+        if (q.fb >= 0.0) {
+            if (slope > 0.0 || q.b - q.a <= tiny) { lo = q.a; hi = q.b; return true; }
+        } else if (up < 0.0 || q.b - q.a <= tiny) {
+            continue;
+        }
+        const double m = 0.5 * (q.a + q.b), fm = expsum_value(f, m);
+        if (fm < 0.0) stack[n++] = Piece{m, q.b, fm, q.fb};   // the later half waits for the earlier one
+        stack[n++] = Piece{q.a, m, q.fa, fm};
+    }
+    return false;
+}
+// The crossing time (from x0) inside a bracket [lo, hi] that expsum_first_crossing returned: the Newton
+// search between the bracket's ends (at a bracket end when the state's g says the crossing is within rounding of it).
+static double bracketed_crossing(const Params& P, const double* x0, double lo, double hi, StateAt state_at,
+                                 Scalar1 g, Scalar1 g_rate, int i) {
+    double xa[MAX_VARS], xb[MAX_VARS];
+    state_at(P, lo, x0, xa, i);
+    state_at(P, hi, x0, xb, i);
+    const double ga = g(P, xa, i), gb = g(P, xb, i);
+    if (!(ga < 0.0)) return lo;
+    if (!(gb >= 0.0)) return hi;
+    return lo + crossing_time(P, xa, hi - lo, ga, gb, state_at, g, g_rate, i);
+}
+
 struct Event { double t; int pop; int idx; long long xlog; int grid; };   // pop < 0: input spike; grid: time pinned
 struct PendingJump { int pop; int idx; double t; double dlam[MAX_VARS]; };   // an adjoint jump within a step
 
@@ -59,8 +154,9 @@ struct Sample {
 
 struct Status { int code; long long info[4]; };
 
-// A neuron found above threshold at a step end: the interval of its first crossing, then the exact time.
-struct Candidate { int pop, idx; double t_a, len, g_lo, g_hi, xa[MAX_VARS], t_cross, x_cross[MAX_VARS]; };
+// A neuron that crosses in the step: the interval of its first crossing (start t_a, state xa there) with the
+// bracket [lo, hi] inside it from expsum_first_crossing, then the exact time.
+struct Candidate { int pop, idx; double t_a, lo, hi, xa[MAX_VARS], t_cross, x_cross[MAX_VARS]; };
 struct Pick { double t_a; int pop, idx; };
 
 static inline void add_response(scalar* x, int n, int vars, const scalar* wrow, const double* r) {
@@ -70,6 +166,38 @@ static inline void add_response(scalar* x, int n, int vars, const scalar* wrow, 
         scalar* xv = x + (long long)v * n;
         for (int j = 0; j < n; j++) xv[j] += wrow[j] * rv;
     }
+}
+
+// What a synaptic event adds to the bound of g of its targets (<pop>_jump_rise): weight w adds the larger of w pos
+// and w neg (pos >= 0 >= neg) to rise, which holds the effects taken out of g's end value plus dt^2 / 8 times the
+// curvature they bring; up and down bound the effect itself (per unit weight).
+struct Rise { double pos, neg, up, down; };
+static inline void add_rise(double* __restrict rise, int n, const scalar* __restrict wrow, double pos, double neg) {
+    for (int j = 0; j < n; j++) {
+        const double w = wrow[j];
+        rise[j] += std::max(w * pos, w * neg);
+    }
+}
+
+// after a spike committed in the step: every target's crossing is searched again, except where the spike can
+// only lower g (then a neuron shown not to cross still does not)
+static inline void reopen(unsigned char* known, unsigned char* skip, int n, const scalar* wrow, double pos, double neg) {
+    for (int j = 0; j < n; j++) {
+        known[j] = 0;
+        if (std::max(wrow[j] * pos, wrow[j] * neg) > 0.0) skip[j] = 0;
+    }
+}
+
+// The spike-count regulariser's share R of an own spike (the adjoint jump adds R g_x^T). rg: lambda_upper, nu_upper,
+// lambda_lower, nu_lower, convention, scale. Convention 0 (this tool's): n is the trial's count; lambda_upper above
+// nu_upper and lambda_lower below nu_lower, times reg_scale (1/batch). Convention 1 (published, as mlGeNN): S is the
+// neuron's count summed over the B trials of the batch, two-sided around nu_upper: scale lambda (S - nu_upper B) / B^2
+// with lambda_upper above the target and lambda_lower below; scale (tau_mem^2) turns mlGeNN's adjoint into ours.
+#define REG_VALUES 6
+static inline double regulariser(const double* rg, double n, double S, double B, double reg_scale) {
+    if (rg[4] == 0.0) return (rg[0] * std::max(n - rg[1], 0.0) - rg[2] * std::max(rg[3] - n, 0.0)) * reg_scale;
+    const double d = S - rg[1] * B;
+    return rg[5] * (d > 0.0 ? rg[0] : rg[2]) * d / (B * B);
 }
 
 static inline void project(const scalar* lam, int n, int vars, const double* r, double* out) {
@@ -88,7 +216,7 @@ static inline void project(const scalar* lam, int n, int vars, const double* r, 
 class EmittedProgram:
     source: str
     param_names: List[str]        # order of the params[] array
-    spiking: List[str]            # spiking populations, order of reg[] (4 values each)
+    spiking: List[str]            # spiking populations, order of reg[] (REG_VALUES each)
     populations: List[str]        # non-input populations, order of the spike-count outputs
     weight_offsets: Dict[str, int]
     n_weights: int
@@ -138,7 +266,8 @@ def emit_cpp(ir: NetworkIR, adjoint: Dict[str, AdjointIR], precision: str = "flo
         "// This is exactly the code the native backend compiles and runs.",
         "#include <algorithm>", "#include <atomic>", "#include <cmath>", "#include <cstring>",
         "#include <mutex>", "#include <thread>", "#include <vector>", "",
-        f"typedef {scalar} scalar;", f"#define MAX_VARS {max_vars}", "",
+        f"typedef {scalar} scalar;", f"#define MAX_VARS {max_vars}",
+        f"#define MAX_TERMS {max([1] + [e.n_terms for e in emitters.values()])}   // exponential terms of a threshold along the flow", "",
         "namespace {", "",
         "struct Params {   // a parameter with a value per neuron is an array",
         *(f"    {'const double*' if n in sizes else 'double'} {n};" for n in param_names),
@@ -155,6 +284,12 @@ def emit_cpp(ir: NetworkIR, adjoint: Dict[str, AdjointIR], precision: str = "flo
     ]
     pid = {p.name: k for k, p in enumerate(pops)}
     L += [f"static const int POP_{p.name} = {pid[p.name]};" for p in pops] + [""]
+    counted = 0
+    for p in pops:
+        if p.spiking:
+            L.append(f"static const int COUNTED_{p.name} = {counted};   // {p.name}'s neurons in batch_counts")
+            counted += p.size
+    L += [f"static const int N_COUNTED = {counted};", ""]
     for p in pops:
         L += [emitters[p.name].emit(), ""]
     rename = {s: f"P.readout_{s.name}" for s in readout.params}
@@ -216,11 +351,17 @@ class _Context:
                 L.append(f"    std::vector<unsigned char> {n}_flags = std::vector<unsigned char>({n}_N), "
                          f"{n}_skip = std::vector<unsigned char>({n}_N);")
                 L.append(f"    std::vector<{n}_Factors> {n}_seg;   // update factors of the step's intervals between events")
+                L.append(f"    std::vector<double> {n}_segE;   // exp(r_k len) of the threshold's terms over the same intervals")
                 L.append(f"    std::vector<std::vector<double>> {n}_trace = std::vector<std::vector<double>>({n}_N);   // walk states")
                 L.append(f"    std::vector<int> {n}_stamp = std::vector<int>({n}_N, -1);   // step of each trace")
                 L.append(f"    std::vector<size_t> {n}_seen = std::vector<size_t>({n}_N);   // insertions each trace accounts for")
                 L.append(f"    std::vector<Candidate> {n}_cand = std::vector<Candidate>({n}_N);   // crossing found by the last walk")
                 L.append(f"    std::vector<unsigned char> {n}_known = std::vector<unsigned char>({n}_N);   // 0 none, 1 interval, 2 time")
+                L.append(f"    std::vector<double> {n}_ub = std::vector<double>({n}_N), {n}_gs = std::vector<double>({n}_N), "
+                         f"{n}_gf = std::vector<double>({n}_N), {n}_bend = std::vector<double>({n}_N), "
+                         f"{n}_rise = std::vector<double>({n}_N);   // bounds of g over the step (step_bound, jump_rise)")
+                L.append(f"    std::vector<double> {n}_E = std::vector<double>({f'{n}_N * ' if self.het[n] else ''}{n}_TERMS + 1);   "
+                         "// exp(r_k dt) of the threshold's terms" + (", per neuron" if self.het[n] else ""))
                 if self.ns:
                     L.append(f"    std::vector<scalar> {n}_free = std::vector<scalar>({n}_VARS * {n}_N);   // end of step before deliveries")
         for p in self.pops:
@@ -257,9 +398,22 @@ class _Context:
                 effects.append(f"        if ({pre}) {p}_jump_single(P, xs, (double)W[W_{c.name} + (long long)e.idx * {p}_N + j], j);   // {c.name}")
             apply = (f"{{ {p}_Factors F; {p}_update_factors(P, te - t, F, j); {p}_apply(P, F, xs, xe, j); }}"
                      if self.het[p] else f"{p}_apply(P, ws.{p}_seg[q], xs, xe, j);")
+            E = (f"double E[MAX_TERMS]; {p}_rate_exps(P, len, E, j);" if self.het[p]
+                 else f"const double* E = ws.{p}_segE.data() + q * {p}_TERMS;")
             L += [
+f"// {p}: the exact search in the walk's interval q (length len, from xs to xe, g from g_lo < 0 to g_hi): unless",
+                "// g_hi >= 0, first the bound expsum_up (the interval's exp(r_k len), the slopes g' at both ends); then the",
+                "// first crossing's bracket [lo, hi]. Out of line: the walk calls it only where its cheap bound reaches 0.",
+                f"__attribute__((noinline)) static bool {p}_interval_crossing(const Params& P, const Workspace& ws, size_t q, double len,",
+                "        const double* xs, const double* xe, double g_lo, double g_hi, int j, double& lo, double& hi) {",
+                f"    ExpSum f; {p}_threshold_terms(P, xs, f, j);",
+                f"    {E}",
+                f"    if (g_hi < 0.0 && expsum_up(f, len, E, g_lo, g_hi, {p}_threshold_rate(P, xs, j), {p}_threshold_rate(P, xe, j)) < 0.0)",
+                "        return false;",
+                "    return expsum_first_crossing(f, len, g_lo, g_hi, lo, hi);",
+                "}",
 f"// {p}: neuron j through the step's events, from its state at the step start, to the interval in which",
-                "// it first crosses threshold (start t_a, length, state xa at its start); false if it does not. The",
+                "// it first crosses threshold (start t_a, state xa there, the crossing's bracket); false if it does not. The",
                 "// interval that ends at one of its own logged spikes is that spike and is not searched again.",
                 "// The states met at each event are kept (the trace), so that after a spike is inserted into the",
                 "// step the walk resumes at the insertion instead of the step start.",
@@ -281,6 +435,8 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
                 f"    for (int v = 0; v < {p}_VARS; v++) xs[v] = trace[q0 * {p}_VARS + v];",
                 "    double t = q0 == 0 ? t0 : ws.step_events[q0 - 1].t;",
                 "    const size_t n_events = ws.step_events.size();",
+                "    // g'' >= -bend on every interval of the step: the free flow's bound and the events' (rise / (dt^2 / 8))",
+                f"    const double bend = ws.{p}_bend[j] + ws.{p}_rise[j] * (8.0 / (P.dt * P.dt));",
                 "    for (size_t q = q0; q <= n_events; q++) {",
                 "        const bool last = q == n_events;",
                 "        const double te = last ? t1 : ws.step_events[q].t;",
@@ -288,10 +444,19 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
                 "        if (te > t) {",
                 f"            {apply}",
                 f"            const double g_lo = {p}_threshold(P, xs, j), g_hi = {p}_threshold(P, xe, j);",
-                "            if (!own && g_hi >= 0.0 && g_lo < 0.0) {",
-                f"                c.pop = POP_{p}; c.idx = j; c.t_a = t; c.len = te - t; c.g_lo = g_lo; c.g_hi = g_hi;",
-                f"                for (int v = 0; v < {p}_VARS; v++) c.xa[v] = xs[v];",
-                "                return true;",
+                "            // a crossing anywhere inside, even one that falls back below 0: g stays below the chord plus",
+                "            // bend len^2 / 8; where that reaches 0, the exact search",
+                "            const double len = te - t;",
+                "            if (!own && g_lo < 0.0 && (g_hi >= 0.0 || std::max(g_lo, g_hi) + 0.125 * len * len * bend >= 0.0)) {",
+                f"                const double slope = {p}_threshold_rate(P, xs, j);",
+                "                double lo = 0.0, hi = len;",
+                "                bool found = g_hi >= 0.0 && slope - len * bend > 0.0;   // g' > 0 throughout: one crossing",
+                f"                if (!found) found = {p}_interval_crossing(P, ws, q, len, xs, xe, g_lo, g_hi, j, lo, hi);",
+                "                if (found) {",
+                f"                    c.pop = POP_{p}; c.idx = j; c.t_a = t; c.lo = lo; c.hi = hi;",
+                f"                    for (int v = 0; v < {p}_VARS; v++) c.xa[v] = xs[v];",
+                "                    return true;",
+                "                }",
                 "            }",
                 f"            for (int v = 0; v < {p}_VARS; v++) xs[v] = xe[v];",
                 "            t = te;",
@@ -306,30 +471,41 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
                 "}",
                 f"// {p}: the exact crossing time within a candidate's interval and the state just before it",
                 f"static void {p}_cross(const Params& P, Candidate& c) {{",
-                f"    const double s = crossing_time(P, c.xa, c.len, c.g_lo, c.g_hi, {p}_state_at, {p}_threshold, {p}_threshold_rate, c.idx);",
+                f"    const double s = bracketed_crossing(P, c.xa, c.lo, c.hi, {p}_state_at, {p}_threshold, {p}_threshold_rate, c.idx);",
                 f"    c.t_cross = c.t_a + s; {p}_state_at(P, s, c.xa, c.x_cross, c.idx);",
                 "}", ""]
         return L
 
-    def deliver_end(self, pre: str, who: str, tau: str, indent: str) -> List[str]:
-        """Forward: add the end-of-step effect of a spike of pre's neuron `who` to every target population."""
+    def deliver_end(self, pre: str, who: str, tau: str, indent: str, reopen: bool = False) -> List[str]:
+        """Forward: add the end-of-step effect of a spike of pre's neuron `who` to every target population.
+        reopen (a spike committed during the crossing search): targets it may push up are searched again."""
         L = []
         for c in self.conns_from(pre):
             q = c.post
             integral = q == self.out and self.integral and not self.ns   # next_step: it arrives at t1, after the step
             L += [f"{indent}{{   // {c.name}: x_end += w Phi({tau}) e" + (", acc += wbar w d.Psi e" if integral else ""),
                   f"{indent}    const scalar* wrow = W + W_{c.name} + (long long){who} * {q}_N;"]
+            bound = q in self.spiking and not self.ns   # exact: the jump's largest effect on g until t1 joins ub
             if self.het[q]:   # the response differs per neuron: its factors are computed for each
                 L += [f"{indent}    for (int j = 0; j < {q}_N; j++) {{",
                       f"{indent}        {q}_Factors F; {self.factors_fn(q)}(P, {tau}, F, j); double r[MAX_VARS]; {q}_jump_response(P, F, r, j);",
                       f"{indent}        for (int v = 0; v < {q}_VARS; v++) ws.{q}_end[v * {q}_N + j] += wrow[j] * (scalar)r[v];",
                       *([f"{indent}        ws.acc[j] += wbar * r[{q}_VARS] * wrow[j];"] if integral else []),
+                      *([f"{indent}        Rise R; {q}_jump_rise(P, {tau}, P.dt, r, R, j);",
+                         f"{indent}        ws.{q}_rise[j] += std::max(wrow[j] * R.pos, wrow[j] * R.neg);"] if bound else []),
+                      *([f"{indent}        ws.{q}_known[j] = 0; if (std::max(wrow[j] * R.up, wrow[j] * R.down) > 0.0) ws.{q}_skip[j] = 0;"]
+                        if bound and reopen else []),
                       f"{indent}    }}"]
             else:
                 L += [f"{indent}    {q}_Factors F; {self.factors_fn(q)}(P, {tau}, F, 0); double r[MAX_VARS]; {q}_jump_response(P, F, r, 0);",
                       f"{indent}    add_response(ws.{q}_end.data(), {q}_N, {q}_VARS, wrow, r);"]
                 if integral:
                     L.append(f"{indent}    for (int j = 0; j < {q}_N; j++) ws.acc[j] += wbar * r[{q}_VARS] * wrow[j];")
+                if bound:
+                    L += [f"{indent}    Rise R; {q}_jump_rise(P, {tau}, P.dt, r, R, 0);   // what it adds to the bounds of g",
+                          f"{indent}    add_rise(ws.{q}_rise.data(), {q}_N, wrow, R.pos, R.neg);"]
+                    if reopen:
+                        L += [f"{indent}    reopen(ws.{q}_known.data(), ws.{q}_skip.data(), {q}_N, wrow, R.up, R.down);"]
             L.append(f"{indent}}}")
         return L
 
@@ -345,6 +521,8 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
                 L.append(f"    std::fill(ws.{p.name}_count.begin(), ws.{p.name}_count.end(), 0);")
                 L.append(f"    std::fill(ws.{p.name}_stamp.begin(), ws.{p.name}_stamp.end(), -1);   // no trace from another trial")
         L += self.fill_step_factors()
+        L += [f"    for (int i = 0; i < {f'{p}_N' if self.het[p] else '1'}; i++) {p}_rate_exps(P, dt, ws.{p}_E.data() + i * {p}_TERMS, i);"
+              for p in self.spiking]
         L += ["    std::fill(ws.acc.begin(), ws.acc.end(), 0.0);",
               "    std::fill(ws.first_t.begin(), ws.first_t.end(), INFINITY);",
               *(["    ws.ce_sum = 0.0;", f"    ws.pcoef.assign((size_t)S.n_steps * {self.out}_N, 0.0);"]
@@ -362,6 +540,9 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
             if n == self.out and self.integral:
                 L.append(f"        {n}_integrate(P, ws.{n}_Fdt.data(), ws.{n}_x.data(), wbar, ws.acc.data());")
             L.append(f"        {n}_advance(P, ws.{n}_Fdt.data(), ws.{n}_x.data(), ws.{n}_end.data());")
+        L += [f"        {p}_step_bound(P, ws.{p}_x.data(), ws.{p}_end.data(), ws.{p}_E.data(), ws.{p}_ub.data(), ws.{p}_gs.data(), "
+              f"ws.{p}_gf.data(), ws.{p}_bend.data(), ws.{p}_rise.data());   // g <= ub over the free step"
+              for p in self.spiking]
         if self.ns:
             L += self.sample_readout("end") + next_step.keep_free_ends(self) + next_step.deliver_grid_spikes(self)
         L += ["        // 2. the step's input spikes, each adding its effect on the end-of-step state",
@@ -376,10 +557,12 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
         elif self.spiking:
             for p in (q for q in self.spiking if not self.het[q]):   # (per-neuron factors are computed in the walk)
                 L += [f"        ws.{p}_seg.resize(ws.step_events.size() + 1);   // {p}: factors of each interval between events",
+                      f"        ws.{p}_segE.resize((ws.step_events.size() + 1) * {p}_TERMS);",
                       "        for (size_t q = 0; q <= ws.step_events.size(); q++) {",
                       "            const double a = q == 0 ? t0 : ws.step_events[q - 1].t;",
                       "            const double b = q == ws.step_events.size() ? t1 : ws.step_events[q].t;",
                       f"            {p}_update_factors(P, b - a, ws.{p}_seg[q], 0);",
+                      f"            {p}_rate_exps(P, b - a, ws.{p}_segE.data() + q * {p}_TERMS, 0);",
                       "        }"]
             L += ["        // 3. the step's spikes, earliest first: a neuron above threshold at the step end is walked",
                   "        //    through the step to its crossing; its reset and outgoing jumps are superposed too.",
@@ -388,14 +571,15 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
 "        while (true) {",
                   "            ws.order.clear();"]
             for p in self.spiking:
-                L += [f"            if ({p}_any_above(P, ws.{p}_end.data(), ws.{p}_skip.data(), ws.{p}_flags.data()))",
+                L += [f"            if ({p}_may_cross(P, ws.{p}_end.data(), ws.{p}_ub.data(), ws.{p}_gs.data(), ws.{p}_gf.data(), "
+                      f"ws.{p}_bend.data(), ws.{p}_rise.data(), ws.{p}_skip.data(), ws.{p}_flags.data()))",
                       f"                for (int j = 0; j < {p}_N; j++) {{",
                       f"                    if (!ws.{p}_flags[j]) continue;",
                       f"                    if (!ws.{p}_known[j]) {{   // walk only neurons whose trajectory changed",
                       f"                        if (!{p}_walk(P, ws, W, j, k, t0, t1, ws.{p}_cand[j])) {{ ws.{p}_skip[j] = 1; continue; }}",
                       f"                        ws.{p}_known[j] = 1;",
                       "                    }",
-                      f"                    ws.order.push_back(Pick{{ws.{p}_cand[j].t_a, POP_{p}, j}});",
+                      f"                    ws.order.push_back(Pick{{ws.{p}_cand[j].t_a + ws.{p}_cand[j].lo, POP_{p}, j}});",
                       "                }"]
             L += ["            // exact times only where needed: in order of interval start, until no later one can be earlier",
                   "            std::sort(ws.order.begin(), ws.order.end(), [](const Pick& a, const Pick& b) { return a.t_a < b.t_a; });",
@@ -424,7 +608,10 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
             for p in (q for q in self.spiking if not self.het[q]):
                 L += [f"            ws.{p}_seg.insert(ws.{p}_seg.begin() + pos, {p}_Factors());   // split the interval at the spike",
                       f"            {p}_update_factors(P, best_t - before, ws.{p}_seg[pos], 0);",
-                      f"            {p}_update_factors(P, after - best_t, ws.{p}_seg[pos + 1], 0);"]
+                      f"            {p}_update_factors(P, after - best_t, ws.{p}_seg[pos + 1], 0);",
+                      f"            ws.{p}_segE.insert(ws.{p}_segE.begin() + pos * {p}_TERMS, {p}_TERMS, 0.0);",
+                      f"            {p}_rate_exps(P, best_t - before, ws.{p}_segE.data() + pos * {p}_TERMS, 0);",
+                      f"            {p}_rate_exps(P, after - best_t, ws.{p}_segE.data() + (pos + 1) * {p}_TERMS, 0);"]
             for p in self.spiking:
                 L += [f"            if (best_pop == POP_{p}) {{",
                       f"                if (++ws.{p}_count[i] > max_spikes) {{",
@@ -438,11 +625,12 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
                       f"                for (int v = 0; v < {p}_VARS; v++) d[v] = h[v] - best_x[v];",
                       f"                {p}_propagate_state(P, t1 - best_t, d, r, i);",
                       f"                for (int v = 0; v < {p}_VARS; v++) ws.{p}_end[v * {p}_N + i] += (scalar)r[v];",
-                      *self.deliver_end(p, "i", "t1 - best_t", "                "),
-                      f"                ws.{p}_known[i] = 0;",
-                      *(f"                std::fill(ws.{q}_known.begin(), ws.{q}_known.end(), 0); "
-                        f"std::fill(ws.{q}_skip.begin(), ws.{q}_skip.end(), 0);   // {q} receives its spikes"
-                        for q in sorted({c.post for c in self.conns_from(p)} & set(self.spiking))),
+                      *self.deliver_end(p, "i", "t1 - best_t", "                ", reopen=True),
+                      f"                {{   // the rest of its step starts from the reset: its bound is the chord from there (may_cross)",
+                      f"                    ExpSum f; {p}_threshold_terms(P, h, f, i); double E[MAX_TERMS]; {p}_rate_exps(P, t1 - best_t, E, i);",
+                      f"                    ws.{p}_gs[i] = {p}_threshold(P, h, i); ws.{p}_bend[i] = expsum_bend(f, E); ws.{p}_ub[i] = INFINITY;",
+                      f"                    ws.{p}_known[i] = 0; ws.{p}_skip[i] = 0;",
+                      "                }",
                       "            }"]
             L += ["        }"]
         L += ["        ws.events.insert(ws.events.end(), ws.step_events.begin(), ws.step_events.end());",
@@ -539,10 +727,10 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
 
     def backward(self) -> List[str]:
         L = ["// Backward pass of one trial: adjoints from T down to 0, steps in reverse, each step's events in reverse.",
-             "// grad receives dL/dw for this trial; reg holds 4 numbers per spiking population",
-             "// (lambda_upper, nu_upper, lambda_lower, nu_lower) of the spike-count regulariser.",
+             "// grad receives dL/dw for this trial; reg holds REG_VALUES numbers per spiking population (regulariser());",
+             "// batch_counts: each spiking neuron's spikes summed over the batch of n_batch trials (published convention).",
              "static void backward(const Params& P, Workspace& ws, const Sample& S, const scalar* W, const double* reg,",
-             "                     double reg_scale, scalar* grad, double* pgrad) {",
+             "                     double reg_scale, const double* batch_counts, int n_batch, scalar* grad, double* pgrad) {",
              "    (void)pgrad;",
              "    const double dt = P.dt;",
              "    const double T = S.n_steps * dt;",
@@ -600,8 +788,8 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
 
     def ns_spike(self, p: str) -> List[str]:
         return [f"                const double n = ws.{p}_count[i];",
-                f"                const double* rg = reg + {4 * self.spiking.index(p)};",
-                "                const double R = (rg[0] * std::max(n - rg[1], 0.0) - rg[2] * std::max(rg[3] - n, 0.0)) * reg_scale;",
+                f"                const double* rg = reg + REG_VALUES * {self.spiking.index(p)};",
+                f"                const double R = regulariser(rg, n, batch_counts[COUNTED_{p} + i], n_batch, reg_scale);",
                 *next_step.backward_spike(self, p, "                ", self.param_spike(p, "                "))]
 
     def exact_spike(self, p: str) -> List[str]:
@@ -615,8 +803,8 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
                   f"                    for (int v = 0; v < {p}_VARS; v++) lp[v] += tmp[v];",
                   "                }",
                   f"                const double n = ws.{p}_count[i];",
-                  f"                const double* rg = reg + {4 * self.spiking.index(p)};",
-                  "                const double R = (rg[0] * std::max(n - rg[1], 0.0) - rg[2] * std::max(rg[3] - n, 0.0)) * reg_scale;",
+                  f"                const double* rg = reg + REG_VALUES * {self.spiking.index(p)};",
+                  f"                const double R = regulariser(rg, n, batch_counts[COUNTED_{p} + i], n_batch, reg_scale);",
                   *self.param_spike(p, "                "),
                   "                std::memcpy(lm, lp, sizeof(lm));",
                   f"                {p}_spike_jump(P, lm, ws.xlog.data() + ev.xlog, E, R, i);",
@@ -766,6 +954,31 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
             "    std::vector<scalar> grad_per_sample(compute_grads ? (size_t)n_samples * N_WEIGHTS : 0);",
             f"    const int n_pgrads = {self.n_pgrads};   // learnable parameters: {', '.join(self.learn_names) or 'none'}",
             "    std::vector<double> pgrad_per_sample(compute_grads ? (size_t)n_samples * n_pgrads : 0);",
+            "    // The published regulariser reads each neuron's spikes summed over the batch: a forward pass of every trial first.",
+            "    std::vector<double> batch_counts(N_COUNTED + 1, 0.0);",
+            "    bool by_batch = false;",
+            f"    for (int p = 0; p < {len(self.spiking)}; p++) by_batch = by_batch || reg[REG_VALUES * p + 4] != 0.0;",
+            "    if (by_batch && compute_grads) {",
+            "        std::vector<double> per_sample((size_t)n_samples * N_COUNTED);",
+            "        std::atomic<int> next_count(0);",
+            "        auto counter = [&]() {",
+            "            Workspace ws;",
+            "            while (true) {",
+            "                const int s = next_count++;",
+            "                if (s >= n_samples) return;",
+            "                Sample S{in_t + in_offsets[s], in_unit + in_offsets[s], in_offsets[s + 1] - in_offsets[s], (int)labels[s], n_steps[s]};",
+            "                Status st{0, {0, 0, 0, 0}};",
+            "                if (forward(P, ws, S, W, max_spikes, st)) return;   // reported by the pass below",
+            *(f"                for (int i = 0; i < {p}_N; i++) per_sample[(size_t)s * N_COUNTED + COUNTED_{p} + i] = ws.{p}_count[i];"
+              for p in self.spiking),
+            "            }",
+            "        };",
+            "        std::vector<std::thread> counters;",
+            "        for (int k = 1; k < std::max(1, std::min(n_threads, n_samples)); k++) counters.emplace_back(counter);",
+            "        counter();",
+            "        for (auto& th : counters) th.join();",
+            "        for (int s = 0; s < n_samples; s++) for (int k = 0; k < N_COUNTED; k++) batch_counts[k] += per_sample[(size_t)s * N_COUNTED + k];",
+            "    }",
             "    std::atomic<int> next(0);",
             "    std::mutex error_mutex;",
             "    Status failure{0, {0, 0, 0, 0}};",
@@ -811,7 +1024,7 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
             "                std::fill(g, g + N_WEIGHTS, (scalar)0);",
             "                double* pg = pgrad_per_sample.data() + (size_t)s * n_pgrads;",
             "                std::fill(pg, pg + n_pgrads, 0.0);",
-            "                backward(P, ws, S, W, reg, loss_scale, g, pg);",
+            "                backward(P, ws, S, W, reg, loss_scale, batch_counts.data(), n_samples, g, pg);",
             "            }",
             "        }",
             "    };",

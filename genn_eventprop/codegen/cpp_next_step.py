@@ -4,9 +4,11 @@
 In this model a spike at time t_s in the step [t_k, t_k+1) reaches its targets at the next grid point
 t_k+1, as the jump it would have grown into by then: Phi(t_k+1 - t_s) w e. Targets therefore never react
 within the step in which a spike happens, so all neurons of a step are independent, as in a GPU kernel.
-Spike times stay exact and continuous in the weights (the delivered jump is smooth in t_s):
-- a flow crossing inside a step is found exactly (the same Newton search as the exact model) on the
-  neuron's free trajectory; its reset is applied at that time;
+Spike times stay exact (the delivered jump is smooth in t_s); the loss jumps where a spike time crosses a
+grid point, since the spike then reaches its targets a step later (README, Backends):
+- the first crossing of the neuron's free trajectory inside a step is found exactly, even one that falls
+  back below threshold (step_bound, then the bracket search on the threshold's exponential terms and the
+  Newton search of the exact model); its reset is applied at that time;
 - a neuron that a delivery at a grid point leaves above threshold spikes there (a grid spike: its time
   is the grid point, so it has no time derivative; the adjoint jump is h_x^T only);
 - at most one spike per neuron per step: after a grid spike at t_k, or a flow crossing, the threshold is
@@ -64,20 +66,25 @@ def keep_free_ends(ctx) -> List[str]:
 
 
 def flow_spikes(ctx) -> List[str]:
-    """Forward: the first threshold crossing of each neuron's free trajectory in the step, at its exact time."""
+    """Forward: the first threshold crossing of each neuron's free trajectory in the step, at its exact time.
+    Candidates are the neurons whose bound on g over the step (step_bound, from the state at t0) reaches 0."""
     L = ["        // 3. flow spikes: crossings of each neuron's own trajectory (no other spike of this step reaches it",
          "        //    before t1); the reset and the outgoing jumps are superposed on the end-of-step state"]
     for p in ctx.spiking:
         F = f"ws.{p}_Fdt[{'i' if ctx.het[p] else '0'}]"
-        L += [f"        if ({p}_any_above(P, ws.{p}_free.data(), ws.{p}_skip.data(), ws.{p}_flags.data()))",
+        L += [f"        if ({p}_may_cross(P, ws.{p}_free.data(), ws.{p}_ub.data(), ws.{p}_gs.data(), ws.{p}_gf.data(), "
+              f"ws.{p}_bend.data(), ws.{p}_rise.data(), ws.{p}_skip.data(), ws.{p}_flags.data()))",
               f"            for (int i = 0; i < {p}_N; i++) {{",
               f"                if (!ws.{p}_flags[i]) continue;",
               f"                double xs[MAX_VARS], xe[MAX_VARS], xc[MAX_VARS];",
               f"                for (int v = 0; v < {p}_VARS; v++) xs[v] = ws.{p}_x[v * {p}_N + i];",
               f"                {p}_apply(P, {F}, xs, xe, i);",
               f"                const double g_lo = {p}_threshold(P, xs, i), g_hi = {p}_threshold(P, xe, i);",
-              "                if (!(g_lo < 0.0)) continue;   // (a reset that leaves it above threshold: no crossing)",
-              f"                const double s = crossing_time(P, xs, dt, g_lo, g_hi, {p}_state_at, {p}_threshold, {p}_threshold_rate, i);",
+              "                if (!(g_lo < 0.0)) continue;",
+              f"                ExpSum f; {p}_threshold_terms(P, xs, f, i);   // the first crossing, even one that falls back below 0",
+              "                double lo, hi;",
+              "                if (!expsum_first_crossing(f, dt, g_lo, g_hi, lo, hi)) continue;",
+              f"                const double s = bracketed_crossing(P, xs, lo, hi, {p}_state_at, {p}_threshold, {p}_threshold_rate, i);",
               f"                const double tc = t0 + s;",
               f"                {p}_state_at(P, s, xs, xc, i);",
               *spike_bookkeeping(ctx, p, "tc", "                "),

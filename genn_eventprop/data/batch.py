@@ -20,6 +20,12 @@ class SpikeBatch:
     def __len__(self) -> int:
         return len(self.labels)
 
+    def trial(self, k: int) -> "SpikeBatch":
+        """Trial k alone, as a batch of one."""
+        a, b = int(self.offsets[k]), int(self.offsets[k + 1])
+        return SpikeBatch(self.times[a:b], self.units[a:b], np.array([0, b - a], dtype=np.int64),
+                          self.labels[k:k + 1], self.durations[k:k + 1])
+
 
 def make_batch(dataset: SpikeDataset, indices: Sequence[int], duration: Optional[float] = None) -> SpikeBatch:
     """The trials `indices` of dataset; duration None means each trial ends at its last spike."""
