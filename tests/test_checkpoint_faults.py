@@ -10,22 +10,9 @@ import sys
 import numpy as np
 import pytest
 
-from helpers import ROOT, TINY, YINYANG, files_of, one_line_error, run_cli, sets
+from helpers import ROOT, files_of, one_line_error, run_cli, sets
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory, build_cache):
-    run = tmp_path_factory.mktemp("trained") / "run"
-    r = run_cli("train", YINYANG, "--out", run, *sets(*TINY), cache=build_cache)
-    assert r.returncode == 0, r.stderr
-    return run
-
-
-@pytest.fixture
-def run(trained, tmp_path):
-    copy = tmp_path / "run"
-    shutil.copytree(trained, copy)
-    return copy
 
 
 def zero_bytes(path):
@@ -96,11 +83,11 @@ FILE_SIZE_LIMIT = 4096   # bytes a process may write to one file: config, metric
 
 
 @pytest.fixture(scope="module")
-def no_room(trained, tmp_path_factory, build_cache):
+def no_room(trained_yinyang, tmp_path_factory, build_cache):
     """A resume whose checkpoint write fails (RLIMIT_FSIZE: the kernel stops the write at the limit, as a full
     disk would); the run folder's files before and after, and the result."""
     run = tmp_path_factory.mktemp("full") / "run"
-    shutil.copytree(trained, run)
+    shutil.copytree(trained_yinyang, run)
     assert (run / "checkpoints" / "last.npz").stat().st_size > FILE_SIZE_LIMIT
     before = files_of(run)
 

@@ -28,13 +28,6 @@ def yinyang_file(path, size=45, seed=9, keep=None, names=True, attribute=True, c
     return path
 
 
-@pytest.fixture(scope="module")
-def yinyang_run(tmp_path_factory, build_cache):
-    run = tmp_path_factory.mktemp("yy") / "run"
-    r = run_cli("train", YINYANG, "--out", run, *sets(*TINY), cache=build_cache)
-    assert r.returncode == 0, r.stderr
-    return run
-
 
 @pytest.fixture(scope="module")
 def h5_run(tmp_path_factory, build_cache):
@@ -48,24 +41,24 @@ def h5_run(tmp_path_factory, build_cache):
 
 
 # -- case 1: a Yin-Yang run reads the file it is given ----------------------------------------------
-def test_evaluate_refuses_a_data_file_that_does_not_exist(yinyang_run, tmp_path, build_cache):
-    r = run_cli("evaluate", yinyang_run, "--data", tmp_path / "missing.h5", cache=build_cache)
+def test_evaluate_refuses_a_data_file_that_does_not_exist(run, tmp_path, build_cache):
+    r = run_cli("evaluate", run, "--data", tmp_path / "missing.h5", cache=build_cache)
     assert one_line_error(r) == (f"error: --data {tmp_path / 'missing.h5'}: no such file or folder; give an "
                                  "SHD-layout HDF5 file")
 
 
-def test_evaluate_of_a_yinyang_run_reads_the_file_it_names(yinyang_run, tmp_path, build_cache):
+def test_evaluate_of_a_yinyang_run_reads_the_file_it_names(run, tmp_path, build_cache):
     dots = yinyang_file(tmp_path / "dots.h5", keep=[2])   # 15 points, all of class 2 (dot)
-    r = run_cli("evaluate", yinyang_run, "--data", dots, cache=build_cache)
+    r = run_cli("evaluate", run, "--data", dots, cache=build_cache)
     assert r.returncode == 0, r.stderr
     assert f"best checkpoint (epoch 1) on {dots}: 15 samples" in r.stdout.splitlines()
     matrix = [list(map(int, line.split())) for line in r.stdout.splitlines()[-3:]]
     assert [sum(row) for row in matrix] == [0, 0, 15]
 
 
-def test_evaluate_refuses_a_folder_for_a_yinyang_run(yinyang_run, tmp_path, build_cache):
-    r = run_cli("evaluate", yinyang_run, "--data", tmp_path, cache=build_cache)
-    assert one_line_error(r) == (f"error: --data {tmp_path} is a folder, but the run {yinyang_run} was trained on "
+def test_evaluate_refuses_a_folder_for_a_yinyang_run(run, tmp_path, build_cache):
+    r = run_cli("evaluate", run, "--data", tmp_path, cache=build_cache)
+    assert one_line_error(r) == (f"error: --data {tmp_path} is a folder, but the run {run} was trained on "
                                  "data.kind=yinyang; give an SHD-layout HDF5 file (spikes/times, spikes/units, labels)")
 
 
@@ -99,13 +92,13 @@ def test_evaluate_refuses_a_file_with_spikes_beyond_the_trained_channels(h5_run,
                                  "input channels (0-4); evaluate it on data recorded and encoded like its training data")
 
 
-def test_evaluate_refuses_a_file_whose_class_names_differ(yinyang_run, tmp_path, build_cache):
+def test_evaluate_refuses_a_file_whose_class_names_differ(run, tmp_path, build_cache):
     path = yinyang_file(tmp_path / "renamed.h5")
     with h5py.File(path, "a") as f:
         del f["extra/keys"]
         f.create_dataset("extra/keys", data=np.array([b"yang", b"yin", b"dot"]))
-    r = run_cli("evaluate", yinyang_run, "--data", path, cache=build_cache)
-    assert one_line_error(r) == (f"error: --data {path} calls class 0 'yang', but the network of {yinyang_run} calls "
+    r = run_cli("evaluate", run, "--data", path, cache=build_cache)
+    assert one_line_error(r) == (f"error: --data {path} calls class 0 'yang', but the network of {run} calls "
                                  "it 'yin'; evaluate it on data recorded and encoded like its training data")
 
 

