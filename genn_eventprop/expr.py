@@ -23,12 +23,13 @@ import sympy as sp
 
 from genn_eventprop.errors import ConfigError
 
-# The functions an equation may call: sympy's, by the names sympify knows them by.
+# The functions an equation may call: sympy's, by the names sympify knows them by. The non-smooth ones
+# (Abs, sign, floor, ceiling, frac, Heaviside, Max, Min) parse so that the EventProp pass can refuse them by name.
 FUNCTIONS = {
     "exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "sin": sp.sin, "cos": sp.cos, "tan": sp.tan,
     "sinh": sp.sinh, "cosh": sp.cosh, "tanh": sp.tanh, "atan": sp.atan, "asin": sp.asin, "acos": sp.acos,
     "erf": sp.erf, "Abs": sp.Abs, "sign": sp.sign, "floor": sp.floor, "ceiling": sp.ceiling,
-    "Heaviside": sp.Heaviside, "Max": sp.Max, "Min": sp.Min,
+    "Heaviside": sp.Heaviside, "Max": sp.Max, "Min": sp.Min, "frac": sp.frac,
 }
 CONSTANTS = {"pi": sp.pi, "E": sp.E}
 
