@@ -180,7 +180,7 @@ if have_pygenn; then
     # the conformance tests and the benchmark models' builds run side by side (nvcc and make on all cores)
     if [ "$MODE" = gpu ]; then
         TESTS=(tests/test_genn_batches.py tests/test_genn_backend.py::test_the_generated_cuda_code_compiles_with_nvcc)
-        XDIST=(); python -c "import xdist" 2>/dev/null && XDIST=(-n 8)
+        XDIST=(); python -c "import xdist" 2>/dev/null && XDIST=(-n 8 --dist load)
     else
         TESTS=(tests/test_genn_batches.py::test_training_steps_on_batches_lower_the_loss_as_on_native); XDIST=()
     fi
