@@ -108,10 +108,14 @@ def train_file(tmp_path):
     return yinyang_file(tmp_path / "train.h5", size=90, seed=1, names=False)
 
 
+def train_with_test_file(tmp_path, train_file, test, build_cache):
+    return run_cli("train", YINYANG, "--out", tmp_path / "run", *sets(*TINY, "data.kind=h5", f"data.path={train_file}",
+                                                                      f"data.test_path={test}"), cache=build_cache)
+
+
 def test_a_test_file_with_more_channels_is_refused_before_the_first_epoch(tmp_path, train_file, build_cache):
     test = yinyang_file(tmp_path / "test.h5", names=False, channel_shift=695)   # channels 695-699
-    r = run_cli("train", YINYANG, "--out", tmp_path / "run", *sets(*TINY, "data.kind=h5", f"data.path={train_file}",
-                                                                   f"data.test_path={test}"), cache=build_cache)
+    r = train_with_test_file(tmp_path, train_file, test, build_cache)
     assert one_line_error(r) == (
         f"error: data.test_path '{test}' has spikes on channel 699, but the training data (data.path '{train_file}') "
         "has 5 input channels (0-4); give a test file recorded and encoded like the training file")
@@ -120,8 +124,7 @@ def test_a_test_file_with_more_channels_is_refused_before_the_first_epoch(tmp_pa
 
 def test_a_test_file_with_more_classes_is_refused_before_the_first_epoch(tmp_path, train_file, build_cache):
     test = yinyang_file(tmp_path / "test.h5", names=False, label_shift=7)   # labels 7-9
-    r = run_cli("train", YINYANG, "--out", tmp_path / "run", *sets(*TINY, "data.kind=h5", f"data.path={train_file}",
-                                                                   f"data.test_path={test}"), cache=build_cache)
+    r = train_with_test_file(tmp_path, train_file, test, build_cache)
     assert one_line_error(r) == (
         f"error: data.test_path '{test}' has labels up to 9, but the training data (data.path '{train_file}') has 3 "
         "classes (labels 0-2); give a test file recorded and encoded like the training file")
@@ -132,8 +135,7 @@ def test_a_test_file_with_a_different_num_channels_attribute_is_refused(tmp_path
     test = yinyang_file(tmp_path / "test.h5", names=False)
     with h5py.File(test, "a") as f:
         f.attrs["num_channels"] = 700
-    r = run_cli("train", YINYANG, "--out", tmp_path / "run", *sets(*TINY, "data.kind=h5", f"data.path={train_file}",
-                                                                   f"data.test_path={test}"), cache=build_cache)
+    r = train_with_test_file(tmp_path, train_file, test, build_cache)
     assert one_line_error(r) == (
         f"error: data.test_path '{test}' says it has 700 channels (its num_channels attribute), but the training "
         f"data (data.path '{train_file}') has 5; give a test file recorded and encoded like the training file")
@@ -141,8 +143,7 @@ def test_a_test_file_with_a_different_num_channels_attribute_is_refused(tmp_path
 
 def test_a_test_file_with_fewer_classes_trains_and_is_evaluated(tmp_path, train_file, build_cache):
     test = yinyang_file(tmp_path / "test.h5", names=False, keep=[0, 1])
-    r = run_cli("train", YINYANG, "--out", tmp_path / "run", *sets(*TINY, "data.kind=h5", f"data.path={train_file}",
-                                                                   f"data.test_path={test}"), cache=build_cache)
+    r = train_with_test_file(tmp_path, train_file, test, build_cache)
     assert r.returncode == 0, r.stderr
     import json
     results = json.loads((tmp_path / "run" / "results.json").read_text())
