@@ -267,6 +267,8 @@ class TrialStore:
               "status TEXT NOT NULL, value REAL, objective REAL, reason TEXT, built INTEGER, "
               "started REAL, finished REAL, worker TEXT, heartbeat REAL, attempts INTEGER NOT NULL DEFAULT 1)")
 
+    SCHEMA_LOCK = 0x6E50_7072   # the advisory lock key under which a PostgreSQL store creates its table
+
     def __init__(self, url: str, log=None, reconnect_seconds: float = 120.0):
         self.url = url
         self.log = log or (lambda *a: None)
@@ -310,6 +312,9 @@ class TrialStore:
             except Exception:
                 pass
         self.conn = self._psycopg.connect(self.url, autocommit=False, connect_timeout=10)
+        # machines that start together would race in CREATE TABLE IF NOT EXISTS (PostgreSQL then reports a
+        # duplicate key in pg_type): one at a time, under a lock held to the commit
+        self._exec("SELECT pg_advisory_xact_lock(?)", (self.SCHEMA_LOCK,))
         self._exec(self.schema)
         self.conn.commit()
 

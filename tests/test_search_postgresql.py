@@ -152,3 +152,22 @@ def test_a_search_carries_on_across_a_restart_of_the_database_server(tmp_path, d
     assert rows[1]["started"] > restarted   # a trial claimed after the restart, and recorded
     assert "reconnected to the search database postgresql://genn@127.0.0.1" in out
     assert "2 trials done, 0 failed" in out
+
+
+def test_machines_that_start_together_on_a_new_database_all_connect(database):
+    import threading
+    from genn_eventprop.search import TrialStore
+    barrier, errors = threading.Barrier(8), []
+
+    def connect():
+        barrier.wait()
+        try:
+            TrialStore(database).conn.close()
+        except Exception as err:   # the race in CREATE TABLE IF NOT EXISTS surfaces here
+            errors.append(str(err))
+    threads = [threading.Thread(target=connect) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
