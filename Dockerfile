@@ -40,12 +40,14 @@ RUN python3 -m venv ${VIRTUAL_ENV} \
 # from nvcc, so the CUDA backend is built next to the CPU one, linked against the toolkit's libcuda stub;
 # at run time `--gpus all` supplies the driver's libcuda.so.1; and a check that GeNN's libraries share one
 # libstdc++, without which its code generation crashes).
-COPY benchmarks/gpu/genn_build.sh /opt/genn-build/genn_build.sh
-RUN git init -q /opt/genn-src \
-    && git -C /opt/genn-src fetch -q --depth 1 ${GENN_REPO} ${GENN_REF} \
-    && git -C /opt/genn-src checkout -q FETCH_HEAD \
-    && GB_WORK=/tmp/genn-build bash /opt/genn-build/genn_build.sh /opt/genn-src /tmp/genn-wheel \
-    && rm -rf /opt/genn-src /tmp/genn-build /tmp/genn-wheel \
+# Everything of the build lives in one scratch folder, emptied at the end.
+WORKDIR /genn-build
+COPY benchmarks/gpu/genn_build.sh ./
+RUN git init -q src \
+    && git -C src fetch -q --depth 1 ${GENN_REPO} ${GENN_REF} \
+    && git -C src checkout -q FETCH_HEAD \
+    && GB_WORK="$PWD/work" bash genn_build.sh src wheel \
+    && rm -rf src work wheel genn_build.sh \
     && python -c "import pygenn, pygenn.cuda_backend; print('pygenn', pygenn.__version__, 'with CUDA')"
 
 # The project: copy only what the package needs (never a local .venv or run folders).

@@ -36,6 +36,7 @@ def run_ours(args, train, test):
     from genn_eventprop.optim import Adam
     net = reference_network(args.hidden, args.classes, args.channels)
     weights = net.init_weights(np.random.default_rng(args.seed), dtype=np.float32)
+    duration = args.steps * args.dt
     t0 = time.perf_counter()
     if args.backend == "native":
         backend = NativeBackend(net, precision="float32", threads=args.threads, cache_dir=args.cache,
@@ -45,14 +46,13 @@ def run_ours(args, train, test):
         backend = GeNNBackend(net, args.backend, precision="float32", max_spikes=1500, batch_size=args.batch,
                               cache_dir=args.cache, device_adam=args.adam == "device",
                               input_capacity=args.batch * args.spikes)
-    backend.run_batch(weights, spike_batch(train, 0, min(args.batch, args.trials), args.steps * args.dt),
-                      args.dt, compute_gradients=False)   # builds (or finds the build) and loads
+    backend.run_batch(weights, spike_batch(train, 0, min(args.batch, args.trials), duration), args.dt,
+                      compute_gradients=False)   # builds (or finds the build) and loads
     build_s = time.perf_counter() - t0
     if args.build_only:
         return {"build_s": build_s}
     adam = backend.device_optimiser() if args.adam == "device" else Adam()
     adam.reset(weights)
-    duration = args.steps * args.dt
     t0 = time.perf_counter()
     losses, spikes = [], 0.0
     for first in range(0, args.trials, args.batch):

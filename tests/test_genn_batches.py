@@ -57,11 +57,6 @@ def trials(seed, n=TRIALS, n_spikes=12, one_per_step=True):
     return batch_from(one_spike_per_channel_and_step(samples) if one_per_step else samples)
 
 
-def one_trial(batch, k):
-    s = slice(batch.offsets[k], batch.offsets[k + 1])
-    return batch_from([(batch.times[s], batch.units[s], int(batch.labels[k]))], float(batch.durations[k]))
-
-
 def assert_same_trials(a, b):
     """Every trial's losses, readouts and spike counts, and the batch's gradient (float32 on both sides;
     a gradient is compared relative to its connection's largest entry)."""
@@ -88,7 +83,7 @@ def test_every_trial_of_whole_and_partial_batches_spikes_and_learns_as_on_native
     first = (TRIALS - 1) // BATCH * BATCH
     for k in range(first, TRIALS):
         times, neurons = backends[1]._spike_times("hid", k - first)
-        alone = backends[0].run_batch(weights, one_trial(batch, k), 1.0, compute_gradients=False, record=True)
+        alone = backends[0].run_batch(weights, batch.trial(k), 1.0, compute_gradients=False, record=True)
         np.testing.assert_array_equal(neurons, alone.recorded["hid"][1], err_msg=f"trial {k}")
         np.testing.assert_allclose(times, alone.recorded["hid"][0], rtol=0, atol=1e-4, err_msg=f"trial {k}")
 

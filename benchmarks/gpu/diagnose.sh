@@ -9,9 +9,8 @@ CARRY="$(cd "${1:-$ROOT/.gpu}" && pwd)"
 OUTDIR="${OUT:-$ROOT/gpu-results}"; mkdir -p "$OUTDIR"
 WORK="$(mktemp -d)"
 exec > >(tee "$OUTDIR/diagnose.txt") 2>&1
-python3 -m venv "$WORK/venv" || exit 1
-python3 -c 'import site, sys; print("\n".join(site.getsitepackages() + [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]))' \
-    > "$("$WORK/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/_machine_packages.pth"
+. "$ROOT/benchmarks/gpu/genn_build.sh"
+machine_venv "$WORK/venv" || exit 1
 . "$WORK/venv/bin/activate"
 python -m pip install -q --no-index --no-deps "$CARRY"/wheels/*.whl "$CARRY"/pygenn-*.whl
 python -m pip install -q --no-deps --no-build-isolation -e "$ROOT"
@@ -19,9 +18,9 @@ export CUDA_PATH="$(dirname "$(dirname "$(readlink -f "$(command -v nvcc)")")")"
 PG="$(python -c 'import os, pygenn; print(os.path.dirname(pygenn.__file__))')"
 echo "== pygenn in $PG"; ls -la "$PG"
 for so in "$PG"/*.so; do echo "== ldd $(basename "$so")"; ldd "$so" | grep -v "linux-vdso\|ld-linux"; done
-echo "== compilers"; for c in /opt/gcc/bin/g++ "$(command -v g++)" "$(command -v c++)"; do echo "$c:"; file "$c" 2>/dev/null; head -c 600 "$c" | strings | head -15; done
+echo "== compilers"; for c in ${CXX:+"$CXX"} "$(command -v g++)" "$(command -v c++)"; do echo "$c:"; file "$c" 2>/dev/null; head -c 600 "$c" | strings | head -15; done
 python -c 'import sysconfig; print("python CXX:", sysconfig.get_config_var("CXX"))'
 echo "== ldconfig: libstdc++, libcudart"; ldconfig -p | grep -E "libstdc\+\+|libcudart"
-timeout 100 python "$ROOT/benchmarks/gpu/probe_genn_cuda.py" "$WORK/p.json" --backtrace --manual
-timeout 100 python "$ROOT/benchmarks/gpu/probe_genn_cuda.py" "$WORK/p.json" --backtrace
+timeout 100 python "$ROOT/benchmarks/gpu/probe_genn_cuda.py" --backtrace --manual
+timeout 100 python "$ROOT/benchmarks/gpu/probe_genn_cuda.py" --backtrace
 rm -rf "$WORK"

@@ -10,6 +10,17 @@
 # on, as prepare.sh packs them) may be set; PIP names the pip to use (default: python -m pip).
 # The same environment (CUDA_PATH, CXX, PATH) must be in force when GeNN later compiles each model.
 
+# A virtual environment at VENV over the machine's Python, whose own packages (numpy, scipy, pybind11...) stay
+# visible: that Python may itself be a venv, whose site-packages a --system-site-packages venv would not
+# see, so a .pth file lists the machine's package folders after the venv's own.
+machine_venv() {   # machine_venv VENV
+    python3 -m venv "$1" || python3 -m venv --without-pip "$1" || return 1
+    local site; site="$("$1/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+    python3 -c 'import site, sys; print("\n".join(site.getsitepackages() + [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]))' \
+        | awk '!seen[$0]++' > "$site/_machine_packages.pth"
+    echo "the machine's package folders:"; cat "$site/_machine_packages.pth"
+}
+
 # libffi's headers and pkg-config, from $GB_FFI (prepare.sh's carry folder) where the machine has none (GeNN's setup.py reads
 # libffi's flags through pkg-config); the shared library itself is the machine's own (Python links it).
 ffi_fallback() {

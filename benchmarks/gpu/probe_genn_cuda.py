@@ -1,6 +1,7 @@
 """Which GeNN preferences let a genn-cuda model build and run on this machine.
 
-    python benchmarks/gpu/probe_genn_cuda.py PREFS_JSON [--backtrace [--manual]]
+    python benchmarks/gpu/probe_genn_cuda.py PREFS_JSON
+    python benchmarks/gpu/probe_genn_cuda.py --backtrace [--manual]
 
 Builds a tiny network (5-8(recurrent)-2, batch 4, forward and backward) in a child process, first with
 GeNN's defaults (the CUDA backend picks the device and block sizes by compiling and loading trial kernels),
@@ -46,7 +47,6 @@ def child(prefs: dict, cache: str, wrap=(), keep=4000):
 
 
 def main():
-    out = sys.argv[1]
     cache = tempfile.mkdtemp(prefix="genn-probe-")
     if "--backtrace" in sys.argv:
         gdb = shutil.which("cuda-gdb")
@@ -60,6 +60,7 @@ def main():
         print(f"== under cuda-gdb with {json.dumps(prefs)}")
         print("\n".join(line[:300] for line in text.splitlines() if "New Thread" not in line and "exited]" not in line))
         return 0
+    out = sys.argv[1]
     chosen = None
     for name, prefs in (("GeNN's defaults", {}), ("device and block sizes by hand", MANUAL)):
         rc, text = child(prefs, os.path.join(cache, str(len(prefs))))

@@ -82,14 +82,8 @@ machine() {
     python3 --version; cat "$CARRY/manifest.txt" 2>/dev/null || echo "no carry folder at $CARRY"
 }
 
-# The machine's Python may itself be a virtual environment (its packages in its own site-packages, which a
-# --system-site-packages venv would not see): a .pth file puts its package folders after the venv's own.
 python_env() {
-    python3 -m venv "$WORK/venv" || python3 -m venv --without-pip "$WORK/venv" || return 1
-    local site; site="$("$WORK/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
-    python3 -c 'import site, sys; print("\n".join(site.getsitepackages() + [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]))' \
-        | awk '!seen[$0]++' > "$site/_machine_packages.pth"
-    echo "the machine's package folders:"; cat "$site/_machine_packages.pth"
+    machine_venv "$WORK/venv" || return 1
     if ls "$CARRY"/wheels/*.whl >/dev/null 2>&1; then
         vpip install -q --no-index --no-deps "$CARRY"/wheels/*.whl || return 1
     fi
@@ -138,7 +132,7 @@ bench() {   # bench NAME TIMEOUT ARGS...: one timed run of bench_epoch.py
 }
 
 # -- the stages ---------------------------------------------------------------------------------------
-export -f machine python_env vpip ffi_fallback cxx_env cuda_env pygenn_shares_libstdcxx build_pygenn pygenn_install project_install
+export -f machine machine_venv python_env vpip ffi_fallback cxx_env cuda_env pygenn_shares_libstdcxx build_pygenn pygenn_install project_install
 export ROOT CARRY OUTDIR WORK PIP=vpip GB_WORK="$WORK" GB_FFI="$CARRY/ffi"
 stage machine 60 machine
 cp "$LOG" "$OUTDIR/env.txt"
@@ -233,7 +227,7 @@ if [ "$MODE" = gpu ]; then
     bench "native-$ALL-threads-b256" 240 --backend native --threads "$ALL" --batch 256 "${SIZE[@]}" "${FEW[@]}"
 fi
 if grep -q "^== GeNN's defaults {}: exit [^0]" "$LOG"; then   # where GeNN's defaults failed: why
-    stage cuda-backtrace 120 python "$ROOT/benchmarks/gpu/probe_genn_cuda.py" "$WORK/unused.json" --backtrace
+    stage cuda-backtrace 120 python "$ROOT/benchmarks/gpu/probe_genn_cuda.py" --backtrace
 fi
 python "$ROOT/benchmarks/gpu/summarise.py" "$BENCH" "$STAGES" --out "$OUTDIR/summary.md" >> "$LOG" 2>&1 \
     || { echo "summary: failed" | tee -a "$LOG"; FAILED=1; }
