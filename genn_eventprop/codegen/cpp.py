@@ -172,19 +172,42 @@ static inline void add_response(scalar* x, int n, int vars, const scalar* wrow, 
 // and w neg (pos >= 0 >= neg) to rise, which holds the effects taken out of g's end value plus dt^2 / 8 times the
 // curvature they bring; up and down bound the effect itself (per unit weight).
 struct Rise { double pos, neg, up, down; };
-static inline void add_rise(double* __restrict rise, int n, const scalar* __restrict wrow, double pos, double neg) {
-    for (int j = 0; j < n; j++) {
-        const double w = wrow[j];
-        rise[j] += std::max(w * pos, w * neg);
+// add_response and the rise in one pass over the weight row. With known and skip given (a spike committed during
+// the crossing search), every target's crossing is searched again, except where the spike can only lower g (then
+// a neuron shown not to cross still does not).
+// The indices of the flags that are set, ascending, into list; returns how many. Eight flags are read at once: few
+// are set. flags holds n + 8 bytes (the tail past n is never set).
+static inline int list_flags(const unsigned char* flags, int n, int* list) {
+    int m = 0;
+    for (int i = 0; i < n; i += 8) {
+        unsigned long long word;
+        std::memcpy(&word, flags + i, 8);
+        if (!word) continue;
+        for (int b = i; b < i + 8 && b < n; b++) { list[m] = b; m += flags[b]; }
     }
+    return m;
 }
 
-// after a spike committed in the step: every target's crossing is searched again, except where the spike can
-// only lower g (then a neuron shown not to cross still does not)
-static inline void reopen(unsigned char* known, unsigned char* skip, int n, const scalar* wrow, double pos, double neg) {
+template <int VARS>
+static inline void add_response_rise(scalar* __restrict x, int n, const scalar* __restrict wrow, const double* r,
+                                     double* __restrict rise, const Rise& R, unsigned char* __restrict known = nullptr,
+                                     unsigned char* __restrict skip = nullptr) {
+    scalar rv[VARS];
+    for (int v = 0; v < VARS; v++) rv[v] = (scalar)r[v];
+    if (!known) {
+        for (int j = 0; j < n; j++) {
+            const scalar w = wrow[j];
+            for (int v = 0; v < VARS; v++) x[(long long)v * n + j] += w * rv[v];
+            rise[j] += std::max((double)w * R.pos, (double)w * R.neg);
+        }
+        return;
+    }
     for (int j = 0; j < n; j++) {
+        const scalar w = wrow[j];
+        for (int v = 0; v < VARS; v++) x[(long long)v * n + j] += w * rv[v];
+        rise[j] += std::max((double)w * R.pos, (double)w * R.neg);
         known[j] = 0;
-        if (std::max(wrow[j] * pos, wrow[j] * neg) > 0.0) skip[j] = 0;
+        if (std::max((double)w * R.up, (double)w * R.down) > 0.0) skip[j] = 0;
     }
 }
 
@@ -348,10 +371,10 @@ class _Context:
                      f"{n}_end = std::vector<scalar>({n}_VARS * {n}_N), {n}_lam = std::vector<scalar>({n}_VARS * {n}_N);")
             if p.spiking:
                 L.append(f"    std::vector<int> {n}_count = std::vector<int>({n}_N);")
-                L.append(f"    std::vector<unsigned char> {n}_flags = std::vector<unsigned char>({n}_N), "
+                L.append(f"    std::vector<unsigned char> {n}_flags = std::vector<unsigned char>({n}_N + 8), "
                          f"{n}_skip = std::vector<unsigned char>({n}_N);")
+                L.append(f"    std::vector<int> {n}_list = std::vector<int>({n}_N);   // the flagged neurons (may_cross)")
                 L.append(f"    std::vector<{n}_Factors> {n}_seg;   // update factors of the step's intervals between events")
-                L.append(f"    std::vector<double> {n}_segE;   // exp(r_k len) of the threshold's terms over the same intervals")
                 L.append(f"    std::vector<std::vector<double>> {n}_trace = std::vector<std::vector<double>>({n}_N);   // walk states")
                 L.append(f"    std::vector<int> {n}_stamp = std::vector<int>({n}_N, -1);   // step of each trace")
                 L.append(f"    std::vector<size_t> {n}_seen = std::vector<size_t>({n}_N);   // insertions each trace accounts for")
@@ -398,13 +421,13 @@ class _Context:
                 effects.append(f"        if ({pre}) {p}_jump_single(P, xs, (double)W[W_{c.name} + (long long)e.idx * {p}_N + j], j);   // {c.name}")
             apply = (f"{{ {p}_Factors F; {p}_update_factors(P, te - t, F, j); {p}_apply(P, F, xs, xe, j); }}"
                      if self.het[p] else f"{p}_apply(P, ws.{p}_seg[q], xs, xe, j);")
-            E = (f"double E[MAX_TERMS]; {p}_rate_exps(P, len, E, j);" if self.het[p]
-                 else f"const double* E = ws.{p}_segE.data() + q * {p}_TERMS;")
+            # exp(r_k len) here, not per interval of the step: few intervals reach this search
+            E = f"double E[MAX_TERMS]; {p}_rate_exps(P, len, E, j);"
             L += [
-f"// {p}: the exact search in the walk's interval q (length len, from xs to xe, g from g_lo < 0 to g_hi): unless",
+f"// {p}: the exact search in one interval of the walk (length len, from xs to xe, g from g_lo < 0 to g_hi): unless",
                 "// g_hi >= 0, first the bound expsum_up (the interval's exp(r_k len), the slopes g' at both ends); then the",
                 "// first crossing's bracket [lo, hi]. Out of line: the walk calls it only where its cheap bound reaches 0.",
-                f"__attribute__((noinline)) static bool {p}_interval_crossing(const Params& P, const Workspace& ws, size_t q, double len,",
+                f"__attribute__((noinline)) static bool {p}_interval_crossing(const Params& P, double len,",
                 "        const double* xs, const double* xe, double g_lo, double g_hi, int j, double& lo, double& hi) {",
                 f"    ExpSum f; {p}_threshold_terms(P, xs, f, j);",
                 f"    {E}",
@@ -451,7 +474,7 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
                 f"                const double slope = {p}_threshold_rate(P, xs, j);",
                 "                double lo = 0.0, hi = len;",
                 "                bool found = g_hi >= 0.0 && slope - len * bend > 0.0;   // g' > 0 throughout: one crossing",
-                f"                if (!found) found = {p}_interval_crossing(P, ws, q, len, xs, xe, g_lo, g_hi, j, lo, hi);",
+                f"                if (!found) found = {p}_interval_crossing(P, len, xs, xe, g_lo, g_hi, j, lo, hi);",
                 "                if (found) {",
                 f"                    c.pop = POP_{p}; c.idx = j; c.t_a = t; c.lo = lo; c.hi = hi;",
                 f"                    for (int v = 0; v < {p}_VARS; v++) c.xa[v] = xs[v];",
@@ -497,15 +520,15 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
                         if bound and reopen else []),
                       f"{indent}    }}"]
             else:
-                L += [f"{indent}    {q}_Factors F; {self.factors_fn(q)}(P, {tau}, F, 0); double r[MAX_VARS]; {q}_jump_response(P, F, r, 0);",
-                      f"{indent}    add_response(ws.{q}_end.data(), {q}_N, {q}_VARS, wrow, r);"]
+                L += [f"{indent}    {q}_Factors F; {self.factors_fn(q)}(P, {tau}, F, 0); double r[MAX_VARS]; {q}_jump_response(P, F, r, 0);"]
+                if bound:   # the response, what it adds to the bounds of g, and (reopen) the targets searched again
+                    searched = f", ws.{q}_known.data(), ws.{q}_skip.data()" if reopen else ""
+                    L += [f"{indent}    Rise R; {q}_jump_rise(P, {tau}, P.dt, r, R, 0);",
+                          f"{indent}    add_response_rise<{q}_VARS>(ws.{q}_end.data(), {q}_N, wrow, r, ws.{q}_rise.data(), R{searched});"]
+                else:
+                    L.append(f"{indent}    add_response(ws.{q}_end.data(), {q}_N, {q}_VARS, wrow, r);")
                 if integral:
                     L.append(f"{indent}    for (int j = 0; j < {q}_N; j++) ws.acc[j] += wbar * r[{q}_VARS] * wrow[j];")
-                if bound:
-                    L += [f"{indent}    Rise R; {q}_jump_rise(P, {tau}, P.dt, r, R, 0);   // what it adds to the bounds of g",
-                          f"{indent}    add_rise(ws.{q}_rise.data(), {q}_N, wrow, R.pos, R.neg);"]
-                    if reopen:
-                        L += [f"{indent}    reopen(ws.{q}_known.data(), ws.{q}_skip.data(), {q}_N, wrow, R.up, R.down);"]
             L.append(f"{indent}}}")
         return L
 
@@ -557,12 +580,10 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
         elif self.spiking:
             for p in (q for q in self.spiking if not self.het[q]):   # (per-neuron factors are computed in the walk)
                 L += [f"        ws.{p}_seg.resize(ws.step_events.size() + 1);   // {p}: factors of each interval between events",
-                      f"        ws.{p}_segE.resize((ws.step_events.size() + 1) * {p}_TERMS);",
                       "        for (size_t q = 0; q <= ws.step_events.size(); q++) {",
                       "            const double a = q == 0 ? t0 : ws.step_events[q - 1].t;",
                       "            const double b = q == ws.step_events.size() ? t1 : ws.step_events[q].t;",
                       f"            {p}_update_factors(P, b - a, ws.{p}_seg[q], 0);",
-                      f"            {p}_rate_exps(P, b - a, ws.{p}_segE.data() + q * {p}_TERMS, 0);",
                       "        }"]
             L += ["        // 3. the step's spikes, earliest first: a neuron above threshold at the step end is walked",
                   "        //    through the step to its crossing; its reset and outgoing jumps are superposed too.",
@@ -571,16 +592,16 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
 "        while (true) {",
                   "            ws.order.clear();"]
             for p in self.spiking:
-                L += [f"            if ({p}_may_cross(P, ws.{p}_end.data(), ws.{p}_ub.data(), ws.{p}_gs.data(), ws.{p}_gf.data(), "
-                      f"ws.{p}_bend.data(), ws.{p}_rise.data(), ws.{p}_skip.data(), ws.{p}_flags.data()))",
-                      f"                for (int j = 0; j < {p}_N; j++) {{",
-                      f"                    if (!ws.{p}_flags[j]) continue;",
+                L += [f"            {{ const int n_may = {p}_may_cross(P, ws.{p}_end.data(), ws.{p}_ub.data(), ws.{p}_gs.data(), ws.{p}_gf.data(), "
+                      f"ws.{p}_bend.data(), ws.{p}_rise.data(), ws.{p}_skip.data(), ws.{p}_flags.data(), ws.{p}_list.data());",
+                      f"                for (int m = 0; m < n_may; m++) {{",
+                      f"                    const int j = ws.{p}_list[m];",
                       f"                    if (!ws.{p}_known[j]) {{   // walk only neurons whose trajectory changed",
                       f"                        if (!{p}_walk(P, ws, W, j, k, t0, t1, ws.{p}_cand[j])) {{ ws.{p}_skip[j] = 1; continue; }}",
                       f"                        ws.{p}_known[j] = 1;",
                       "                    }",
                       f"                    ws.order.push_back(Pick{{ws.{p}_cand[j].t_a + ws.{p}_cand[j].lo, POP_{p}, j}});",
-                      "                }"]
+                      "                } }"]
             L += ["            // exact times only where needed: in order of interval start, until no later one can be earlier",
                   "            std::sort(ws.order.begin(), ws.order.end(), [](const Pick& a, const Pick& b) { return a.t_a < b.t_a; });",
                   "            double best_t = INFINITY, best_x[MAX_VARS]; int best_pop = -1, best_i = -1;",
@@ -608,10 +629,8 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
             for p in (q for q in self.spiking if not self.het[q]):
                 L += [f"            ws.{p}_seg.insert(ws.{p}_seg.begin() + pos, {p}_Factors());   // split the interval at the spike",
                       f"            {p}_update_factors(P, best_t - before, ws.{p}_seg[pos], 0);",
-                      f"            {p}_update_factors(P, after - best_t, ws.{p}_seg[pos + 1], 0);",
-                      f"            ws.{p}_segE.insert(ws.{p}_segE.begin() + pos * {p}_TERMS, {p}_TERMS, 0.0);",
-                      f"            {p}_rate_exps(P, best_t - before, ws.{p}_segE.data() + pos * {p}_TERMS, 0);",
-                      f"            {p}_rate_exps(P, after - best_t, ws.{p}_segE.data() + (pos + 1) * {p}_TERMS, 0);"]
+                      f"            {p}_update_factors(P, after - best_t, ws.{p}_seg[pos + 1], 0);"]
+
             for p in self.spiking:
                 L += [f"            if (best_pop == POP_{p}) {{",
                       f"                if (++ws.{p}_count[i] > max_spikes) {{",

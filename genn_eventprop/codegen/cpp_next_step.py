@@ -25,9 +25,9 @@ def grid_spikes(ctx) -> List[str]:
     L = ["        // 0. grid spikes: a neuron the deliveries at t0 left above threshold spikes at t0 (delivered at t1)"]
     for p in ctx.spiking:
         L += [f"        std::fill(ws.{p}_skip.begin(), ws.{p}_skip.end(), 0);",
-              f"        if (k > 0 && {p}_any_above(P, ws.{p}_x.data(), ws.{p}_skip.data(), ws.{p}_flags.data()))",
-              f"            for (int i = 0; i < {p}_N; i++) {{",
-              f"                if (!ws.{p}_flags[i]) continue;",
+              f"        for (int m = 0, n_above = k > 0 ? {p}_list_above(P, ws.{p}_x.data(), ws.{p}_skip.data(), ws.{p}_flags.data(), ws.{p}_list.data()) : 0;",
+              "             m < n_above; m++) {",
+              f"                const int i = ws.{p}_list[m];",
               f"                ws.{p}_skip[i] = 1;   // one spike per neuron per step",
               *spike_bookkeeping(ctx, p, "t0", "                "),
               f"                double xs[MAX_VARS];",
@@ -72,10 +72,9 @@ def flow_spikes(ctx) -> List[str]:
          "        //    before t1); the reset and the outgoing jumps are superposed on the end-of-step state"]
     for p in ctx.spiking:
         F = f"ws.{p}_Fdt[{'i' if ctx.het[p] else '0'}]"
-        L += [f"        if ({p}_may_cross(P, ws.{p}_free.data(), ws.{p}_ub.data(), ws.{p}_gs.data(), ws.{p}_gf.data(), "
-              f"ws.{p}_bend.data(), ws.{p}_rise.data(), ws.{p}_skip.data(), ws.{p}_flags.data()))",
-              f"            for (int i = 0; i < {p}_N; i++) {{",
-              f"                if (!ws.{p}_flags[i]) continue;",
+        L += [f"        for (int m = 0, n_may = {p}_may_cross(P, ws.{p}_free.data(), ws.{p}_ub.data(), ws.{p}_gs.data(), "
+              f"ws.{p}_gf.data(), ws.{p}_bend.data(), ws.{p}_rise.data(), ws.{p}_skip.data(), ws.{p}_flags.data(), ws.{p}_list.data()); m < n_may; m++) {{",
+              f"                const int i = ws.{p}_list[m];",
               f"                double xs[MAX_VARS], xe[MAX_VARS], xc[MAX_VARS];",
               f"                for (int v = 0; v < {p}_VARS; v++) xs[v] = ws.{p}_x[v * {p}_N + i];",
               f"                {p}_apply(P, {F}, xs, xe, i);",

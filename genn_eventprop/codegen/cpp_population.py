@@ -111,7 +111,7 @@ class PopulationEmitter:
                                     "k = lambda . q with q = (f(x) - f(x + Delta)) / w"),
                       self.jump_single()]
         if self.pop.spiking:
-            parts += [self.threshold(), self.threshold_rate(), self.any_above(), self.reset_single(),
+            parts += [self.threshold(), self.threshold_rate(), self.list_above(), self.reset_single(),
                       self.spike_jump(), self.reset_adjoint(), self.phantom_jump(), *self.crossing_blocks()]
         for par in self.adj.params:
             parts += self.parameter_blocks(par)
@@ -246,15 +246,13 @@ class PopulationEmitter:
                              f"double {self.p}_threshold_rate(const Params& P, const double* xs)",
                              self.load_single("xs", self.x) + [f"return {print_expr(rate)};"])
 
-    def any_above(self) -> str:
+    def list_above(self) -> str:
         g = self.pop.threshold
-        body = ["int any = 0;"]
-        body += self.loop("i", self.load_state("x") + [f"const int above = ({print_expr(g)} >= 0.0) & !skip[i];",
-                                                       "flags[i] = (unsigned char)above;", "any |= above;"])
-        body += ["return any;"]
-        return self.function(f"{self.p}: flag the neurons with g = {g} >= 0 (not marked skip); returns whether any",
-                             f"int {self.p}_any_above(const Params& P, const scalar* x, const unsigned char* skip, "
-                             "unsigned char* flags)", body, over_neurons=True)
+        body = self.loop("i", self.load_state("x") + [f"flags[i] = (unsigned char)(({print_expr(g)} >= 0.0) & !skip[i]);"])
+        body += [f"return list_flags(flags, {self.N}, list);"]
+        return self.function(f"{self.p}: list (ascending) the neurons with g = {g} >= 0 (not marked skip); returns how many",
+                             f"int {self.p}_list_above(const Params& P, const scalar* x, const unsigned char* skip, "
+                             "unsigned char* flags, int* list)", body, over_neurons=True)
 
     # -- the crossing search: g along the flow as a sum of exponentials (eventprop.ThresholdTerms) ------
     @property
@@ -348,20 +346,21 @@ class PopulationEmitter:
 
     def may_cross(self) -> str:
         g = self.pop.threshold
-        body = ["const double q = 0.125 * P.dt * P.dt;", "int any = 0;"]
+        body = ["const double q = 0.125 * P.dt * P.dt;"]
         body += self.loop("i", self.load_state("x") + [
             f"const double g_end = {print_expr(g)};",
             "const double bound = std::min(ub[i] + (g_end - gf[i]) + rise[i], std::max(gs[i], g_end) + q * bend[i] + rise[i]);",
             "const int may = ((g_end >= 0.0) | (bound >= 0.0)) & !skip[i];",
-            "flags[i] = (unsigned char)may;", "any |= may;"])
-        body += ["return any;"]
+            "flags[i] = (unsigned char)may;"])
+        body += [f"return list_flags(flags, {self.N}, list);"]
         return self.function(
-            f"{self.p}: flag the neurons that may cross in the step: g = {g} >= 0 at its end (state x), or a bound >= 0,\n"
+            f"{self.p}: list (ascending) the neurons that may cross in the step, and return how many: g = {g} >= 0 at its\n"
+            "  end (state x), or a bound >= 0,\n"
             "  the smaller of: the free flow's bound ub plus what the events added to g's end (the rising ones add their\n"
             "  largest there), and the chord over the whole step, max(g(start), g(end)) + bend dt^2 / 8 (rising inputs only\n"
             "  make convex kinks); both plus rise: the events taken out of g's end, and their curvature (jump_rise)",
             f"int {self.p}_may_cross(const Params& P, const scalar* x, const double* ub, const double* gs, const double* gf, "
-            "const double* bend, const double* rise, const unsigned char* skip, unsigned char* flags)",
+            "const double* bend, const double* rise, const unsigned char* skip, unsigned char* flags, int* list)",
             body, over_neurons=True)
 
     def reset_single(self) -> str:

@@ -8,13 +8,15 @@ from sympy.printing.c import C99CodePrinter
 
 
 class ExpressionPrinter(C99CodePrinter):
-    """C99/C++ expressions in double precision: exp(), pow() for non-integer powers, x*x for squares."""
+    """C99/C++ expressions in double precision: exp(), pow() for non-integer powers, small integer powers as
+    products (pow() is a library call per evaluation, and these sit in per-event code)."""
 
     def _print_Pow(self, expr):
         base, exp = expr.as_base_exp()
-        if exp == 2:
+        if exp.is_Integer and 2 <= abs(int(exp)) <= 4:
             b = self.parenthesize(base, sp.printing.precedence.PRECEDENCE["Mul"])
-            return f"({b}*{b})"
+            product = "*".join([b] * abs(int(exp)))
+            return f"({product})" if exp > 0 else f"(1.0/({product}))"
         if exp == -1:
             return f"(1.0/{self.parenthesize(base, sp.printing.precedence.PRECEDENCE['Mul'])})"
         return super()._print_Pow(expr)
