@@ -7,7 +7,8 @@ the native backend runs too, so the two can be compared number for number:
 - neuron update at the grid point t: add the jumps delivered at t (one additional input variable per
   state variable a synaptic jump reaches, `Delta_V`, `Delta_I`, ...); a neuron left above threshold
   spikes at t (a grid spike); then the exact update over the step, searching the free trajectory for its
-  first threshold crossing (safeguarded Newton, as the native code); the spike's exact time is kept in
+  first threshold crossing, even one that falls back below threshold within the step (g bounded over pieces
+  of the step from the pass's ThresholdTerms, then safeguarded Newton, as the native code); the spike's exact time is kept in
   `TSpike` and in a ring of spike times;
 - synapse update at t_k+1, for a spike at t_s of the step before: one synapse group per reached state
   variable adds g * [Phi(t_k+1 - t_s) e]_v to `Delta_v` (GeNN gives one accumulator per synapse group,
