@@ -110,6 +110,7 @@ class ReferenceTrial:
     spike_neurons: np.ndarray
     z: np.ndarray
     loss: float
+    spike_slopes: np.ndarray = None      # dg/dt just before each spike (nan for a grid spike of next_step)
 
 
 class _Group:
@@ -169,6 +170,10 @@ class _Hidden(_Group):
                 found.append((s, n))
         return sorted(found)
 
+    def slope(self, n: int) -> float:
+        """dg/dt of neuron n now: dV/dt - beta da/dt = (I - V) / tau_mem + beta a / tau_adapt."""
+        return (self.I[n] - self.V[n]) / self.tm + self.net.beta * self.a[n] / self.ta
+
     def fire(self, n: int):
         if self.net.reset == "zero":
             self.V[n] = 0.0
@@ -195,7 +200,7 @@ def simulate(net: ReferenceNetwork, times, units, label: int, duration: float, d
     loss = float(np.log(np.exp(z - zmax).sum()) + zmax - z[label])
     st = np.array([s[0] for s in spikes])
     sn = np.array([s[1] for s in spikes], dtype=int)
-    return ReferenceTrial(st, sn, z, loss)
+    return ReferenceTrial(st, sn, z, loss, np.array([s[2] for s in spikes]))
 
 
 def _weight(k: int, dt: float, T: float) -> float:
@@ -225,7 +230,7 @@ def _exact(net, hid, out, acc, spikes, times, units, n_steps, dt, T):
             s, n = crossings[0]
             advance(s)
             t += s
-            spikes.append((t, n))
+            spikes.append((t, n, hid.slope(n)))
             hid.fire(n)
             _send(net, hid, out, n)
             continue
@@ -247,7 +252,7 @@ def _next_step(net, hid, out, acc, spikes, times, units, n_steps, dt, T):
         free = np.ones(net.n_hidden, dtype=bool)
         if k > 0:                                # grid spikes: the deliveries at t0 left them at or above threshold
             for n in np.flatnonzero(hid.g() >= 0.0):
-                spikes.append((t0, n))
+                spikes.append((t0, n, math.nan))
                 hid.fire(n)
                 free[n] = False
                 pending.append((t0, "hid", n))
@@ -256,8 +261,8 @@ def _next_step(net, hid, out, acc, spikes, times, units, n_steps, dt, T):
         out.advance(dt)
         moved = np.ones(net.n_hidden, dtype=bool)
         for s, n in step_spikes:                 # the spiking neuron: to its crossing, reset, on to t1
-            spikes.append((t0 + s, n))
             hid.advance(s, [n])
+            spikes.append((t0 + s, n, hid.slope(n)))
             hid.fire(n)
             hid.advance(dt - s, [n])
             moved[n] = False

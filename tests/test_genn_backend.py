@@ -9,9 +9,11 @@ import sys
 
 import numpy as np
 import pytest
+import sympy as sp
 
 from genn_eventprop.backends.native import NativeBackend
 from genn_eventprop.codegen.genn import emit_genn, render
+from genn_eventprop.codegen.printer import print_expr
 from genn_eventprop.config import load_config
 from genn_eventprop.errors import ConfigError, SpikeBufferOverflow, UserError
 from genn_eventprop.eventprop import derive
@@ -71,6 +73,82 @@ def test_codegen_for_genn_writes_the_model_definitions(tmp_path, build_cache):
     assert "## neuron model GEP_hidden" in text and "## weight_update model GEP_input_to_hidden_to_V" in text
     assert "## weight_update model GEP_input_to_hidden_to_I_copy" in text   # forward only: the V group computes dL/dw
     assert (tmp_path / "code" / "genn_source").is_dir() == HAVE_PYGENN
+
+
+def test_the_genn_crossing_search_finds_every_first_crossing_the_reference_finds(tmp_path):
+    """The search the GeNN neuron code runs (bracket_lines), compiled alone in double precision with a C++ compiler
+    (no pygenn), on adaptive LIF states whose g rises above 0 and falls back within the step, grazes 0 from either
+    side by 1e-9, or crosses at the step end: it brackets the first zero that tests/reference_sim.py isolates by
+    Rolle's theorem, and finds none where there is none."""
+    import ctypes
+    from genn_eventprop.backends.native import find_compiler
+    from genn_eventprop.codegen.genn import NeuronEmitter
+    from reference_sim import first_zero
+    from scipy.optimize import minimize_scalar
+    ir = build_ir(alif_network())
+    pop, adj = ir.populations["hid"], derive(ir)["hid"]
+    emitter = NeuronEmitter(pop, adj, ["V", "I"], ir.readout, "float64")
+    sub0 = {s: sp.Symbol(f"x0_{s.name}") for s in pop.state}
+    names = [s.name for s in pop.params]
+    source = "\n".join(["#include <cmath>", "typedef double scalar;", "using std::exp; using std::fmax; using std::fmin; using std::fmod;",
+                        'extern "C" int search(const double* p, const double* x, double dt, double g_hi, double* out) {',
+                        *(f"    const scalar {n} = p[{k}];" for k, n in enumerate(names)),
+                        *(f"    const scalar x0_{s.name} = x[{k}];" for k, s in enumerate(pop.state)),
+                        f"    const scalar g_lo = {print_expr(pop.threshold.xreplace(sub0))};",
+                        "    int Overflow = 0;",
+                        "    scalar lo = 0.0, hi = dt, cr_ga = g_lo, cr_gb = g_hi;",
+                        "    int cr_found = 0;",
+                        *("    " + line for line in emitter.bracket_lines(sub0)),
+                        "    out[0] = lo; out[1] = hi;",
+                        "    return cr_found + 10 * Overflow;",
+                        "}"])
+    (tmp_path / "search.cpp").write_text(source)
+    subprocess.run([find_compiler(), "-O1", "-shared", "-fPIC", "-o", str(tmp_path / "search.so"), str(tmp_path / "search.cpp")],
+                   check=True)
+    lib = ctypes.CDLL(str(tmp_path / "search.so"))
+    lib.search.restype = ctypes.c_int
+    tm, ts, ta, beta = 10.0, 5.0, 50.0, 0.3
+    rates = np.array([0.0, -1 / tm, -1 / ts, -1 / ta])
+
+    def g_terms(V, a, I, theta):
+        K = I * ts / (ts - tm)
+        return np.array([-theta, V - K, K, -beta * a])
+
+    rng = np.random.default_rng(5)
+    kinds = {"falls back": 0, "ends above": 0, "grazes above": 0, "grazes below": 0, "none": 0}
+    for k in range(400):
+        dt = float(rng.choice([1.0, 2.0, 5.0]))
+        I = rng.uniform(-1.0, 6.0)
+        V, a = I * rng.uniform(0.3, 1.1), rng.uniform(0.0, 2.0)      # V near I: g often peaks inside the step
+        grid = np.linspace(0.0, dt, 2001)
+        g_free = np.exp(np.outer(grid, rates)) @ g_terms(V, a, I, 0.0)   # g + theta along the step
+        j = int(np.argmax(g_free))
+        terms = g_terms(V, a, I, 0.0)
+        found = minimize_scalar(lambda s: -float(np.dot(terms, np.exp(rates * s))), method="bounded",
+                                bounds=(grid[max(j - 1, 0)], grid[min(j + 1, len(grid) - 1)]), options={"xatol": 1e-12})
+        peak = max(float(g_free[j]), -float(found.fun))             # the largest g + theta in the step
+        # theta: g peaks 1e-9 above or below 0, or 0.02 above; g ends 1e-12 above 0; or theta = 1
+        theta = {0: peak - 1e-9, 1: peak + 1e-9, 2: peak - 0.02, 3: float(g_free[-1]) - 1e-12}.get(k % 5, 1.0)
+        if g_free[0] - theta >= 0.0:
+            continue
+        c = g_terms(V, a, I, theta)
+        values = {"tau_mem": tm, "tau_syn": ts, "tau_adapt": ta, "beta": beta, "theta": theta}
+        p = (ctypes.c_double * len(names))(*[values[n] for n in names])
+        x = (ctypes.c_double * 3)(*[{"V": V, "a": a, "I": I}[s.name] for s in pop.state])
+        out = (ctypes.c_double * 2)()
+        g_end = float(np.dot(c, np.exp(rates * dt)))
+        code = lib.search(p, x, ctypes.c_double(dt), ctypes.c_double(g_end), out)
+        expected = first_zero(c, rates, dt)
+        assert code < 10, f"case {k}: the search did not finish"
+        if expected is None:
+            assert code == 0, f"case {k}: a bracket [{out[0]}, {out[1]}] where g stays below 0"
+            kinds["grazes below" if k % 5 == 1 else "none"] += 1
+            continue
+        assert code == 1, f"case {k}: the crossing at {expected} of {dt} ms was missed"
+        assert out[0] - 1e-12 <= expected <= out[1] + 1e-12, f"case {k}: {expected} outside [{out[0]}, {out[1]}]"
+        kinds["falls back" if g_end < 0.0 else "ends above"] += 1
+        kinds["grazes above"] += k % 5 == 0
+    assert min(kinds.values()) >= 10, kinds
 
 
 # -- conformance with the native backend (pygenn) ------------------------------------------------------

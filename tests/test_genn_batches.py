@@ -123,8 +123,6 @@ def adaptive_backends(net, build_cache, tmp_path):
 def test_learned_per_neuron_parameters_of_adaptive_neurons_get_the_native_gradients_for_a_batch(build_cache, tmp_path):
     net = adaptive_network()
     weights, backends = adaptive_backends(net, build_cache, tmp_path)
-    # seed 7: none of up to 49 trials has a crossing that falls back below threshold within a step, which the
-    # GeNN emission does not search for yet (the test below)
     batch = trials(seed=7, n_spikes=8)
     a, b = (x.run_batch(weights, batch, 1.0) for x in backends)
     assert a.spike_counts["hid"].sum() > TRIALS
@@ -133,17 +131,17 @@ def test_learned_per_neuron_parameters_of_adaptive_neurons_get_the_native_gradie
         np.testing.assert_allclose(b.param_grads[label], g, rtol=1e-4, atol=1e-7, err_msg=label)
 
 
-@pytest.mark.xfail(strict=True, reason="the GeNN emission starts its crossing search only from neurons above "
-                                      "threshold at the step end (issue 13): this crossing rises and falls back "
-                                      "within the step at 41.42 ms, and native finds it")
 def test_genn_finds_a_crossing_that_falls_back_below_threshold_within_a_step(build_cache, tmp_path):
+    # g rises above 0 and falls back within the step at 41.42 ms: below threshold at both ends of the step
     net = adaptive_network()
     weights, backends = adaptive_backends(net, build_cache, tmp_path)
     samples = random_samples(seed=4, n=3, n_spikes=8)
     trial = batch_from(one_spike_per_channel_and_step(samples[2:3]))
-    a, b = (x.run_batch(weights, trial, 1.0, compute_gradients=False, record=True) for x in backends)
+    a, b = (x.run_batch(weights, trial, 1.0, record=True) for x in backends)
     assert np.isclose(a.recorded["hid"][0], 41.4231, atol=1e-4).any()   # native's spike inside the step
-    np.testing.assert_array_equal(b.spike_counts["hid"], a.spike_counts["hid"])
+    assert_same_trials(a, b)
+    np.testing.assert_array_equal(b.recorded["hid"][1], a.recorded["hid"][1])
+    np.testing.assert_allclose(b.recorded["hid"][0], a.recorded["hid"][0], rtol=0, atol=1e-4)
 
 
 def test_training_steps_on_batches_lower_the_loss_as_on_native(build_cache, tmp_path):

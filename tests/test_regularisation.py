@@ -86,3 +86,55 @@ def test_same_length_gives_every_trial_the_datasets_latest_spike_on_the_grid():
     latest = max(float(t[-1]) for t in train.times if len(t))
     batch = make_trial_batch(cfg, train, [0, 1, 2])
     assert np.all(batch.durations == np.ceil(latest / 2.0) * 2.0)
+
+
+def test_published_regulariser_of_adaptive_neurons_is_the_gradient_of_its_equivalent_loss(tmp_path):
+    """The regulariser adds R g_x^T to the adjoint just before each spike (R from the spike counts, which small weight
+    changes keep), the jump that dL/dt_s = -R g'(t_s-) makes: EventProp's gradient with it is the gradient of
+    L - sum_s R_s g'_s t_s(w), g'_s the slope of g before spike s at the weights checked. For adaptive LIF,
+    g = V - theta - beta a: the adaptation's adjoint gets -beta R, and g' = (I - V) / tau_mem + beta a / tau_adapt.
+    The derivative is taken from tests/reference_sim.py, which shares nothing with the pass."""
+    from reference_sim import ReferenceNetwork, simulate
+    from genn_eventprop.models import AdaptiveLeakyIntegrateFire, ExponentialSynapse, LeakyIntegrate, SpikeInput, SumExp
+    from genn_eventprop.network import Connection, Network, Normal, Population
+    n_in, n_hid, n_out, duration, dt = 6, 5, 3, 60.0, 1.0
+    net = Network([Population("inp", n_in, SpikeInput()),
+                   Population("hid", n_hid, AdaptiveLeakyIntegrateFire(tau_mem=10.0, tau_adapt=50.0, beta=0.3),
+                              ExponentialSynapse(5.0)),
+                   Population("out", n_out, LeakyIntegrate(tau_mem=20.0), ExponentialSynapse(5.0))],
+                  [Connection("inp", "hid", Normal()), Connection("hid", "out", Normal())], "out", SumExp())
+    backend = NativeBackend(net, precision="float64", threads=1, cache_dir=str(tmp_path))
+    rng = np.random.default_rng(11)
+    weights = {"inp_to_hid": rng.normal(0.9, 0.4, (n_in, n_hid)), "hid_to_out": rng.normal(0.0, 1.0, (n_hid, n_out))}
+    n = 60
+    times, units, label = rng.uniform(0.0, duration - 5.0, n), rng.integers(0, n_in, n), 1
+
+    def reference(w):
+        return simulate(ReferenceNetwork(w["inp_to_hid"], w["hid_to_out"], None, beta=0.3), times, units, label,
+                        duration, dt)
+
+    base = reference(weights)
+    counts = np.bincount(base.spike_neurons, minlength=n_hid)
+    assert counts.min() >= 2 and base.spike_times.size >= 15
+    lam, nu, scale = 2e-4, 3.5, 100.0          # one trial: R = scale lam (count - nu), both signs here
+    R = scale * lam * (counts[base.spike_neurons] - nu)
+    frozen = R * base.spike_slopes             # R_s g'_s at the weights checked
+
+    def effective(s):
+        r = reference({k: w + s * direction[k] for k, w in weights.items()})
+        assert np.array_equal(r.spike_neurons, base.spike_neurons)
+        return r.loss - float(frozen @ r.spike_times)
+
+    direction = {k: rng.normal(size=w.shape) for k, w in weights.items()}
+    h = 1e-5
+    fd = (8 * (effective(h / 2) - effective(-h / 2)) - (effective(h) - effective(-h))) / (6 * h)
+    backend.set_regularisation("hid", lambda_upper=lam, nu_upper=nu, lambda_lower=lam, convention="published",
+                               scale=scale)
+    batch = batch_from([(times, units, label)], duration)
+    with_reg = backend.run_batch(weights, batch, dt, loss_scale=1.0)
+    backend.set_regularisation("hid")
+    plain = backend.run_batch(weights, batch, dt, loss_scale=1.0)
+    eventprop = sum(float((with_reg.grads[k] * d).sum()) for k, d in direction.items())
+    without = sum(float((plain.grads[k] * d).sum()) for k, d in direction.items())
+    assert abs(eventprop - without) > 1e-2 * abs(without)      # the regulariser matters here
+    assert abs(eventprop - fd) <= 1e-6 * abs(fd), (eventprop, fd, without)

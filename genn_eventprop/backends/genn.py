@@ -386,8 +386,15 @@ class GeNNBackend:
             if self.ir.readout.kind == "integral":   # z = (1/T) integral w(t) V dt; max: z = the maximum itself
                 z[first:first + count] /= lengths[:, None]
             for p in spiking:
-                if self._read(p, "Overflow")[:count].any():
-                    b, i = np.argwhere(self._read(p, "Overflow")[:count])[0]
+                flags = self._read(p, "Overflow")[:count]
+                if (flags == 2).any():   # codegen/genn.py, bracket_lines: the search's loop bound was reached
+                    b, i = np.argwhere(flags == 2)[0]
+                    raise UserError(
+                        f"neuron {i} of population '{p}' in trial {first + b} of the batch: the threshold-crossing "
+                        "search did not finish within its bounded number of pieces (a threshold function grazing 0 "
+                        "over a long stretch of a step); use backend: native, or please report it")
+                if flags.any():
+                    b, i = np.argwhere(flags)[0]
                     raise SpikeBufferOverflow(
                         f"neuron {i} of population '{p}' fired more than max_spikes={self.max_spikes} spikes in trial "
                         f"{first + b} of the batch; raise train.max_spikes (e.g. --set train.max_spikes="

@@ -7,7 +7,8 @@ the native backend runs too, so the two can be compared number for number:
 - neuron update at the grid point t: add the jumps delivered at t (one additional input variable per
   state variable a synaptic jump reaches, `Delta_V`, `Delta_I`, ...); a neuron left above threshold
   spikes at t (a grid spike); then the exact update over the step, searching the free trajectory for its
-  first threshold crossing (safeguarded Newton, as the native code); the spike's exact time is kept in
+  first threshold crossing, even one that falls back below threshold within the step (g bounded over pieces
+  of the step from the pass's ThresholdTerms, then safeguarded Newton, as the native code); the spike's exact time is kept in
   `TSpike` and in a ring of spike times;
 - synapse update at t_k+1, for a spike at t_s of the step before: one synapse group per reached state
   variable adds g * [Phi(t_k+1 - t_s) e]_v to `Delta_v` (GeNN gives one accumulator per synapse group,
@@ -18,6 +19,7 @@ Everything here is a plain dict of strings and names; backends/genn.py turns it 
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Dict, List, Tuple
 
@@ -144,9 +146,16 @@ class NeuronEmitter:
             gs = pop.threshold.subs(dict(zip(x, xs)))
             rate = (sp.Matrix([pop.threshold]).jacobian(x) * pop.flow)[0].subs(dict(zip(x, xs)))
             L += [f"const scalar g_lo = {_p(g0)}, g_hi = {_p(g1)};",
-                  "if (Spiked == 0 && g_lo < 0.0 && g_hi >= 0.0) {   // a crossing of the free trajectory in the step",
-                  "    // safeguarded Newton search for g(x(s)) = 0 in (0, dt], from linear interpolation",
-                  "    scalar lo = 0.0, hi = dt, s = dt * (-g_lo) / (g_hi - g_lo);",
+                  "// the first crossing of the free trajectory in the step, even one that falls back below threshold:",
+                  "// a bracket [lo, hi] with g(lo) = cr_ga < 0 <= g(hi) = cr_gb",
+                  "scalar lo = 0.0, hi = dt, cr_ga = g_lo, cr_gb = g_hi;",
+                  "int cr_found = 0;",
+                  "if (Spiked == 0 && g_lo < 0.0) {",
+                  *_block(self.bracket_lines(sub0)),
+                  "}",
+                  "if (cr_found != 0) {",
+                  "    // safeguarded Newton search for g(x(s)) = 0 in the bracket, from linear interpolation",
+                  "    scalar s = lo + (hi - lo) * (-cr_ga) / (cr_gb - cr_ga);",
                   "    for (int it = 0; it < 40; it++) {",
                   *_block(self.assign([f"xs_{n}" for n in names], self.update(x0, S)), "        "),
                   f"        const scalar gs = {_p(gs)};",
@@ -167,6 +176,53 @@ class NeuronEmitter:
                                       self.update([sp.Symbol(f"xr_{n}") for n in names], DT - S), declare=False)),
                   "}"]
         L += [f"{n} = x1_{n};" for n in names]
+        return L
+
+    def bracket_lines(self, sub0) -> List[str]:
+        """The bracket of the first crossing in (0, dt] of g along the free trajectory from x0, which the pass wrote
+        as c0 + sum_k c_k exp(r_k s) (eventprop.ThresholdTerms); none is missed, even one that rises above 0 and
+        falls back within the step. Each term is monotone, so on a piece [a, b] the sum is below c0 plus each term
+        at its larger end, and below the chord plus bend (b - a)^2 / 8 (g'' >= -bend there); g' is above each
+        term's slope at its smaller end, and above g'(a) - bend (b - a). A piece whose bound is below 0 holds no
+        crossing; one that ends at or above 0 with g' > 0 holds exactly one; any other is halved, the earlier half
+        first. GeNN's code has no arrays, so the pieces are the dyadic intervals [i h, (i + 1) h], h = dt / 2^level,
+        visited depth first by their index i: after a piece is ruled out, i + 1 is the next, one level up for as long
+        as i + 1 is even. Pieces narrower than the Newton tolerance are not halved; the loop is bounded, and a search
+        that has not finished within it sets Overflow = 2 (the backend reports it)."""
+        ct = self.adj.crossing
+        M = len(ct.rates)
+        c = [f"cr_c{k}" for k in range(M)]
+        r = [f"cr_r{k}" for k in range(M)]
+        value = " + ".join(["cr_c"] + [f"{c[k]} * exp({r[k]} * cr_b)" for k in range(M)])
+        levels = int(math.ceil(math.log2(1.0 / float(self.tol)))) + 2     # pieces are at most tol (1 + dt) after these
+        cap = 16 * (M + 1) * levels
+        L = ["// g(x(s)) = cr_c + sum_k cr_ck exp(cr_rk s) from the state at t (eventprop.ThresholdTerms)",
+             f"const scalar cr_c = {_p(ct.constant.xreplace(sub0))};",
+             *(f"const scalar {c[k]} = {_p(e.xreplace(sub0))}, {r[k]} = {_p(rk)};"
+               for k, (e, rk) in enumerate(zip(ct.coefficients, ct.rates))),
+             f"const scalar cr_tiny = {self.tol} * (1.0 + dt);",
+             "scalar cr_h = dt, cr_i = 0.0, cr_fa = g_lo;   // the piece [cr_a, cr_b] = [i h, (i + 1) h]; g = cr_fa at cr_a",
+             f"for (int cr_it = 0; cr_it < {cap}; cr_it++) {{",
+             "    const scalar cr_a = cr_i * cr_h, cr_b = (cr_i + 1.0) * cr_h;",
+             f"    const scalar cr_fb = (cr_b >= dt) ? g_hi : {value};",
+             "    scalar cr_up = cr_c, cr_slope = 0.0, cr_curv = 0.0, cr_slope_a = 0.0;   // bounds of g, g' and g'' on the piece"]
+        for k in range(M):
+            L += [f"    {{ const scalar cr_ta = {c[k]} * exp({r[k]} * cr_a), cr_tb = {c[k]} * exp({r[k]} * cr_b);",
+                  f"      cr_up += fmax(cr_ta, cr_tb); cr_slope += fmin(cr_ta * {r[k]}, cr_tb * {r[k]});",
+                  f"      cr_curv += fmin(cr_ta, cr_tb) * {r[k]} * {r[k]}; cr_slope_a += cr_ta * {r[k]}; }}"]
+        L += ["    const scalar cr_bend = fmax(0.0, -cr_curv);",
+              "    cr_up = fmin(cr_up, fmax(cr_fa, cr_fb) + 0.125 * cr_h * cr_h * cr_bend);",
+              "    cr_slope = fmax(cr_slope, cr_slope_a - cr_h * cr_bend);",
+              "    if (cr_fb >= 0.0 && (cr_slope > 0.0 || cr_h <= cr_tiny)) {   // exactly one crossing in the piece (or within rounding)",
+              "        lo = cr_a; hi = cr_b; cr_ga = cr_fa; cr_gb = cr_fb; cr_found = 1; break;",
+              "    }",
+              "    if (cr_fb >= 0.0 || (cr_up >= 0.0 && cr_h > cr_tiny)) { cr_h *= 0.5; cr_i *= 2.0; continue; }   // halve: the earlier half next",
+              "    // ruled out: on to the next piece, one level up for every level whose later half this piece ended",
+              "    cr_fa = cr_fb; cr_i += 1.0;",
+              f"    for (int cr_k = 0; cr_k < {levels + 8} && cr_h < dt && fmod(cr_i, 2.0) == 0.0; cr_k++) {{ cr_i *= 0.5; cr_h *= 2.0; }}",
+              "    if (cr_h >= dt) { break; }   // back at the whole step: no crossing",
+              "}",
+              "if (cr_found == 0 && cr_h < dt && Overflow == 0) { Overflow = 2; }   // the loop ended before the search did"]
         return L
 
     def spike_lines(self, when: str, grid: bool) -> List[str]:
