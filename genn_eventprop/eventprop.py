@@ -59,6 +59,18 @@ class AdjointIR:
     error_direction: Optional[sp.Matrix] = None   # q: error factor = lambda . q
     params: List["ParameterAdjoint"] = field(default_factory=list)   # learnable parameters, in order
     crossing: Optional["ThresholdTerms"] = None   # spiking populations: g along the flow, for the crossing search
+    spike: Optional["SpikeTerms"] = None          # spiking populations: the derivatives the spike code prints
+
+
+@dataclass
+class SpikeTerms:
+    """The derivatives of threshold g and reset h that code around a spike prints (the generators derive none)."""
+
+    threshold_grad: sp.Matrix     # g_x, a row
+    threshold_rate: sp.Expr       # dg/dt = g_x . f(x): the Newton search's slope, and the spike jump's denominator
+    reset_jacobian: sp.Matrix     # h_x
+    reset_change: sp.Matrix       # h(x) - x: what a reset adds to the state
+    reset_adjoint: sp.Matrix      # h_x^T lambda: the adjoint across a spike whose time cannot move (a grid spike)
 
 
 @dataclass
@@ -77,6 +89,8 @@ class ThresholdTerms:
     coefficients: List[sp.Expr]   # c_k, affine in the state x0 (its symbols)
     constant: sp.Expr             # c0
     jump: List[sp.Expr]           # d_k: the terms of a unit synaptic jump's effect on g
+    jump_curvature: List[sp.Expr] = field(default_factory=list)   # d_k r_k^2: the terms of that effect's g''
+    jump_slope: sp.Expr = sp.Integer(0)   # g_x A e: that effect's g' just after the jump
 
 
 @dataclass
@@ -94,6 +108,7 @@ class ParameterAdjoint:
     dPhi: sp.Matrix                  # dPhi(tau)/dp
     dPsi: Optional[sp.Matrix]        # dPsi(tau)/dp (readout populations)
     spike_term: Optional[sp.Expr]    # explicit dL/dp at an own spike, in lambda+, x-, E, R
+    reset_term: Optional[sp.Expr] = None   # lambda+ . dh/dp: dL/dp at a spike whose time cannot move (grid spike)
 
 
 def _who(pop: PopulationIR) -> str:
@@ -168,7 +183,8 @@ def threshold_terms(pop: PopulationIR, form: LinearForm, e: Optional[sp.Matrix])
     if e is not None:
         at_e, at_0 = dict(zip(x, e)), {s: 0 for s in x}
         jump = [sp.simplify(c.subs(at_e, simultaneous=True) - c.subs(at_0, simultaneous=True)) for c in coefficients]
-    return ThresholdTerms(rates, coefficients, constant, jump)
+    slope = (u * form.A * e)[0] if e is not None else sp.Integer(0)
+    return ThresholdTerms(rates, coefficients, constant, jump, [d * r * r for d, r in zip(jump, rates)], slope)
 
 
 def _check_threshold_terms(pop: PopulationIR, prop: Propagator, form: LinearForm, terms: ThresholdTerms):
@@ -229,6 +245,12 @@ def _spike_terms(pop: PopulationIR, lam: List[sp.Symbol]):
     return g_x, h_x, own, slope
 
 
+def spike_terms(pop: PopulationIR, lam: List[sp.Symbol]) -> SpikeTerms:
+    g_x, h_x, _, slope = _spike_terms(pop, lam)
+    x = sp.Matrix(pop.state)
+    return SpikeTerms(g_x, slope, h_x, pop.reset - x, h_x.T * sp.Matrix(lam))
+
+
 def spike_jump(pop: PopulationIR, lam: List[sp.Symbol]) -> sp.Matrix:
     g_x, h_x, own, slope = _spike_terms(pop, lam)
     new = h_x.T * sp.Matrix(lam) - g_x.T * (own + E) / slope + R * g_x.T
@@ -258,14 +280,14 @@ def derive_parameter(pop: PopulationIR, form: LinearForm, prop: Propagator, lam:
         raise ConfigError(f"{_who(pop)}: {name} does not affect the dynamics, so it has no gradient")
     dPhi = prop.Phi.diff(p).applyfunc(sp.simplify)
     dPsi = prop.Psi.diff(p).applyfunc(sp.simplify) if pop.readout is not None else None
-    term = None
+    term = reset_term = None
     if pop.spiking:
         g_x, h_x, own, slope = _spike_terms(pop, lam)
         g_p = sp.diff(pop.threshold, p)
-        h_p = pop.reset.diff(p)
+        reset_term = (sp.Matrix(lam).T * pop.reset.diff(p))[0]
         # a shift of the threshold moves the spike by -g_p/slope; a reset depending on p jumps by h_p
-        term = sp.simplify(-g_p * (own + E) / slope + (sp.Matrix(lam).T * h_p)[0] + R * g_p)
-    return ParameterAdjoint(p, dPhi, dPsi, term)
+        term = sp.simplify(-g_p * (own + E) / slope + reset_term + R * g_p)
+    return ParameterAdjoint(p, dPhi, dPsi, term, reset_term)
 
 
 def synaptic_factors(pop: PopulationIR, lam: List[sp.Symbol]):
@@ -318,7 +340,8 @@ def derive_population(pop: PopulationIR) -> AdjointIR:
         crossing = threshold_terms(pop, form, e)
         _check_threshold_terms(pop, prop, form, crossing)
     params = [derive_parameter(pop, form, prop, lam, name) for name in pop.learn]
-    return AdjointIR(pop.name, lam, form, prop, drive, jump, grad, error, e, q, params, crossing)
+    spike = spike_terms(pop, lam) if pop.spiking else None
+    return AdjointIR(pop.name, lam, form, prop, drive, jump, grad, error, e, q, params, crossing, spike)
 
 
 def derive(ir: NetworkIR) -> Dict[str, AdjointIR]:

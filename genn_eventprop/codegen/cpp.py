@@ -20,6 +20,7 @@ from typing import Dict, List
 
 from genn_eventprop.codegen import cpp_next_step as next_step
 from genn_eventprop.codegen.cpp_population import PopulationEmitter
+from genn_eventprop.codegen.newton import newton_lines
 from genn_eventprop.codegen.printer import print_expr
 from genn_eventprop.errors import ConfigError
 from genn_eventprop.eventprop import AdjointIR
@@ -37,19 +38,7 @@ static double crossing_time(const Params& P, const double* x0, double tau, doubl
     double lo = 0.0, hi = tau;
     double s = tau * (-g_lo) / (g_hi - g_lo);       // start from linear interpolation
     double xs[MAX_VARS];
-    // Stop at a step below 1e-13 of the interval: Newton converges quadratically, so only rounding is left.
-    for (int it = 0; it < 40; it++) {
-        state_at(P, s, x0, xs, i);
-        const double gs = g(P, xs, i);
-        if (gs == 0.0) break;
-        if (gs > 0.0) hi = s; else lo = s;
-        const double rate = g_rate(P, xs, i);
-        double next = (rate != 0.0) ? s - gs / rate : 0.5 * (lo + hi);
-        if (!(next > lo && next < hi)) next = 0.5 * (lo + hi);   // Newton left the bracket: bisect
-        const bool done = std::fabs(next - s) <= 1e-13 * (1.0 + tau) || hi - lo <= 1e-13 * (1.0 + tau);
-        s = next;
-        if (done) break;
-    }
+NEWTON_SEARCH
     return s;
 }
 
@@ -299,7 +288,9 @@ def emit_cpp(ir: NetworkIR, adjoint: Dict[str, AdjointIR], precision: str = "flo
         "    Params P;", *(f"    P.{n} = {'p + ' if n in sizes else 'p['}{param_offset[n]}{'' if n in sizes else ']'};"
                            for n in param_names), "    P.dt = dt;",
         "    return P;", "}",
-        RUNTIME,
+        RUNTIME.replace("NEWTON_SEARCH", "\n".join(   # the search runs in double whatever the model's precision
+            "    " + line for line in newton_lines("double", "float64", "tau", ["state_at(P, s, x0, xs, i);"],
+                                                   "g(P, xs, i)", "g_rate(P, xs, i)", fabs="std::fabs"))),
         f"static const int {inp.name}_N = {inp.size};   // input population {inp.name} (SpikeInput)",
         *(f"static const long long W_{c.name} = {offsets[c.name]};   // weights [{c.pre}, {c.post}] start here"
           for c in net.connections),

@@ -241,7 +241,7 @@ class PopulationEmitter:
                              self.load_single("xs", self.x) + [f"return {print_expr(g)};"])
 
     def threshold_rate(self) -> str:
-        rate = (sp.Matrix([self.pop.threshold]).jacobian(self.x) * self.pop.flow)[0]
+        rate = self.adj.spike.threshold_rate
         return self.function(f"{self.p}: dg/dt = g_x . f = {rate}",
                              f"double {self.p}_threshold_rate(const Params& P, const double* xs)",
                              self.load_single("xs", self.x) + [f"return {print_expr(rate)};"])
@@ -280,17 +280,16 @@ class PopulationEmitter:
 
     def jump_rise(self, ct) -> str:
         """What one synaptic event may add to the bound of a target over the rest of the step (see may_cross)."""
-        u = sp.Matrix([self.pop.threshold]).jacobian(self.x)
+        u = self.adj.spike.threshold_grad
         h_end = " + ".join(f"({print_expr(u[v])}) * r[{v}]" for v in range(self.n_vars) if u[v] != 0) or "0.0"
         body = [f"const double end = {h_end};   // h(s) = g_x . Phi(s) e", "double bend_down = 0.0, bend_up = 0.0;"]
-        for k, (d, r) in enumerate(zip(ct.jump, ct.rates)):
+        for d, r, curvature in zip(ct.jump, ct.rates, ct.jump_curvature):
             if d == 0:
                 continue
             decay = "1.0" if r.is_nonpositive else f"std::max(1.0, {print_expr(sp.exp(r * sp.Symbol('s')))})"
-            body += [f"{{ const double c = ({print_expr(d)}) * ({print_expr(r * r)}) * {decay};   // d_k r_k^2, at its largest",
+            body += [f"{{ const double c = ({print_expr(curvature)}) * {decay};   // d_k r_k^2, at its largest",
                      "  if (c < 0.0) bend_down -= c; else bend_up += c; }"]
-        slope0 = (u * self.adj.linear.A * self.adj.jump_direction)[0]
-        body += [f"const double slope0 = {print_expr(slope0)};   // h'(0) = g_x A e",
+        body += [f"const double slope0 = {print_expr(ct.jump_slope)};   // h'(0) = g_x A e",
                  "const double q = 0.125 * dt * dt;   // curvature enters the bound times dt^2 / 8",
                  "if (slope0 - s * bend_down >= 0.0) {   // h rises on [0, s]: 0 <= h <= h(s)",
                  "    R = Rise{q * bend_down, -end - q * bend_up, end, 0.0}; return;",
@@ -319,7 +318,7 @@ class PopulationEmitter:
         g0 = print_expr(self.pop.threshold)
         at_end = {s: sp.Symbol(f"{s.name}_end") for s in self.x}
         g1 = print_expr(self.pop.threshold.xreplace(at_end))
-        rate = (sp.Matrix([self.pop.threshold]).jacobian(self.x) * self.pop.flow)[0]
+        rate = self.adj.spike.threshold_rate
         body = self.loop("i", self.load_state("x") + [f"const double {s.name}_end = end[{v} * {self.N} + i];"
                                                       for v, s in enumerate(self.x)] + coef + [
             "const double term = c_const" + "".join(f" + std::max(c{k}, c{k} * {E(k)})" for k in range(M)) + ";",
@@ -371,18 +370,16 @@ class PopulationEmitter:
 
     def reset_adjoint(self) -> str:
         """A spike whose time cannot move (delivery next_step: on a grid point): the adjoint only sees the reset."""
-        h_x = self.pop.reset.jacobian(self.x)
-        lam = sp.Matrix([sp.Symbol(f"l[{v}]") for v in range(self.n_vars)])
+        lam = {l: sp.Symbol(f"l[{v}]") for v, l in enumerate(self.adj.lam)}
         body = self.load_single("xm", self.x) + [f"double l[MAX_VARS]; for (int v = 0; v < {self.p}_VARS; v++) l[v] = lam[v];"]
-        body += print_assignments([f"lam[{v}]" for v in range(self.n_vars)], list(h_x.T * lam))
+        body += print_assignments([f"lam[{v}]" for v in range(self.n_vars)], list(self.adj.spike.reset_adjoint.xreplace(lam)))
         return self.function(f"{self.p}: adjoint of the reset alone (a spike pinned to a grid point): lambda- = h_x^T lambda+",
                              f"void {self.p}_reset_adjoint(const Params& P, double* lam, const double* xm)", body)
 
     def phantom_jump(self) -> str:
         """A spike that did not happen, at the end of the trial (first-spike readout): the jump term with
         its slope held above a floor, so that dL/dt reaches the adjoint with the sign that makes it fire."""
-        g_x = sp.Matrix([self.pop.threshold]).jacobian(self.x)
-        slope = (g_x * self.pop.flow)[0]
+        g_x, slope = self.adj.spike.threshold_grad, self.adj.spike.threshold_rate
         body = self.load_single("xm", self.x) + [f"const double slope = std::max({print_expr(slope)}, 1e-3);"]
         body += [f"lam[{v}] -= ({print_expr(g_x[v])}) * E / slope;" for v in range(self.n_vars) if g_x[v] != 0]
         return self.function(f"{self.p}: phantom spike at the trial's end: lambda -= g_x^T E / max(g_x . f, 1e-3)",
@@ -447,7 +444,7 @@ class PopulationEmitter:
             f"const scalar* lam{', const double* drive' if driven else ''})",
             body + self.loop("i", loop, factors=True), over_neurons=True))
         if self.pop.spiking:
-            h_p = (sp.Matrix(self.adj.lam).T * self.pop.reset.diff(par.symbol))[0]
+            h_p = par.reset_term
             out.append(self.function(
                 f"{self.p}: dL/d{name} at a spike pinned to a grid point (delivery next_step): lambda+ . dh/d{name}",
                 f"double {self.p}_grid_param_{name}(const Params& P, const double* lam, const double* xm)",

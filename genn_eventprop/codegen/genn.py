@@ -25,6 +25,7 @@ from typing import Dict, List, Tuple
 
 import sympy as sp
 
+from genn_eventprop.codegen.newton import TOLERANCE, newton_lines
 from genn_eventprop.codegen.printer import print_expr
 from genn_eventprop.errors import ConfigError
 from genn_eventprop.eventprop import AdjointIR
@@ -98,7 +99,8 @@ class NeuronEmitter:
     def __init__(self, pop: PopulationIR, adj: AdjointIR, delivered: List[str], readout, precision: str):
         self.pop, self.adj, self.delivered, self.readout = pop, adj, delivered, readout
         self.x = pop.state
-        self.tol = "1e-13" if precision == "float64" else "1e-6"
+        self.precision = precision
+        self.tol = TOLERANCE[precision]   # the Newton search's, which the bracket search shares
 
     def update(self, x0: List[sp.Symbol], length) -> sp.Matrix:
         """x(length) = Phi(length) x0 + Psi(length) b, from the exact propagator."""
@@ -144,7 +146,7 @@ class NeuronEmitter:
             g1 = pop.threshold.subs(dict(zip(x, [sp.Symbol(f"x1_{n}") for n in names])))
             xs = [sp.Symbol(f"xs_{n}") for n in names]
             gs = pop.threshold.subs(dict(zip(x, xs)))
-            rate = (sp.Matrix([pop.threshold]).jacobian(x) * pop.flow)[0].subs(dict(zip(x, xs)))
+            rate = self.adj.spike.threshold_rate.subs(dict(zip(x, xs)))
             L += [f"const scalar g_lo = {_p(g0)}, g_hi = {_p(g1)};",
                   "// the first crossing of the free trajectory in the step, even one that falls back below threshold:",
                   "// a bracket [lo, hi] with g(lo) = cr_ga < 0 <= g(hi) = cr_gb",
@@ -156,18 +158,8 @@ class NeuronEmitter:
                   "if (cr_found != 0) {",
                   "    // safeguarded Newton search for g(x(s)) = 0 in the bracket, from linear interpolation",
                   "    scalar s = lo + (hi - lo) * (-cr_ga) / (cr_gb - cr_ga);",
-                  "    for (int it = 0; it < 40; it++) {",
-                  *_block(self.assign([f"xs_{n}" for n in names], self.update(x0, S)), "        "),
-                  f"        const scalar gs = {_p(gs)};",
-                  "        if (gs == 0.0) { break; }",
-                  "        if (gs > 0.0) { hi = s; } else { lo = s; }",
-                  f"        const scalar rate = {_p(rate)};",
-                  "        scalar next = (rate != 0.0) ? s - gs / rate : 0.5 * (lo + hi);",
-                  "        if (!(next > lo && next < hi)) { next = 0.5 * (lo + hi); }",
-                  f"        const bool done = fabs(next - s) <= {self.tol} * (1.0 + dt) || hi - lo <= {self.tol} * (1.0 + dt);",
-                  "        s = next;",
-                  "        if (done) { break; }",
-                  "    }",
+                  *_block(newton_lines("scalar", self.precision, "dt",
+                                       self.assign([f"xs_{n}" for n in names], self.update(x0, S)), _p(gs), _p(rate))),
                   *_block(self.assign(names, self.update(x0, S), declare=False)),
                   *_block(self.spike_lines("t + s", grid=False)),
                   "    // the rest of the step from the reset state",
@@ -285,17 +277,16 @@ class NeuronEmitter:
             dl = sp.Matrix([sp.Symbol(f"dl_{s.name}") for s in self.x])
             xm = {s: sp.Symbol(f"BackX_{s.name}") for s in self.x}
             jump = adj.spike_jump.subs({**dict(zip(lam, lp)), **xm}, simultaneous=True)
-            h_x = pop.reset.jacobian(self.x).subs(xm, simultaneous=True)
-            grid_jump = h_x.T * lp
+            grid_jump = adj.spike.reset_adjoint.subs({**dict(zip(lam, lp)), **xm}, simultaneous=True)
             L += ["    if (BackSpike != 0) {   // its own spike in this interval, at BackT",
                   "        const scalar E = ErrorIn;   // dL/dt_s through its targets",
                   "        const scalar R = (RegLU * fmax(Count - RegNU, 0.0) - RegLL * fmax(RegNL - Count, 0.0)) * RegScale;",
                   *(f"        const scalar lp_{s.name} = {_p(e)};" for s, e in zip(self.x, (prop.Phi.T * l1).subs(tau, DT - t_s)))]
             for par, name, q1 in params:   # Q at the spike, the reset's jump in the state, the explicit terms
                 qs = (prop.Phi.T * q1 + par.dPhi.T * l1).subs(tau, DT - t_s)
-                reset_change = (pop.reset - sp.Matrix(self.x)).subs(xm, simultaneous=True)
+                reset_change = adj.spike.reset_change.subs(xm, simultaneous=True)
                 own = (qs.T * reset_change)[0]
-                h_p = (lp.T * pop.reset.diff(par.symbol).subs(xm, simultaneous=True))[0]
+                h_p = par.reset_term.subs({**dict(zip(lam, lp)), **xm}, simultaneous=True)
                 explicit = par.spike_term.subs({**dict(zip(lam, lp)), **xm}, simultaneous=True) if par.spike_term is not None else 0
                 L += [f"        G_{name} += {_p(own)};   // Q(t_s) . (h(x-) - x-)",
                       f"        G_{name} += (BackGrid != 0.0) ? ({_p(h_p)}) : ({_p(explicit)});"]
