@@ -22,6 +22,7 @@ import sympy as sp
 
 from genn_eventprop.codegen.cpp import EmittedProgram, emit_cpp
 from genn_eventprop.errors import ConfigError, SpikeBufferOverflow, UserError
+from genn_eventprop.files import atomic_output, atomic_write_text
 from genn_eventprop.eventprop import derive
 from genn_eventprop.integrate import tau as tau_symbol
 from genn_eventprop.ir import build_ir
@@ -72,16 +73,14 @@ def build_shared_library(source: str, cache_dir: Optional[str] = None) -> BuildI
         return BuildInfo(lib_path, True, time.perf_counter() - start)
     with tempfile.TemporaryDirectory(dir=cache_dir) as tmp:
         src = os.path.join(tmp, "network.cpp")
-        with open(src, "w") as f:
+        with open(src, "w") as f:   # the compiler's input, removed with the folder
             f.write(source)
-        out = os.path.join(tmp, "network.so")
-        proc = subprocess.run([cxx, *CXX_FLAGS, src, "-o", out], capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise RuntimeError(f"the generated C++ did not compile (a bug in genn-eventprop; please report it):\n"
-                               f"{proc.stderr[-4000:]}")
-        os.replace(out, lib_path)   # atomic: a concurrent build of the same key is harmless
-        with open(os.path.join(cache_dir, f"gep_{key}.cpp"), "w") as f:
-            f.write(source)
+        with atomic_output(lib_path) as out:   # a concurrent build of the same key is harmless
+            proc = subprocess.run([cxx, *CXX_FLAGS, src, "-o", out], capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise RuntimeError(f"the generated C++ did not compile (a bug in genn-eventprop; please report "
+                                   f"it):\n{proc.stderr[-4000:]}")
+    atomic_write_text(os.path.join(cache_dir, f"gep_{key}.cpp"), source)
     return BuildInfo(lib_path, False, time.perf_counter() - start)
 
 
