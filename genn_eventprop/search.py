@@ -535,7 +535,7 @@ def trial_config(cfg: SearchConfig, params: dict, extra: List[str] = ()):
 def _cv_splits(cfg: SearchConfig, tcfg):
     """None for a plain train/validation split, else one Splits per fold (k-fold or leave-one-speaker-out)."""
     import numpy as np
-    from genn_eventprop.pipeline import Splits, load_data
+    from genn_eventprop.data.load import Splits, load_data
     cv = cfg.cross_validation
     kind = cv.get("kind", "none")
     if kind == "none":

@@ -17,11 +17,12 @@ from typing import Callable, Dict, List, Optional
 
 import numpy as np
 
-from genn_eventprop.builder import hidden_names
+from genn_eventprop.backends.factory import adam_on_device, make_backend
+from genn_eventprop.builder import hidden_names, network_for
+from genn_eventprop.data.batch import make_trial_batch
+from genn_eventprop.data.load import Splits, load_data
 from genn_eventprop.errors import ConfigError, UserError
-from genn_eventprop.files import RunLock, atomic_write
-from genn_eventprop.pipeline import (Splits, adam_on_device, atomic_write_text, load_data, make_backend,
-                                     make_trial_batch, network_for)
+from genn_eventprop.files import RunLock, atomic_write, atomic_write_text
 
 METRIC_FIELDS = ["epoch", "lr", "train_loss", "train_accuracy", "valid_loss", "valid_accuracy",
                  "hidden_spikes_per_neuron", "epoch_seconds", "train_samples_per_second"]

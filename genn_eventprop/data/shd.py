@@ -23,6 +23,7 @@ from genn_eventprop.files import atomic_output
 
 SPLITS = {"shd": ("train", "test"), "ssc": ("train", "valid", "test")}
 NUM_CLASSES = {"shd": 20, "ssc": 35}
+CHANNELS = 700   # both: the channels of the cochlea model that encoded them
 # SHD labels 0-9 are the English digits, 10-19 the German ones (used when a file has no extra/keys)
 SHD_CLASS_NAMES = (["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
                    + ["null", "eins", "zwei", "drei", "vier", "fünf", "sechs", "sieben", "acht", "neun"])
