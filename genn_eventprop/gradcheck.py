@@ -83,7 +83,7 @@ def gradcheck(backend, weights: Dict[str, np.ndarray], batch, dt: float, epsilon
               tolerance: float = 1e-3) -> GradcheckReport:
     """Compare every weight's EventProp gradient with a central finite difference (use float64)."""
     base = backend.run_batch(weights, batch, dt, compute_gradients=True)
-    eps = float(np.finfo(getattr(backend, "dtype", np.float64)).eps)
+    eps = float(np.finfo(backend.dtype).eps)
     scale = ROUNDING_FACTOR * eps * max(1.0, abs(base.loss))
     report = GradcheckReport(loss=base.loss, tolerance=tolerance, rounding=scale / epsilon)
     n_trials = max(len(batch.labels), 1)
@@ -108,7 +108,7 @@ def gradcheck(backend, weights: Dict[str, np.ndarray], batch, dt: float, epsilon
                              for r in results for p in base.spike_counts)
             fd[idx] = (results[0].loss - results[1].loss) / (2 * epsilon)
         report.connections.append(judge_entries(name, base.grads[name], fd, valid, scale / epsilon, tolerance))
-    for label, key in getattr(backend, "learnable", {}).items():
+    for label, key in backend.learnable.items():
         report.connections.append(_check_parameter(backend, weights, batch, dt, epsilon, tolerance, scale, base,
                                                    label, key))
     for c in report.connections:

@@ -382,7 +382,7 @@ class Trainer:
     def _write_code(self):
         code_dir = os.path.join(self.run_dir, "code")
         os.makedirs(code_dir, exist_ok=True)
-        source = getattr(self.backend, "source", None)
+        source = self.backend.source
         path = os.path.join(code_dir, "network.cpp")
         if source and not _same_text(path, source):   # a resumed run's code is usually the same: not rewritten
             atomic_write_text(path, source)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+from genn_eventprop.backends.base import Backend
 from genn_eventprop.builder import hidden_names
 from genn_eventprop.errors import ConfigError, UserError
 from genn_eventprop.network import Network
@@ -27,7 +28,7 @@ def adam_on_device(cfg) -> bool:
     return on == "device" or (on == "auto" and cfg.backend == "genn-cuda")
 
 
-def make_backend(cfg, network: Network, precision: Optional[str] = None, threads: Optional[int] = None):
+def make_backend(cfg, network: Network, precision: Optional[str] = None, threads: Optional[int] = None) -> Backend:
     """The config's backend for network (precision and threads: the config's unless given)."""
     precision = precision or cfg.precision
     if cfg.backend == "native":
