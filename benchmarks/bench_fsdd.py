@@ -17,7 +17,11 @@ import numpy as np
 
 from genn_eventprop.config import load_config
 from genn_eventprop.optim import Adam
-from genn_eventprop.pipeline import load_data, make_backend, make_trial_batch, network_for, trial_durations
+from genn_eventprop.backends.factory import make_backend
+from genn_eventprop.builder import network_for
+from genn_eventprop.data.batch import make_trial_batch
+from genn_eventprop.data.load import load_data
+from genn_eventprop.data.trials import TrialLengths
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -38,7 +42,7 @@ def main():
     splits = load_data(cfg)
     train = splits.train
     spikes = np.array([len(t) for t in train.times])
-    durations = trial_durations(cfg, train.times)
+    durations = TrialLengths.from_config(cfg).of(train, range(len(train)))
     print(f"# FSDD train split: {len(train)} samples, input spikes per sample mean {spikes.mean():.0f} "
           f"(min {spikes.min()}, max {spikes.max()}), trial length mean {durations.mean():.0f} ms "
           f"(max {durations.max():.0f}), network 700-{args.hidden}(recurrent)-10, batch {args.batch}, float32")

@@ -54,15 +54,19 @@ set_option = click.option("--set", "overrides", multiple=True, metavar="KEY=VALU
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder for the code.")
 @click.option("--backend", type=click.Choice(["native", "genn"]), default="native", show_default=True)
+@click.option("--channels", type=int, default=None,
+              help="The data's input channels (before delay lines), where the config's data does not fix them.")
+@click.option("--classes", type=int, default=None, help="The number of classes, where the config's data does not fix it.")
 @set_option
 @user_errors
-def codegen(config, out_dir, backend, overrides):
-    """Write the generated code of CONFIG's network, exactly as it runs."""
+def codegen(config, out_dir, backend, channels, classes, overrides):
+    """Write the generated code of CONFIG's network, exactly as it runs. No data is read: the network's sizes
+    come from the config's data (yinyang, shd, ssc, tonic; audio: the channels) or from --channels/--classes."""
+    from genn_eventprop.code_files import write_code
     from genn_eventprop.config import load_config
-    from genn_eventprop.pipeline import write_code
 
     cfg = load_config(config, overrides)
-    for path in write_code(cfg, out_dir, backend):
+    for path in write_code(cfg, out_dir, backend, channels=channels, classes=classes):
         click.echo(path)
 
 
@@ -76,7 +80,7 @@ def gradcheck(config, overrides):
     Exit status 1 when any connection's relative error is above gradcheck.tolerance.
     """
     from genn_eventprop.config import load_config
-    from genn_eventprop.pipeline import run_gradcheck
+    from genn_eventprop.gradcheck import run_gradcheck
 
     cfg = load_config(config, overrides)
     report = run_gradcheck(cfg)

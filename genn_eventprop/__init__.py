@@ -1,11 +1,10 @@
-"""genn-eventprop: exact-gradient training of spiking neural networks."""
-import os as _os
+"""genn-eventprop: exact-gradient training of spiking neural networks.
+
+The package's code is in three folders of the source tree: genn_eventprop/, models/ (installed as
+genn_eventprop.models) and cli/ (installed as genn_eventprop.cli); setup.cfg's package_dir maps them. An
+install (`pip install .`) copies them into place; an editable install (`pip install -e .`) maps the three
+names to the three folders (setuptools' editable finder). Either way nothing else is importable under this
+package, and running from a checkout without installing it is not supported (docs/dev/worktrees.md).
+"""
 
 __version__ = "0.1.0"
-
-# models/ and cli/ sit at the top of the source tree and install as genn_eventprop.models and
-# genn_eventprop.cli. When this package is imported straight from a source checkout (the checkout's
-# root on sys.path, e.g. `python -m pytest` there), the installer's mapping is shadowed: look there too.
-_root = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
-if _os.path.isfile(_os.path.join(_root, "setup.cfg")) and _os.path.isfile(_os.path.join(_root, "models", "__init__.py")):
-    __path__.append(_root)  # noqa: F821 (the package's own __path__)

@@ -93,3 +93,9 @@ def build_network(cfg, num_channels: int, num_classes: int) -> Network:
         from genn_eventprop.nir_io import apply_initial_values
         apply_initial_values(network, cfg, num_channels, num_classes)
     return network
+
+
+def network_for(cfg, splits) -> Network:
+    """The config's network for the data of splits (data.load.Splits): its channels (after delay lines) and classes."""
+    from genn_eventprop.data.load import input_channels
+    return build_network(cfg, input_channels(cfg, splits.num_channels), splits.num_classes)

@@ -64,7 +64,7 @@ def _load_other_data(cfg, path: str, run_dir: str, encoder_settings: Optional[di
 def evaluate_run(run_dir: str, data_path: Optional[str] = None, checkpoint: str = "best",
                  overrides: Sequence[str] = (), log=print) -> EvaluationReport:
     from genn_eventprop.config import load_config
-    from genn_eventprop.pipeline import Splits, fit_dataset, load_data
+    from genn_eventprop.data.load import Splits, fit_dataset, load_data
     from genn_eventprop.train import Trainer
 
     saved = os.path.join(run_dir, "config.yaml")

@@ -2,7 +2,7 @@
 
 Convention: lambda = dL/dx(t), one adjoint per state variable (no time-constant scaling), so the weight
 gradient is a plain sum with no sign or factor to remember. For a neuron with flow f, threshold g and
-reset h (Wunderlich & Pehle 2021; ../design EVENTPROP.md section 1):
+reset h (Wunderlich & Pehle 2021; docs/design/eventprop.md#jumps-at-spikes):
 
   between events (reversed time)  d(lambda)/dt = -(df/dx)^T lambda - dl/dx
   at its own spike                lambda- = h_x^T lambda+ - g_x^T / (g_x . f(x-)) * (lambda+ . (h_x f(x-) - f(h(x-))) + E)

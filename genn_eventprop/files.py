@@ -1,8 +1,10 @@
 """Writing files so that nothing already written is lost, and run folders that belong to one run.
 
-atomic_write: a temporary file next to the target, flushed and fsynced, renamed over the target, and the
-folder fsynced; a failure (disk full, read-only folder) removes the temporary file and raises OSError
-naming the target, never the temporary file. A reader sees the old file or the new one, never half of one.
+atomic_output: the one atomic writer. A temporary file next to the target, written by the caller (with
+Python, h5py, nir, a compiler...), fsynced, renamed over the target, and the folder fsynced; a failure
+(disk full, read-only folder) removes the temporary file and raises OSError naming the target, never the
+temporary file. A reader sees the old file or the new one, never half of one. atomic_write and
+atomic_write_text are its forms for a file object and for text.
 
 RunLock: an exclusive lock (flock) on RUN/.lock while a run trains, so a second training into the same
 folder stops with one line instead of interleaving its files with the first's.
@@ -12,9 +14,11 @@ describe_os_error: the one line the command line prints for an OSError: the file
 from __future__ import annotations
 
 import errno
+import itertools
 import os
 import shutil
-from typing import Callable, Dict, List
+from contextlib import contextmanager
+from typing import Callable, Dict, Iterator, List
 
 from genn_eventprop.errors import UserError
 
@@ -36,17 +40,24 @@ def _fsync_folder(folder: str):
         os.close(fd)
 
 
-def atomic_write(path: str, write: Callable, binary: bool = False):
-    """write(file object) into path atomically and durably (see the module docstring)."""
+_TEMP_NUMBERS = itertools.count()
+
+
+@contextmanager
+def atomic_output(path) -> Iterator[str]:
+    """Yields the name of a temporary file in path's folder to write path's content into (see the module
+    docstring); when the block ends without an exception it becomes path, atomically and durably."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     base, ext = os.path.splitext(os.path.basename(path))
-    tmp = os.path.join(folder, f".{base}.tmp{os.getpid()}{ext}")
+    tmp = os.path.join(folder, f".{base}.tmp{os.getpid()}_{next(_TEMP_NUMBERS)}{ext}")
     try:
-        with open(tmp, "wb" if binary else "w") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
+        yield tmp
+        fd = os.open(tmp, os.O_RDONLY)   # on disk before the rename, so a crash cannot leave a cut-off file
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except OSError as err:
         _remove_quietly(tmp)
@@ -55,6 +66,12 @@ def atomic_write(path: str, write: Callable, binary: bool = False):
         _remove_quietly(tmp)
         raise
     _fsync_folder(folder)
+
+
+def atomic_write(path: str, write: Callable, binary: bool = False):
+    """write(file object) into path atomically and durably (atomic_output)."""
+    with atomic_output(path) as tmp, open(tmp, "wb" if binary else "w") as f:
+        write(f)
 
 
 def _remove_quietly(path: str):

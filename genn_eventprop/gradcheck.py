@@ -83,7 +83,7 @@ def gradcheck(backend, weights: Dict[str, np.ndarray], batch, dt: float, epsilon
               tolerance: float = 1e-3) -> GradcheckReport:
     """Compare every weight's EventProp gradient with a central finite difference (use float64)."""
     base = backend.run_batch(weights, batch, dt, compute_gradients=True)
-    eps = float(np.finfo(getattr(backend, "dtype", np.float64)).eps)
+    eps = float(np.finfo(backend.dtype).eps)
     scale = ROUNDING_FACTOR * eps * max(1.0, abs(base.loss))
     report = GradcheckReport(loss=base.loss, tolerance=tolerance, rounding=scale / epsilon)
     n_trials = max(len(batch.labels), 1)
@@ -108,7 +108,7 @@ def gradcheck(backend, weights: Dict[str, np.ndarray], batch, dt: float, epsilon
                              for r in results for p in base.spike_counts)
             fd[idx] = (results[0].loss - results[1].loss) / (2 * epsilon)
         report.connections.append(judge_entries(name, base.grads[name], fd, valid, scale / epsilon, tolerance))
-    for label, key in getattr(backend, "learnable", {}).items():
+    for label, key in backend.learnable.items():
         report.connections.append(_check_parameter(backend, weights, batch, dt, epsilon, tolerance, scale, base,
                                                    label, key))
     for c in report.connections:
@@ -155,3 +155,26 @@ def _check_parameter(backend, weights, batch, dt, epsilon, tolerance, scale, bas
     if g.size == 1:
         check.worst_index = ()
     return check
+
+
+def run_gradcheck(cfg) -> GradcheckReport:
+    """The `gradcheck` command: every weight (and learnable parameter) of the config's network on the first
+    gradcheck.samples training trials, in gradcheck.precision, without regularisation."""
+    from genn_eventprop.backends.factory import make_backend
+    from genn_eventprop.builder import hidden_names, network_for
+    from genn_eventprop.data.batch import make_trial_batch
+    from genn_eventprop.data.load import load_data
+    from genn_eventprop.learnable import LearnedParameters
+
+    splits = load_data(cfg)
+    network = network_for(cfg, splits)
+    backend = make_backend(cfg, network, precision=cfg.gradcheck.precision)
+    for name in hidden_names(cfg):   # regularisation is a heuristic, not part of the loss being checked
+        backend.set_regularisation(name)
+    rng = np.random.default_rng(cfg.seed)
+    weights = network.init_weights(rng)
+    params = LearnedParameters.from_config(cfg, backend)
+    params.apply(params.initial(backend, network, rng), backend)   # per-neuron values, drawn as training does
+    idx = np.arange(min(cfg.gradcheck.samples, len(splits.train)))
+    batch = make_trial_batch(cfg, splits.train, idx)
+    return gradcheck(backend, weights, batch, cfg.dt, cfg.gradcheck.epsilon, cfg.gradcheck.tolerance)

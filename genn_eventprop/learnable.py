@@ -45,8 +45,8 @@ class LearnedParameters:
         layers = dict(zip(hidden_names(cfg), cfg.model.hidden_layers))
         layers[OUTPUT] = cfg.model.output
         out = cls()
-        out.per_neuron = dict(getattr(backend, "per_neuron", {}))
-        for label, key in getattr(backend, "learnable", {}).items():
+        out.per_neuron = dict(backend.per_neuron)
+        for label, key in backend.learnable.items():
             out.keys[label] = key
             out.lr_scale[label] = layers[label.split(".", 1)[0]].learn_lr_scale
         for label in {**out.keys, **out.per_neuron}:

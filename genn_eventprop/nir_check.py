@@ -105,7 +105,9 @@ def check_run(run_dir: str, dts, samples: int = 16, checkpoint: str = "best", du
     import torch
     from genn_eventprop.learnable import LearnedParameters
     from genn_eventprop.nir_io import _run_network
-    from genn_eventprop.pipeline import load_data, make_backend, make_trial_batch
+    from genn_eventprop.backends.factory import make_backend
+    from genn_eventprop.data.batch import make_trial_batch
+    from genn_eventprop.data.load import load_data
 
     cfg, network, weights, _ = _run_network(run_dir, checkpoint)
     if cfg.data.augment.delay.count:

@@ -32,6 +32,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from genn_eventprop.errors import ConfigError, UserError
+from genn_eventprop.files import atomic_output
 
 MS = 1.0e-3   # seconds per millisecond: NIR's time unit is the second, this tool's the millisecond
 
@@ -160,13 +161,8 @@ def export_run(run_dir: str, out_path: str, checkpoint: str = "best", dt: Option
         "delivery": cfg.delivery, "input_delay_lines": int(cfg.data.augment.delay.count)})
     parent = os.path.dirname(os.path.abspath(out_path))
     os.makedirs(parent, exist_ok=True)
-    tmp = f"{out_path}.tmp{os.getpid()}"
-    try:
+    with atomic_output(out_path) as tmp:
         nir.write(tmp, graph)
-        os.replace(tmp, out_path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return {"path": out_path, "nodes": {k: type(v).__name__ for k, v in graph.nodes.items()}, "dt": dt,
             "epoch": int(meta["epoch"]) + 1}
 

@@ -535,7 +535,7 @@ def trial_config(cfg: SearchConfig, params: dict, extra: List[str] = ()):
 def _cv_splits(cfg: SearchConfig, tcfg):
     """None for a plain train/validation split, else one Splits per fold (k-fold or leave-one-speaker-out)."""
     import numpy as np
-    from genn_eventprop.pipeline import Splits, load_data
+    from genn_eventprop.data.load import Splits, load_data
     cv = cfg.cross_validation
     kind = cv.get("kind", "none")
     if kind == "none":
@@ -571,8 +571,8 @@ def run_trial(cfg: SearchConfig, params: dict, trial_dir: str):
         run_dir = os.path.join(trial_dir, f"fold{f}") if len(folds) > 1 else trial_dir
         os.makedirs(run_dir, exist_ok=True)
         trainer = Trainer(tcfg, run_dir, splits=splits, log=lambda *a, **k: None)
-        built = built or not getattr(getattr(trainer.backend, "build", None), "cached", True)
         trainer.train()
+        built = built or trainer.backend.build_status.compiled   # (GeNN builds at the first batch)
         with open(os.path.join(run_dir, "metrics.csv")) as fh:
             rows = list(csv.DictReader(fh))
         if not rows:

@@ -17,11 +17,12 @@ from typing import Callable, Dict, List, Optional
 
 import numpy as np
 
-from genn_eventprop.builder import hidden_names
+from genn_eventprop.backends.factory import adam_on_device, make_backend
+from genn_eventprop.builder import hidden_names, network_for
+from genn_eventprop.data.batch import make_trial_batch
+from genn_eventprop.data.load import Splits, load_data
 from genn_eventprop.errors import ConfigError, UserError
-from genn_eventprop.files import RunLock, atomic_write
-from genn_eventprop.pipeline import (Splits, adam_on_device, atomic_write_text, load_data, make_backend,
-                                     make_trial_batch, network_for)
+from genn_eventprop.files import RunLock, atomic_write, atomic_write_text
 
 METRIC_FIELDS = ["epoch", "lr", "train_loss", "train_accuracy", "valid_loss", "valid_accuracy",
                  "hidden_spikes_per_neuron", "epoch_seconds", "train_samples_per_second"]
@@ -381,7 +382,7 @@ class Trainer:
     def _write_code(self):
         code_dir = os.path.join(self.run_dir, "code")
         os.makedirs(code_dir, exist_ok=True)
-        source = getattr(self.backend, "source", None)
+        source = self.backend.source
         path = os.path.join(code_dir, "network.cpp")
         if source and not _same_text(path, source):   # a resumed run's code is usually the same: not rewritten
             atomic_write_text(path, source)

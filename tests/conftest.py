@@ -7,6 +7,32 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))   # tests/helpers.py
 
 
+def _check_the_package_is_this_checkouts():
+    """Stop at once when the imported package mixes checkouts: e.g. PYTHONPATH=<worktree> over an editable
+    install of another checkout gives this genn_eventprop/ with that one's models/ and cli/."""
+    import genn_eventprop
+    package = os.path.dirname(os.path.abspath(genn_eventprop.__file__))
+    checkout = os.path.dirname(package)
+    if not os.path.isfile(os.path.join(checkout, "setup.cfg")):
+        return   # an installed (not editable) package: its models/ is inside it
+    try:
+        import genn_eventprop.models
+    except ImportError:
+        pytest.exit(f"genn_eventprop is imported from the checkout {checkout} (the current folder comes first on "
+                    "sys.path), which is not installed editable, so genn_eventprop.models is missing: pip install "
+                    "-e . (docs/dev/worktrees.md), or run an installed copy's tests from another folder",
+                    returncode=4)
+    models = os.path.dirname(os.path.abspath(genn_eventprop.models.__file__))
+    if models != os.path.join(checkout, "models"):
+        pytest.exit(f"genn_eventprop is imported from {package} but genn_eventprop.models from {models}: two "
+                    "checkouts mixed; install this checkout (pip install -e .) in its own environment "
+                    "(docs/dev/worktrees.md)", returncode=4)
+
+
+def pytest_configure(config):
+    _check_the_package_is_this_checkouts()
+
+
 @pytest.fixture(scope="session")
 def build_cache(tmp_path_factory):
     """One native build cache for the session: identical models compile once."""

@@ -10,7 +10,7 @@ from genn_eventprop.network import Connection, Network, Normal, Population
 
 
 def tiny_network(recurrent: bool = False, readout: str = "sum_exp", hidden: int = 4, reset: str = "zero") -> Network:
-    """3 inputs, `hidden` LIF neurons, 2 leaky-integrator outputs (EVENTPROP.md section 5)."""
+    """3 inputs, `hidden` LIF neurons, 2 leaky-integrator outputs (docs/design/eventprop.md#how-the-tests-hold-this-fixed)."""
     conns = [Connection("inp", "hid", Normal(1.0, 0.5)), Connection("hid", "out", Normal(0.0, 1.0))]
     if recurrent:
         conns.insert(1, Connection("hid", "hid", Normal(0.0, 0.3)))

@@ -121,10 +121,12 @@ def test_a_stray_label_in_file_names_is_refused_instead_of_creating_1001_classes
 
 def test_a_data_warning_is_one_line_on_the_command_line(folder, tmp_path, build_cache):
     cut(folder / "0_a_0.wav")
-    r = run_cli("codegen", YINYANG, "--out", tmp_path / "code",
-                *sets("data.kind=audio", f"data.path={folder}", "data.encoder.channels=8",
-                      f"data.cache_dir={tmp_path / 'cache'}", "data.validation.by=none"), cache=build_cache)
-    assert r.returncode == 0, r.stderr
+    # gradcheck loads the data (codegen reads none); on a tiny network, whether it passes does not matter here
+    r = run_cli("gradcheck", YINYANG,
+                *sets("data.kind=audio", f"data.path={folder}", "data.encoder.channels=8", "model.hidden.size=2",
+                      "gradcheck.samples=1", f"data.cache_dir={tmp_path / 'cache'}", "data.validation.by=none"),
+                cache=build_cache)
+    assert r.returncode in (0, 1), r.stderr
     assert r.stderr.splitlines() == [
         f"warning: 1 WAV file(s) in {folder} end before their header says (cut short): {folder}/0_a_0.wav; they are "
         "used up to where they end; re-export them or remove them to train on whole recordings"]

@@ -53,6 +53,39 @@ def test_codegen_writes_commented_cpp_with_the_adjoint_kernels(tmp_path, cache):
     assert "dV/dt: (I - V)/tau_mem" in src
 
 
+def test_codegen_reads_no_data_sizes_come_from_the_config_or_the_flags(tmp_path, cache):
+    """An HDF5 config names a file that is not even HDF5: codegen never opens it. Its sizes come from --channels
+    and --classes; without them, one line and exit code 2. SHD's sizes are the config's (no data folder needed)."""
+    bogus = tmp_path / "not_read.h5"
+    bogus.write_text("not HDF5")
+    h5 = ["--set", "data.kind=h5", "--set", f"data.path={bogus}", "--set", "model.hidden.size=6"]
+    r = cli("codegen", os.path.join(CONFIGS, "yinyang.yaml"), "--out", str(tmp_path / "a"), *h5, env_extra=cache)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert r.stderr.startswith("error: data.kind h5:") and "--channels N --classes N" in r.stderr
+    r = cli("codegen", os.path.join(CONFIGS, "yinyang.yaml"), "--out", str(tmp_path / "a"), *h5, "--classes", "4",
+            env_extra=cache)
+    assert r.returncode == 2 and "give --channels N" in r.stderr and "--classes" not in r.stderr, r.stderr
+    r = cli("codegen", os.path.join(CONFIGS, "yinyang.yaml"), "--out", str(tmp_path / "b"), *h5, "--channels", "7",
+            "--classes", "4", env_extra=cache)
+    assert r.returncode == 0, r.stderr
+    src = (tmp_path / "b" / "network.cpp").read_text()
+    assert "static const int input_N = 7;" in src and "static const int output_N = 4;" in src
+    r = cli("codegen", os.path.join(CONFIGS, "shd.yaml"), "--out", str(tmp_path / "c"), "--set",
+            f"data.path={tmp_path / 'no_shd_here'}", "--set", "model.hidden.size=6", env_extra=cache)
+    assert r.returncode == 0, r.stderr
+    src = (tmp_path / "c" / "network.cpp").read_text()
+    assert "static const int input_N = 700;" in src and "static const int output_N = 20;" in src
+    assert not (tmp_path / "no_shd_here").exists()
+
+
+def test_the_sizes_the_config_fixes_are_those_the_data_gives():
+    from genn_eventprop.config import load_config
+    from genn_eventprop.data.load import declared_sizes, load_data
+    cfg = load_config(os.path.join(CONFIGS, "yinyang.yaml"), ["data.yinyang.train_size=9"])
+    splits = load_data(cfg)
+    assert declared_sizes(cfg) == (splits.num_channels, splits.num_classes) == (5, 3)
+
+
 @pytest.mark.parametrize("args, message", [
     (["--set", "train.batchsize=4"], "unknown config key 'train.batchsize': did you mean 'train.batch_size'?"),
     (["--set", "data.kind=h5", "--set", "data.path=missing.h5"], "data.path: no such file or folder"),

@@ -1,4 +1,5 @@
-"""The adjoint the pass derives for LIF + exponential synapse equals the closed forms of EVENTPROP.md section 2.
+"""The adjoint the pass derives for LIF + exponential synapse equals the closed forms of
+docs/design/eventprop.md#lif-in-closed-form.
 
 The closed forms use Wunderlich & Pehle's scaling lambda_I^WP = (tau_m / tau_s) lambda_I; our adjoints are
 plain (lambda = dL/dx), so each comparison maps one onto the other and simplifies the difference to zero.

@@ -17,12 +17,11 @@ from typing import Dict, Optional
 
 import numpy as np
 
+from genn_eventprop.backends.base import Backend, BatchResult, BuildStatus
 from genn_eventprop.backends.genn_preferences import genn_preferences
-from genn_eventprop.backends.native import BatchResult, checked_weights, default_cache_dir, trial_steps
+from genn_eventprop.backends.native import default_cache_dir
 from genn_eventprop.codegen.genn import ADAM_STEP, GRADIENT_REDUCE, GeNNNetworkDef, ModelDef, emit_genn
 from genn_eventprop.errors import ConfigError, SpikeBufferOverflow, UserError
-from genn_eventprop.eventprop import derive
-from genn_eventprop.ir import build_ir
 from genn_eventprop.network import Network
 
 try:
@@ -73,8 +72,20 @@ def _create_model(m: ModelDef):
     return create_postsynaptic_model(m.class_name, params=m.params, **m.code)
 
 
-class GeNNBackend:
-    """Runs batches of trials of one network on GeNN; the interface of NativeBackend."""
+def _library_version(code_dir: str):
+    """The modification time (ns) of the library GeNN compiles from a model's code (None before the first
+    build): GeNN leaves it alone when the model has not changed."""
+    for name in ("librunner.so", "librunner.dylib", "runner.dll"):
+        try:
+            return os.stat(os.path.join(code_dir, name)).st_mtime_ns
+        except OSError:
+            pass
+    return None
+
+
+class GeNNBackend(Backend):
+    """Runs batches of trials of one network on GeNN (the interface: backends/base.py). The model is built at
+    the first batch (or generate), for that batch's dt, and again for a new dt."""
 
     def __init__(self, network: Network, kind: str = "genn-cpu", precision: str = "float32", max_spikes: int = 1500,
                  batch_size: int = 1, cache_dir: Optional[str] = None, input_capacity: int = 200_000,
@@ -84,8 +95,7 @@ class GeNNBackend:
         computes dL/dw, which comes to the host."""
         if kind not in BACKENDS:
             raise ConfigError(f"GeNN backend must be one of {sorted(BACKENDS)}, got {kind!r}")
-        if precision not in ("float32", "float64"):
-            raise ConfigError(f"precision must be float32 or float64, got {precision!r}")
+        super().__init__(network, precision, max_spikes)
         from genn_eventprop.backends.available import pygenn_backend_names
         if BACKENDS[kind] not in pygenn_backend_names():
             raise UserError(f"backend {kind}: the pygenn installed here has no {BACKENDS[kind]} backend (for CUDA: "
@@ -93,23 +103,14 @@ class GeNNBackend:
                             "build it, or use backend: native")
         if kind == "genn-cpu" and batch_size != 1:
             raise ConfigError("backend genn-cpu (GeNN's CPU backend) runs batch size 1 only; set train.batch_size=1")
-        self.name, self.network, self.precision = kind, network, precision
-        self.dtype = np.float32 if precision == "float32" else np.float64
-        self.batch_size, self.max_spikes = int(batch_size), int(max_spikes)
+        self.name = kind
+        self.batch_size = int(batch_size)
         self.input_capacity = int(input_capacity)   # input spike times per batch the model holds
-        self.ir = build_ir(network)
-        self.derived = derive(self.ir)
         self.device_adam_built = bool(device_adam)
-        self.definition: GeNNNetworkDef = emit_genn(self.ir, self.derived, precision, every_copy_learns=device_adam)
+        self.definition: GeNNNetworkDef = emit_genn(self.ir, self.adjoint, precision, every_copy_learns=device_adam)
         inp = self.network.input_population.name
         # whether every input connection sums a channel's spikes of a step (several spikes per step allowed)
         self._input_sums = all(g.pre_sum for g in self.definition.synapse_groups if g.pre == inp)
-        self.params: Dict[str, object] = {}
-        for pop in self.ir.populations.values():
-            self.params.update({f"{pop.name}_{s.name}": v for s, v in pop.params.items()})
-        self.params.update({f"readout_{s.name}": v for s, v in self.ir.readout.params.items()})
-        self.per_neuron = {f"{p.name}.{n}": f"{p.name}_{n}" for p in self.ir.populations.values() for n in p.heterogeneous}
-        self.learnable = {f"{p.name}.{n}": f"{p.name}_{n}" for p in self.ir.populations.values() for n in p.learn}
         self.regularisation = {p.name: (0.0, 0.0, 0.0, 0.0) for p in self.ir.populations.values() if p.spiking}
         self.delivery = "next_step"
         self.groups_of = {c.name: [g.name for g in self.definition.synapse_groups if g.connection == c.name]
@@ -123,13 +124,17 @@ class GeNNBackend:
         self._dt = None
         self.model = None
         self.build_seconds = 0.0
+        self._build_status = BuildStatus()
         self.cache_dir = cache_dir or os.path.join(os.path.dirname(default_cache_dir()), "genn")
 
-    # -- the interface shared with NativeBackend ----------------------------------------------------
+    # -- the interface of backends/base.py ---------------------------------------------------------
+    @property
+    def build_status(self) -> BuildStatus:
+        """Compiled once any build of this backend compiled GeNN's code; cached when every build reused it."""
+        return self._build_status
+
     def set_params(self, values: Dict[str, object]):
-        unknown = set(values) - set(self.params)
-        if unknown:
-            raise ConfigError(f"unknown model parameters {sorted(unknown)}; known: {sorted(self.params)}")
+        self.check_param_names(values)
         for k, v in values.items():
             self.params[k] = float(v) if np.ndim(v) == 0 else np.array(v, dtype=np.float64)
         if self.model is not None:
@@ -143,10 +148,6 @@ class GeNNBackend:
             raise ConfigError("train.regularisation.convention: published (batch counts) runs on the native backend "
                               "only for now; use convention: tool on the GeNN backends")
         self.regularisation[population] = (lambda_upper, nu_upper, lambda_lower, nu_lower)
-
-    def singular_pairs(self):
-        from genn_eventprop.backends.native import singular_pairs
-        return singular_pairs(self.ir, self.derived)
 
     # -- building ----------------------------------------------------------------------------------
     def _model_name(self, dt: float) -> str:
@@ -217,12 +218,17 @@ class GeNNBackend:
                 adam.set_param_dynamic(p)
             self.adam[sg_def.name] = adam
         os.makedirs(self.cache_dir, exist_ok=True)
+        code_dir = os.path.join(self.cache_dir, f"{self._model_name(dt)}_CODE")
+        before = _library_version(code_dir)
         model.build(path_to_model=self.cache_dir)
+        compiled = before is None or _library_version(code_dir) != before
         model.load()
         self.model, self.pops, self._dt = model, pops, dt
         self._push_params()
         self._load_moments()
         self.build_seconds = time.perf_counter() - start
+        self._build_status = BuildStatus("compiled" if compiled or self._build_status.compiled else "cached",
+                                         self.build_seconds, code_dir)
 
     def _set_phase(self, phase: int):
         for g in self.pops.values():
@@ -287,11 +293,9 @@ class GeNNBackend:
             s = first + b
             t = np.asarray(batch.times[batch.offsets[s]:batch.offsets[s + 1]], dtype=np.float64)
             u = np.asarray(batch.units[batch.offsets[s]:batch.offsets[s + 1]], dtype=np.int64)
-            inside = t < trial_steps(batch.durations[s], dt) * dt   # (later spikes never reach the network)
+            inside = t < self.trial_steps(batch.durations[s], dt) * dt   # (later spikes never reach the network)
             t, u = t[inside], u[inside]
-            if u.size and (u.min() < 0 or u.max() >= inp.size):
-                raise UserError(f"input spikes name channel {int(u.max())}, but the input population has {inp.size} "
-                                "channels; set the input size to the data's number of channels")
+            self.check_channels(u)
             order = np.lexsort((t, u))
             t, u = t[order], u[order]
             same = (u[1:] == u[:-1]) & (np.floor(t[1:] / dt) == np.floor(t[:-1] / dt))
@@ -315,15 +319,15 @@ class GeNNBackend:
         for var, init in (("TSpike", -1.0e9), ("Spiked", 0), ("BackSpike", 0), ("BackS", 0.0)):
             self._set_var(inp.name, var, init)
         lengths = np.zeros(B)   # T = n_steps dt, as the native backend's readout
-        lengths[:count] = trial_steps(batch.durations[first:first + count], dt) * dt
+        lengths[:count] = self.trial_steps(batch.durations[first:first + count], dt) * dt
         for name in [p.name for p in self.network.populations]:
             self._set_var(name, "TrialT", lengths if B > 1 else lengths[0])
         for name, ir in self.ir.populations.items():
             for var, init in zip(d.state[name], d.initial[name]):
                 self._set_var(name, var, init)
-            for lam in self.derived[name].lam:
+            for lam in self.adjoint[name].lam:
                 self._set_var(name, lam.name, 0.0)
-            for par in self.derived[name].params:
+            for par in self.adjoint[name].params:
                 self._set_var(name, f"G_{par.symbol.name}", 0.0)
                 for var in d.state[name]:
                     self._set_var(name, f"Q_{par.symbol.name}_{var}", 0.0)
@@ -357,7 +361,7 @@ class GeNNBackend:
         n = len(batch.labels)
         scale = 1.0 / max(n, 1) if loss_scale is None else float(loss_scale)
         self._push_params(scale)
-        arrays = checked_weights(self.network, weights)
+        arrays = self.checked_weights(weights)
         for c, values in arrays.items():
             if self._resident.get(c) is weights[c]:
                 continue   # the device's Adam moved these very arrays on: the device holds their newest values
@@ -367,6 +371,7 @@ class GeNNBackend:
         keep = self.device_adam is not None and compute_gradients and n <= self.batch_size
         out = self.definition.readout_population
         labels = np.asarray(batch.labels)
+        self.check_labels(labels)
         spiking = [p for p, ir in self.ir.populations.items() if ir.spiking]
         z = np.zeros((n, self.ir.populations[out].size))
         counts = {p: np.zeros(n, dtype=np.int64) for p in self.ir.populations}
@@ -378,10 +383,10 @@ class GeNNBackend:
         for first in range(0, n, self.batch_size):
             count = min(self.batch_size, n - first)
             self._start_trials(batch, first, count, dt)
-            steps = int(trial_steps(batch.durations[first:first + count], dt).max())
+            steps = int(self.trial_steps(batch.durations[first:first + count], dt).max())
             for _ in range(steps):
                 self.model.step_time()
-            lengths = trial_steps(batch.durations[first:first + count], dt) * dt
+            lengths = self.trial_steps(batch.durations[first:first + count], dt) * dt
             z[first:first + count] = self._read(out, "Acc")[:count]
             if self.ir.readout.kind == "integral":   # z = (1/T) integral w(t) V dt; max: z = the maximum itself
                 z[first:first + count] /= lengths[:, None]
@@ -409,9 +414,7 @@ class GeNNBackend:
                 for label in self.learnable:   # dL/dp per neuron, summed over the trials
                     pop, name = label.split(".", 1)
                     param_grads[label] += self._read(pop, f"G_{name}")[:count].sum(axis=0)
-        zmax = z.max(axis=1, keepdims=True)
-        log_sum = np.log(np.exp(z - zmax).sum(axis=1)) + zmax[:, 0]
-        losses = log_sum - z[np.arange(n), labels]
+        losses, _ = self.softmax_cross_entropy(z, labels)
         if compute_gradients:   # a shared parameter's gradient is the sum over its neurons
             param_grads = {label: (g if label in self.per_neuron else float(g.sum())) for label, g in param_grads.items()}
         return BatchResult(losses, z, grads if compute_gradients else None, counts, recorded,
@@ -421,10 +424,8 @@ class GeNNBackend:
         """Reversed-time pass over the trials just run: dL/dz of the softmax cross-entropy drives the readout's
         adjoint; the synapses add up dL/dw; the sums over the trials land in grads (in the connections it names)."""
         out = self.definition.readout_population
-        p = np.exp(z - z.max(axis=1, keepdims=True))
-        p /= p.sum(axis=1, keepdims=True)
         dLdz = np.zeros((self.batch_size, z.shape[1]))
-        dLdz[:len(z)] = (p - np.eye(z.shape[1])[labels]) * scale
+        dLdz[:len(z)] = self.softmax_cross_entropy(z, labels)[1] * scale
         self._set_var(out, "DLdz", dLdz if self.batch_size > 1 else dLdz[0])
         self._set_phase(1)
         self.model.timestep = 0

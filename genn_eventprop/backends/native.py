@@ -20,11 +20,12 @@ from typing import Dict, Optional
 import numpy as np
 import sympy as sp
 
+from genn_eventprop.backends.base import (BatchResult, Backend, BuildStatus, checked_weights,  # noqa: F401
+                                          propagator_denominators, singular_pairs, trial_steps)
 from genn_eventprop.codegen.cpp import EmittedProgram, emit_cpp
 from genn_eventprop.errors import ConfigError, SpikeBufferOverflow, UserError
-from genn_eventprop.eventprop import derive
+from genn_eventprop.files import atomic_output, atomic_write_text
 from genn_eventprop.integrate import tau as tau_symbol
-from genn_eventprop.ir import build_ir
 from genn_eventprop.network import Network
 
 CXX_FLAGS = ["-O3", "-march=native", "-std=c++17", "-shared", "-fPIC", "-pthread"]
@@ -72,76 +73,15 @@ def build_shared_library(source: str, cache_dir: Optional[str] = None) -> BuildI
         return BuildInfo(lib_path, True, time.perf_counter() - start)
     with tempfile.TemporaryDirectory(dir=cache_dir) as tmp:
         src = os.path.join(tmp, "network.cpp")
-        with open(src, "w") as f:
+        with open(src, "w") as f:   # the compiler's input, removed with the folder
             f.write(source)
-        out = os.path.join(tmp, "network.so")
-        proc = subprocess.run([cxx, *CXX_FLAGS, src, "-o", out], capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise RuntimeError(f"the generated C++ did not compile (a bug in genn-eventprop; please report it):\n"
-                               f"{proc.stderr[-4000:]}")
-        os.replace(out, lib_path)   # atomic: a concurrent build of the same key is harmless
-        with open(os.path.join(cache_dir, f"gep_{key}.cpp"), "w") as f:
-            f.write(source)
+        with atomic_output(lib_path) as out:   # a concurrent build of the same key is harmless
+            proc = subprocess.run([cxx, *CXX_FLAGS, src, "-o", out], capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise RuntimeError(f"the generated C++ did not compile (a bug in genn-eventprop; please report "
+                                   f"it):\n{proc.stderr[-4000:]}")
+    atomic_write_text(os.path.join(cache_dir, f"gep_{key}.cpp"), source)
     return BuildInfo(lib_path, False, time.perf_counter() - start)
-
-
-@dataclass
-class BatchResult:
-    losses: np.ndarray                  # per trial
-    z: np.ndarray                       # readout scores, [trial, class]
-    grads: Optional[Dict[str, np.ndarray]]   # dL/dw of the batch-mean loss, per connection [pre, post]
-    spike_counts: Dict[str, np.ndarray]  # per population, spikes per trial
-    recorded: Optional[Dict[str, tuple]] = None   # record=True: population -> (times ms, neuron) of trial 0
-    param_grads: Optional[Dict[str, object]] = None   # dL/dp of each learnable parameter ("population.name"):
-    #                                                     a float, or an array with one per neuron when per-neuron
-
-    @property
-    def loss(self) -> float:
-        return float(self.losses.mean())
-
-    @property
-    def predictions(self) -> np.ndarray:
-        return self.z.argmax(axis=1)
-
-
-def propagator_denominators(ir, adjoint):
-    """Per population: the parameter symbols and the denominators of its exact propagator that depend on them."""
-    out = []
-    for pop in ir.populations.values():
-        dens = {sp.fraction(sp.together(entry))[1] for entry in adjoint[pop.name].propagator.Phi}
-        dens = [d for d in dens if d.free_symbols]
-        if dens:
-            out.append((pop, sorted(pop.params, key=lambda s: s.name), dens))
-    return out
-
-
-def singular_pairs(ir, adjoint):
-    """Pairs of parameter keys (e.g. hidden_tau_mem, hidden_tau_syn) whose equality zeroes a denominator
-    of the exact update: a learning rule (or a draw of per-neuron values) must keep them apart."""
-    pairs = []
-    for pop, symbols, dens in propagator_denominators(ir, adjoint):
-        for factor in {f for den in dens for f in sp.Mul.make_args(sp.factor(den))}:
-            syms = sorted(factor.free_symbols, key=lambda s: s.name)
-            if len(syms) == 2 and set(syms) <= set(symbols) and sp.simplify(factor.subs(syms[1], syms[0])) == 0:
-                pairs.append(tuple(f"{pop.name}_{s.name}" for s in syms))
-    return sorted(set(pairs))
-
-
-def trial_steps(durations, dt: float) -> np.ndarray:
-    """Steps of each trial: its duration rounded up to the time grid (the readout's T is steps * dt)."""
-    return np.ceil(np.asarray(durations, dtype=np.float64) / dt - 1e-9).astype(np.int64)
-
-
-def checked_weights(network: Network, weights: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
-    """Each connection's weights as an array of its [pre, post] shape; a wrong shape is one clear error."""
-    out = {}
-    for c in network.connections:
-        shape = network.weight_shapes()[c.name]
-        arr = np.asarray(weights[c.name])
-        if arr.shape != shape:
-            raise ConfigError(f"weights of {c.name} have shape {arr.shape}, expected {shape}")
-        out[c.name] = arr
-    return out
 
 
 _DBL = np.ctypeslib.ndpointer(np.float64, flags="C_CONTIGUOUS")
@@ -149,22 +89,16 @@ _I32 = np.ctypeslib.ndpointer(np.int32, flags="C_CONTIGUOUS")
 _I64 = np.ctypeslib.ndpointer(np.int64, flags="C_CONTIGUOUS")
 
 
-class NativeBackend:
-    """Runs batches of trials (forward, loss, backward) of one network through generated C++."""
+class NativeBackend(Backend):
+    """Runs batches of trials (forward, loss, backward) of one network through generated C++ (the interface:
+    backends/base.py). The library is compiled, or taken from the cache, at construction."""
 
     name = "native"
 
     def __init__(self, network: Network, precision: str = "float32", threads: int = 0, max_spikes: int = 1500,
                  cache_dir: Optional[str] = None, delivery: str = "exact"):
-        if precision not in ("float32", "float64"):
-            raise ConfigError(f"precision must be float32 or float64, got {precision!r}")
-        self.network = network
-        self.precision = precision
-        self.dtype = np.float32 if precision == "float32" else np.float64
+        super().__init__(network, precision, max_spikes)
         self.threads = threads or os.cpu_count() or 1
-        self.max_spikes = int(max_spikes)
-        self.ir = build_ir(network)
-        self.adjoint = derive(self.ir)
         self.delivery = delivery   # exact | next_step (the timing model of the GeNN backends; codegen/cpp_next_step.py)
         self.program: EmittedProgram = emit_cpp(self.ir, self.adjoint, precision, delivery)
         self.build = build_shared_library(self.program.source, cache_dir)
@@ -176,27 +110,20 @@ class NativeBackend:
                        _DBL, _I32, _I32, ctypes.c_longlong, _I64]
         fn.restype = ctypes.c_int
         self._run = fn
-        self.params: Dict[str, object] = {}   # a float, or an array for a per-neuron parameter
-        for pop in self.ir.populations.values():
-            self.params.update({f"{pop.name}_{s.name}": v for s, v in pop.params.items()})
-        self.params.update({f"readout_{s.name}": v for s, v in self.ir.readout.params.items()})
-        # per-neuron parameters: "population.name" -> key of self.params; until set, every neuron has the model's value
-        self.per_neuron = {f"{pop.name}.{n}": f"{pop.name}_{n}" for pop in self.ir.populations.values()
-                           for n in pop.heterogeneous}
         self.regularisation = {p: (0.0, 0.0, 0.0, 0.0, 0.0, 1.0) for p in self.program.spiking}
-        # learnable parameters: "population.name" -> key of self.params
-        self.learnable = {f"{pop.name}.{n}": f"{pop.name}_{n}" for pop in self.ir.populations.values() for n in pop.learn}
         self._denominators = self._singular_denominators()
 
     @property
     def source(self) -> str:
         return self.program.source
 
+    @property
+    def build_status(self) -> BuildStatus:
+        return BuildStatus("cached" if self.build.cached else "compiled", self.build.seconds, self.build.path)
+
     def set_params(self, values: Dict[str, object]):
         """New parameter values: floats, or for a per-neuron parameter an array of one per neuron."""
-        unknown = set(values) - set(self.params)
-        if unknown:
-            raise ConfigError(f"unknown model parameters {sorted(unknown)}; known: {sorted(self.params)}")
+        self.check_param_names(values)
         sizes = self.program.param_sizes
         for k, v in values.items():
             if np.ndim(v) == 0:
@@ -230,9 +157,6 @@ class NativeBackend:
         return [(pop, symbols, dens, sp.lambdify([*symbols, tau_symbol], dens, "numpy"))
                 for pop, symbols, dens in propagator_denominators(self.ir, self.adjoint)]
 
-    def singular_pairs(self):
-        return singular_pairs(self.ir, self.adjoint)
-
     def _check_params(self, dt: float, params: np.ndarray):
         """A propagator whose denominators vanish (e.g. tau_mem == tau_syn) would give inf or nan.
         Checked once per set of parameter values (params: the array _param_array made of them)."""
@@ -263,20 +187,16 @@ class NativeBackend:
         params = self._param_array()
         self._check_params(dt, params)
         W = np.empty(prog.n_weights, dtype=self.dtype)
-        for name, arr in checked_weights(self.network, weights).items():
+        for name, arr in self.checked_weights(weights).items():
             off = prog.weight_offsets[name]
             W[off:off + arr.size] = arr.ravel()
         times = np.ascontiguousarray(batch.times, dtype=np.float64)
         units = np.ascontiguousarray(batch.units, dtype=np.int32)
-        n_in = self.network.input_population.size
-        if units.size and (units.min() < 0 or units.max() >= n_in):
-            raise UserError(f"input spikes name channel {int(units.max())}, but the input population has {n_in} "
-                            "channels; set the input size to the data's number of channels")
+        self.check_channels(units)
         offsets = np.ascontiguousarray(batch.offsets, dtype=np.int64)
         labels = np.ascontiguousarray(batch.labels, dtype=np.int64)
-        if labels.size and (labels.min() < 0 or labels.max() >= prog.n_outputs):
-            raise UserError(f"label {int(labels.max())} does not fit the {prog.n_outputs} output neurons")
-        n_steps = np.ascontiguousarray(trial_steps(batch.durations, dt), dtype=np.int32)
+        self.check_labels(labels)
+        n_steps = np.ascontiguousarray(self.trial_steps(batch.durations, dt), dtype=np.int32)
         reg = np.array([v for p in prog.spiking for v in self.regularisation[p]] or [0.0], dtype=np.float64)
         grad = np.zeros(prog.n_weights, dtype=np.float64)
         pgrad = np.zeros(max(sum(prog.param_sizes[k] for k in prog.learn_names), 1), dtype=np.float64)

@@ -1,6 +1,6 @@
 """The native C++ emitter: the IR and its adjoint as one self-contained translation unit.
 
-The simulation is exact in continuous time (EVENTPROP.md section 3b): every input spike arrives at its
+The simulation is exact in continuous time (docs/design/eventprop.md#forward-exact-simulation): every input spike arrives at its
 own time and every spike is placed at the exact threshold crossing (a safeguarded Newton search on the
 exact trajectory). Because the dynamics between events are linear, a step is computed by superposition:
 each population is advanced over the whole step once, and every event adds its effect on the

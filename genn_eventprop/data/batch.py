@@ -1,4 +1,5 @@
-"""Batches for the backends: every trial's spikes concatenated, with CSR offsets."""
+"""Batches for the backends: every trial's spikes concatenated, with CSR offsets, and each trial's length
+(by the one rule of data/trials.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,6 +8,7 @@ from typing import Iterator, Optional, Sequence
 import numpy as np
 
 from genn_eventprop.data.dataset import SpikeDataset
+from genn_eventprop.data.trials import TrialLengths
 
 
 @dataclass
@@ -27,20 +29,29 @@ class SpikeBatch:
                           self.labels[k:k + 1], self.durations[k:k + 1])
 
 
-def make_batch(dataset: SpikeDataset, indices: Sequence[int], duration: Optional[float] = None) -> SpikeBatch:
-    """The trials `indices` of dataset; duration None means each trial ends at its last spike."""
+def make_batch(dataset: SpikeDataset, indices: Sequence[int], duration: Optional[float] = None,
+               lengths: Optional[TrialLengths] = None) -> SpikeBatch:
+    """The trials `indices` of dataset, each as long as the rule `lengths` says (data/trials.py); duration is
+    short for TrialLengths(duration=duration); with neither, each trial ends at its last spike."""
+    if lengths is None:
+        lengths = TrialLengths(duration=duration)
+    elif duration is not None:
+        raise ValueError("make_batch takes duration or lengths, not both")
     idx = np.asarray(indices, dtype=np.int64)
     times = [np.asarray(dataset.times[i], dtype=np.float64) for i in idx]
     units = [np.asarray(dataset.units[i], dtype=np.int32) for i in idx]
     counts = np.array([len(t) for t in times], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    if duration is None:
-        durations = np.array([float(t[-1]) if len(t) else 0.0 for t in times], dtype=np.float64)
-    else:
-        durations = np.full(len(idx), float(duration))
     return SpikeBatch(times=np.concatenate(times) if times else np.zeros(0),
                       units=np.concatenate(units) if units else np.zeros(0, dtype=np.int32),
-                      offsets=offsets, labels=dataset.labels[idx].astype(np.int64), durations=durations)
+                      offsets=offsets, labels=dataset.labels[idx].astype(np.int64),
+                      durations=lengths.of(dataset, idx))
+
+
+def make_trial_batch(cfg, dataset: SpikeDataset, indices: Sequence[int]) -> SpikeBatch:
+    """The trials `indices` of dataset as the config's runs see them: trial lengths by the config's rule
+    (TrialLengths.from_config). Training, evaluation and gradcheck make every batch here."""
+    return make_batch(dataset, indices, lengths=TrialLengths.from_config(cfg))
 
 
 def iterate_batches(dataset: SpikeDataset, batch_size: int, rng: Optional[np.random.Generator] = None,

@@ -22,6 +22,7 @@ import numpy as np
 
 from genn_eventprop.data.dataset import SpikeDataset
 from genn_eventprop.errors import DataError
+from genn_eventprop.files import atomic_output
 from genn_eventprop.progress import bar
 
 SHD_CHANNELS = 700
@@ -178,8 +179,7 @@ def save_h5(dataset: SpikeDataset, path) -> None:
     import h5py
     path = os.fspath(path)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.tmp{os.getpid()}"
-    try:
+    with atomic_output(path) as tmp:
         with h5py.File(tmp, "w") as f:
             vt = h5py.vlen_dtype(np.dtype("float64"))
             vu = h5py.vlen_dtype(np.dtype("uint16") if dataset.num_channels <= 65536 else np.dtype("int32"))
@@ -196,12 +196,3 @@ def save_h5(dataset: SpikeDataset, path) -> None:
             if dataset.speaker_names:
                 f.create_dataset("extra/speaker_names", data=np.array([n.encode() for n in dataset.speaker_names]))
             f.attrs["num_channels"] = dataset.num_channels
-        fd = os.open(tmp, os.O_RDONLY)   # on disk before the rename, so a crash cannot leave a cut-off file
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):   # a failed write leaves nothing behind
-            os.remove(tmp)

@@ -19,9 +19,11 @@ from typing import Optional
 from genn_eventprop.data.dataset import SpikeDataset
 from genn_eventprop.data.h5 import load_h5
 from genn_eventprop.errors import DataError
+from genn_eventprop.files import atomic_output
 
 SPLITS = {"shd": ("train", "test"), "ssc": ("train", "valid", "test")}
 NUM_CLASSES = {"shd": 20, "ssc": 35}
+CHANNELS = 700   # both: the channels of the cochlea model that encoded them
 # SHD labels 0-9 are the English digits, 10-19 the German ones (used when a file has no extra/keys)
 SHD_CLASS_NAMES = (["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
                    + ["null", "eins", "zwei", "drei", "vier", "fünf", "sechs", "sieben", "acht", "neun"])
@@ -38,20 +40,16 @@ def _find(root: str, name: str, file: str) -> Optional[str]:
 def _unpack(archive: str, file: str) -> str:
     """archive (.zip or .gz) holding file, unpacked next to it (atomically: a cut-off unpack leaves no .h5)."""
     path = os.path.join(os.path.dirname(archive), file)
-    tmp = f"{path}.tmp{os.getpid()}"
     try:
-        if archive.endswith(".zip"):
-            with zipfile.ZipFile(archive) as z, z.open(file) as src, open(tmp, "wb") as dst:
-                shutil.copyfileobj(src, dst)
-        else:
-            with gzip.open(archive, "rb") as src, open(tmp, "wb") as dst:
-                shutil.copyfileobj(src, dst)
-        os.replace(tmp, path)
+        with atomic_output(path) as tmp:
+            if archive.endswith(".zip"):
+                with zipfile.ZipFile(archive) as z, z.open(file) as src, open(tmp, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+            else:
+                with gzip.open(archive, "rb") as src, open(tmp, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
     except (zipfile.BadZipFile, KeyError, OSError, EOFError) as err:
         raise DataError(f"could not unpack '{archive}' ({err}); delete it and download it again") from None
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return path
 
 

@@ -85,6 +85,14 @@ def channels_of(sensor_size, downsample: int) -> int:
     return math.ceil(width / downsample) * math.ceil(height / downsample) * max(int(polarities), 1)
 
 
+def declared_sizes(name: str, downsample: int = 1):
+    """(channels, classes) of tonic's dataset `name` from its class alone (no file read): the sensor's channels
+    at this down-sampling, and the number of its class names (None where tonic lists none)."""
+    cls = _dataset_class(name)
+    classes = list(getattr(cls, "classes", []) or [])
+    return channels_of(cls.sensor_size, downsample), (len(classes) or None)
+
+
 def events_to_spikes(events, sensor_size, downsample: int):
     """(times ms sorted, channels) of a tonic structured event array."""
     width, height, polarities = (tuple(sensor_size) + (1, 1, 1))[:3]
