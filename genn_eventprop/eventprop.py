@@ -92,6 +92,13 @@ class ThresholdTerms:
     jump_curvature: List[sp.Expr] = field(default_factory=list)   # d_k r_k^2: the terms of that effect's g''
     jump_slope: sp.Expr = sp.Integer(0)   # g_x A e: that effect's g' just after the jump
 
+    @property
+    def one_extremum(self) -> bool:
+        """At most one extremum of g between two events: with at most two terms, g' = sum_k c_k r_k exp(r_k s) is
+        exp(r_1 s) times a monotone function, so it has at most one zero. Then g(a) < 0 <= g(b) brackets exactly
+        one crossing in [a, b], and with both ends below 0 a crossing needs g' > 0 at a and g' < 0 at b."""
+        return len(self.rates) <= 2
+
 
 @dataclass
 class ParameterAdjoint:

@@ -414,6 +414,27 @@ class _Context:
                      if self.het[p] else f"{p}_apply(P, ws.{p}_seg[q], xs, xe, j);")
             # exp(r_k len) here, not per interval of the step: few intervals reach this search
             E = f"double E[MAX_TERMS]; {p}_rate_exps(P, len, E, j);"
+            if self.em[p].adj.crossing.one_extremum:   # eventprop.ThresholdTerms.one_extremum
+                bend_lines = []
+                search_lines = [
+                    "            // g has at most one extremum in the interval: a sign change brackets exactly one crossing;",
+                    "            // with both ends below 0, only a maximum inside (g' > 0 at the start, < 0 at the end) can cross",
+                    "            if (!own && g_lo < 0.0 && (g_hi >= 0.0 ||",
+                    f"                    ({p}_threshold_rate(P, xs, j) > 0.0 && {p}_threshold_rate(P, xe, j) < 0.0))) {{",
+                    "                double lo = 0.0, hi = len;",
+                    f"                const bool found = g_hi >= 0.0 || {p}_interval_crossing(P, len, xs, xe, g_lo, g_hi, j, lo, hi);"]
+            else:
+                bend_lines = [
+                    "    // g'' >= -bend on every interval of the step: the free flow's bound and the events' (rise / (dt^2 / 8))",
+                    f"    const double bend = ws.{p}_bend[j] + ws.{p}_rise[j] * (8.0 / (P.dt * P.dt));"]
+                search_lines = [
+                    "            // a crossing anywhere inside, even one that falls back below 0: g stays below the chord plus",
+                    "            // bend len^2 / 8; where that reaches 0, the exact search",
+                    "            if (!own && g_lo < 0.0 && (g_hi >= 0.0 || std::max(g_lo, g_hi) + 0.125 * len * len * bend >= 0.0)) {",
+                    f"                const double slope = {p}_threshold_rate(P, xs, j);",
+                    "                double lo = 0.0, hi = len;",
+                    "                bool found = g_hi >= 0.0 && slope - len * bend > 0.0;   // g' > 0 throughout: one crossing",
+                    f"                if (!found) found = {p}_interval_crossing(P, len, xs, xe, g_lo, g_hi, j, lo, hi);"]
             L += [
 f"// {p}: the exact search in one interval of the walk (length len, from xs to xe, g from g_lo < 0 to g_hi): unless",
                 "// g_hi >= 0, first the bound expsum_up (the interval's exp(r_k len), the slopes g' at both ends); then the",
@@ -449,8 +470,7 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
                 f"    for (int v = 0; v < {p}_VARS; v++) xs[v] = trace[q0 * {p}_VARS + v];",
                 "    double t = q0 == 0 ? t0 : ws.step_events[q0 - 1].t;",
                 "    const size_t n_events = ws.step_events.size();",
-                "    // g'' >= -bend on every interval of the step: the free flow's bound and the events' (rise / (dt^2 / 8))",
-                f"    const double bend = ws.{p}_bend[j] + ws.{p}_rise[j] * (8.0 / (P.dt * P.dt));",
+                *bend_lines,
                 "    for (size_t q = q0; q <= n_events; q++) {",
                 "        const bool last = q == n_events;",
                 "        const double te = last ? t1 : ws.step_events[q].t;",
@@ -458,14 +478,8 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
                 "        if (te > t) {",
                 f"            {apply}",
                 f"            const double g_lo = {p}_threshold(P, xs, j), g_hi = {p}_threshold(P, xe, j);",
-                "            // a crossing anywhere inside, even one that falls back below 0: g stays below the chord plus",
-                "            // bend len^2 / 8; where that reaches 0, the exact search",
                 "            const double len = te - t;",
-                "            if (!own && g_lo < 0.0 && (g_hi >= 0.0 || std::max(g_lo, g_hi) + 0.125 * len * len * bend >= 0.0)) {",
-                f"                const double slope = {p}_threshold_rate(P, xs, j);",
-                "                double lo = 0.0, hi = len;",
-                "                bool found = g_hi >= 0.0 && slope - len * bend > 0.0;   // g' > 0 throughout: one crossing",
-                f"                if (!found) found = {p}_interval_crossing(P, len, xs, xe, g_lo, g_hi, j, lo, hi);",
+                *search_lines,
                 "                if (found) {",
                 f"                    c.pop = POP_{p}; c.idx = j; c.t_a = t; c.lo = lo; c.hi = hi;",
                 f"                    for (int v = 0; v < {p}_VARS; v++) c.xa[v] = xs[v];",

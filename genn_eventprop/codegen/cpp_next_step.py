@@ -72,6 +72,18 @@ def flow_spikes(ctx) -> List[str]:
          "        //    before t1); the reset and the outgoing jumps are superposed on the end-of-step state"]
     for p in ctx.spiking:
         F = f"ws.{p}_Fdt[{'i' if ctx.het[p] else '0'}]"
+        first_crossing = [   # the first crossing, even one that falls back below 0
+            f"                ExpSum f; {p}_threshold_terms(P, xs, f, i);",
+            "                double lo, hi;",
+            "                if (!expsum_first_crossing(f, dt, g_lo, g_hi, lo, hi)) continue;"]
+        if ctx.em[p].adj.crossing.one_extremum:   # a sign change brackets one crossing; else only a maximum inside can
+            first_crossing = [
+                f"                if (!(g_hi >= 0.0 || ({p}_threshold_rate(P, xs, i) > 0.0 && {p}_threshold_rate(P, xe, i) < 0.0))) continue;",
+                "                double lo = 0.0, hi = dt;",
+                "                if (g_hi < 0.0) {",
+                *("    " + line for line in first_crossing[:1]),
+                "                    if (!expsum_first_crossing(f, dt, g_lo, g_hi, lo, hi)) continue;",
+                "                }"]
         L += [f"        for (int m = 0, n_may = {p}_may_cross(P, ws.{p}_free.data(), ws.{p}_ub.data(), ws.{p}_gs.data(), "
               f"ws.{p}_gf.data(), ws.{p}_bend.data(), ws.{p}_rise.data(), ws.{p}_skip.data(), ws.{p}_flags.data(), ws.{p}_list.data()); m < n_may; m++) {{",
               f"                const int i = ws.{p}_list[m];",
@@ -80,9 +92,7 @@ def flow_spikes(ctx) -> List[str]:
               f"                {p}_apply(P, {F}, xs, xe, i);",
               f"                const double g_lo = {p}_threshold(P, xs, i), g_hi = {p}_threshold(P, xe, i);",
               "                if (!(g_lo < 0.0)) continue;",
-              f"                ExpSum f; {p}_threshold_terms(P, xs, f, i);   // the first crossing, even one that falls back below 0",
-              "                double lo, hi;",
-              "                if (!expsum_first_crossing(f, dt, g_lo, g_hi, lo, hi)) continue;",
+              *first_crossing,
               f"                const double s = bracketed_crossing(P, xs, lo, hi, {p}_state_at, {p}_threshold, {p}_threshold_rate, i);",
               f"                const double tc = t0 + s;",
               f"                {p}_state_at(P, s, xs, xc, i);",
