@@ -6,8 +6,9 @@ import importlib
 from typing import Callable, Dict
 
 from genn_eventprop.errors import ConfigError
-from genn_eventprop.models import READOUTS, AdaptiveLeakyIntegrateFire, ExponentialSynapse, LeakyIntegrate, LeakyIntegrateFire, SpikeInput
+from genn_eventprop.models import AdaptiveLeakyIntegrateFire, ExponentialSynapse, LeakyIntegrate, LeakyIntegrateFire, SpikeInput
 from genn_eventprop.models.base import NeuronModel
+from genn_eventprop.models.readouts import registry as readout_registry
 from genn_eventprop.network import Connection, Network, Normal, PerNeuron, Population
 
 INPUT = "input"
@@ -70,12 +71,13 @@ def build_network(cfg, num_channels: int, num_classes: int) -> Network:
             conns.append(Connection(name, name, Normal(layer.recurrent_init.mean, layer.recurrent_init.std)))
         previous = name
     out = cfg.model.output
-    if out.readout not in READOUTS:
+    readouts = readout_registry()
+    if out.readout not in readouts:
         raise ConfigError(f"model.output.readout: {out.readout!r} is not implemented yet; choose one of "
-                          f"{sorted(READOUTS)}")
-    kind = READOUTS[out.readout]
+                          f"{sorted(readouts)}")
+    kind = readouts[out.readout]
     if kind.spiking_outputs != (out.neuron == "lif"):
-        spiking = ", ".join(n for n, cls in READOUTS.items() if cls.spiking_outputs)
+        spiking = ", ".join(n for n, cls in readouts.items() if cls.spiking_outputs)
         raise ConfigError(f"model.output: readout {spiking} goes with neuron lif (spiking outputs), every other "
                           "readout with neuron li")
     section = getattr(out, out.readout, None)   # model.output.<readout>: its parameters (config.py, from CONFIG)

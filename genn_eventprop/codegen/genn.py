@@ -31,7 +31,7 @@ from genn_eventprop.eventprop import AdjointIR
 from genn_eventprop.expr import comment_text
 from genn_eventprop.integrate import tau
 from genn_eventprop.ir import NetworkIR, PopulationIR
-from genn_eventprop.models.readouts import INTEGRAL_READOUTS, READOUTS
+from genn_eventprop.models.readouts import IntegralReadout, registry
 
 DT = sp.Symbol("dt", positive=True)
 S = sp.Symbol("s", nonnegative=True)
@@ -332,8 +332,8 @@ def emit_genn(ir: NetworkIR, adjoint: Dict[str, AdjointIR], precision: str = "fl
     steps each group's copy of the weights); otherwise only the first group of each connection does."""
     net, readout = ir.network, ir.readout
     if not readout.model.genn:
-        integral = [n for n in genn_readouts() if n in INTEGRAL_READOUTS]
-        others = [n for n in genn_readouts() if n not in INTEGRAL_READOUTS]
+        integral = [n for n in genn_readouts() if issubclass(registry()[n], IntegralReadout)]
+        others = [n for n in genn_readouts() if n not in integral]
         raise ConfigError(f"the GeNN backends run the integral readouts ({', '.join(integral)}) and {' and '.join(others)} "
                           f"so far, not {readout.name!r}; use backend: native")
     neurons, delivered = {}, {}
@@ -374,7 +374,7 @@ def emit_genn(ir: NetworkIR, adjoint: Dict[str, AdjointIR], precision: str = "fl
 
 def genn_readouts() -> List[str]:
     """The config names of the readouts the GeNN emission has."""
-    return [name for name, cls in READOUTS.items() if cls.genn]
+    return [name for name, cls in registry().items() if cls.genn]
 
 
 def _neuron_model(pop: PopulationIR, adj: AdjointIR, delivered, readout, precision) -> ModelDef:
