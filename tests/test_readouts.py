@@ -107,6 +107,9 @@ class _Marked(MaxOverTime):
     def _mark(self, what):
         return [f"        // MARK {what}"]
 
+    def native_workspace(self, o):
+        return ["    // MARK workspace"]
+
     def native_forward_start(self, o):
         return self._mark("forward_start")
 
@@ -154,6 +157,7 @@ def test_the_generators_ask_the_readout_object_for_its_code(delivery):
     ir = build_ir(net)
     adjoint = derive(ir)
     source = emit_cpp(ir, adjoint, "float64", delivery).source
+    assert source.count("    // MARK workspace\n") == 1
     for what in ("forward_start", "free_step", "sample " + ("end" if delivery == "next_step" else "x"), "forward_end",
                  "scores", "loss", "loss_terms", "backward_start", "step_drive", "impulse [1, 0]"):
         assert source.count(f"// MARK {what}\n") == 1, what

@@ -398,6 +398,7 @@ class _Context:
               "    std::vector<double> pcoef;            // avg_xentropy: softmax(V(t_k)) - onehot per step",
               "    double ce_sum = 0.0;                  // avg_xentropy: summed per-step cross-entropy",
               f"    std::vector<double> first_t = std::vector<double>({self.out}_N), dLdt = std::vector<double>({self.out}_N);   // first_spike",
+              *self.readout.native_workspace(self.out),
               "    std::vector<double> factor, factor2;  // grad or error factors of one population",
               "    std::vector<Event> events;            // every spike of the trial, in time order",
               "    std::vector<Event> step_events;       // the current step's, in time order",

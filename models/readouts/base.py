@@ -83,6 +83,10 @@ class Readout:
         return p - np.eye(z.shape[1])[labels]
 
     # -- native C++ (codegen/cpp.py): lines with their indentation, or a statement -----------------------------
+    def native_workspace(self, o: str) -> List[str]:
+        """Fields of the per-thread Workspace beyond acc, dLdz, drive, argmax, pcoef, ce_sum, first_t and dLdt."""
+        return []
+
     def native_forward_start(self, o: str) -> List[str]:
         """forward(), before the first step: the readout's own state."""
         return []
