@@ -165,7 +165,7 @@ def test_the_generators_ask_the_readout_object_for_its_code(delivery):
     assert "// MARK genn_forward" in genn and "// MARK genn_backward" in genn and "('Marked', 'scalar'" in genn
 
 
-def test_a_new_readout_is_one_class_config_builder_and_generators_take_it(tmp_path):
+def test_a_new_readout_is_one_class_config_builder_and_generators_take_it():
     """A readout defined in a module of its own (here run in a fresh interpreter before the config is imported, as
     a file in models/readouts/ is): the config accepts its name and its parameter section, and both generators
     print its weighting with its runtime parameter."""
@@ -200,6 +200,6 @@ def test_a_new_readout_is_one_class_config_builder_and_generators_take_it(tmp_pa
             print(err)
     """)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]))
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip() == "config key 'model.output.late.k' must be > 0.0, got 0.0"

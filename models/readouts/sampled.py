@@ -13,9 +13,6 @@ from .base import Readout
 class SampledReadout(Readout):
     """A subclass sets native_sample (the forward) and native_impulse_coefficient (dL/dV_j at sample k)."""
 
-    def __init__(self):
-        pass
-
     def native_impulse_coefficient(self, o: str) -> str:
         raise NotImplementedError
 
