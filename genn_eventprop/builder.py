@@ -1,13 +1,14 @@
 """Config to network: the model section of a config becomes a Network of library models."""
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from typing import Callable, Dict
 
 from genn_eventprop.errors import ConfigError
-from genn_eventprop.models import (READOUTS, AdaptiveLeakyIntegrateFire, FirstSpike, ExponentialSynapse, Gauss, LeakyIntegrate,
-                                   LeakyIntegrateFire, SpikeInput)
+from genn_eventprop.models import AdaptiveLeakyIntegrateFire, ExponentialSynapse, LeakyIntegrate, LeakyIntegrateFire, SpikeInput
 from genn_eventprop.models.base import NeuronModel
+from genn_eventprop.models.readouts import registry as readout_registry
 from genn_eventprop.network import Connection, Network, Normal, PerNeuron, Population
 
 INPUT = "input"
@@ -70,19 +71,17 @@ def build_network(cfg, num_channels: int, num_classes: int) -> Network:
             conns.append(Connection(name, name, Normal(layer.recurrent_init.mean, layer.recurrent_init.std)))
         previous = name
     out = cfg.model.output
-    if out.readout not in READOUTS:
+    readouts = readout_registry()
+    if out.readout not in readouts:
         raise ConfigError(f"model.output.readout: {out.readout!r} is not implemented yet; choose one of "
-                          f"{sorted(READOUTS)}")
-    if (out.readout == "first_spike") != (out.neuron == "lif"):
-        raise ConfigError("model.output: readout first_spike goes with neuron lif (spiking outputs), every other "
+                          f"{sorted(readouts)}")
+    kind = readouts[out.readout]
+    if kind.spiking_outputs != (out.neuron == "lif"):
+        spiking = ", ".join(n for n, cls in readouts.items() if cls.spiking_outputs)
+        raise ConfigError(f"model.output: readout {spiking} goes with neuron lif (spiking outputs), every other "
                           "readout with neuron li")
-    if out.readout == "gauss":
-        readout = Gauss(out.gauss.mu, out.gauss.sigma)
-    elif out.readout == "first_spike":
-        f = out.first_spike
-        readout = FirstSpike(f.tau0, f.tau1, f.alpha)
-    else:
-        readout = READOUTS[out.readout]()
+    section = getattr(out, out.readout, None)   # model.output.<readout>: its parameters (config.py, from CONFIG)
+    readout = kind.from_config(dataclasses.asdict(section) if section is not None else None)
     neuron = (LeakyIntegrateFire(tau_mem=out.tau_mem, threshold=out.threshold) if out.neuron == "lif"
               else LeakyIntegrate(tau_mem=out.tau_mem))
     pops.append(Population(OUTPUT, num_classes, neuron, ExponentialSynapse(tau_syn=out.tau_syn), learn=tuple(out.learn),

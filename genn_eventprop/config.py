@@ -27,6 +27,7 @@ from typing import Any, List, Optional, Sequence, Union
 import yaml
 
 from genn_eventprop.errors import ConfigError
+from genn_eventprop.models.readouts import registry as readout_registry
 
 
 def choice(default, *choices):
@@ -154,22 +155,32 @@ class Hidden:
     recurrent_init: Init = nested(lambda: Init(0.0, 0.02))
 
 
-@dataclass
-class Gauss:
-    mu: Optional[float] = None                   # ms; null: the middle of the trial
-    sigma: Optional[float] = positive(None)      # ms; null: a quarter of the trial
+READOUTS = tuple(readout_registry())   # the readouts' config names (models/readouts/), in listing order
 
 
-READOUTS = ("sum", "sum_exp", "linear", "sigmoid", "gauss", "max", "first_spike", "avg_xentropy")
+def _readout_section(name: str, cls) -> tuple:
+    """The config section model.output.<name> of a readout with parameters: a field per entry of its CONFIG."""
+    fields = [(p, Optional[float] if spec.default is None else float,
+               ranged(spec.default, spec.low, spec.high, spec.low_open, spec.high_open)) for p, spec in cls.CONFIG.items()]
+    section = dataclasses.make_dataclass(f"{cls.__name__}Params", fields)
+    section.__module__ = __name__
+    return name, section, nested(section)
 
 
-@dataclass
-class FirstSpikeLoss:
-    tau0: float = positive(0.5)     # ms: softmax temperature of the first-spike times
-    tau1: float = positive(6.4)     # ms: time scale of the early-spike term
-    alpha: float = ranged(3e-3, 0.0)  # weight of the early-spike term
+def _with_readout_sections(cls):
+    """cls with, after its field readout, one section per readout that has parameters (model.output.gauss, ...)."""
+    hints = typing.get_type_hints(cls)
+    spec = []
+    for f in dataclasses.fields(cls):
+        spec.append((f.name, hints[f.name], field(default=f.default, default_factory=f.default_factory, metadata=f.metadata)))
+        if f.name == "readout":
+            spec += [_readout_section(n, c) for n, c in readout_registry().items() if c.CONFIG]
+    out = dataclasses.make_dataclass(cls.__name__, spec)
+    out.__module__, out.__doc__ = __name__, cls.__doc__
+    return out
 
 
+@_with_readout_sections
 @dataclass
 class Output:
     neuron: str = choice("li", "li", "lif")   # lif: spiking outputs, for readout first_spike
@@ -177,8 +188,7 @@ class Output:
     tau_mem: float = positive(20.0)
     tau_syn: float = positive(5.0)
     readout: str = choice("sum_exp", *READOUTS)
-    gauss: Gauss = nested(Gauss)
-    first_spike: FirstSpikeLoss = nested(FirstSpikeLoss)
+    # here: model.output.<readout> for each readout with parameters (gauss: mu, sigma; first_spike: tau0, ...)
     learn: List[str] = field(default_factory=list)   # as model.hidden.learn (tau_mem, tau_syn)
     learn_lr_scale: float = positive(10.0)
     learn_min_tau: float = positive(1.0)

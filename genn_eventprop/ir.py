@@ -15,6 +15,7 @@ import sympy as sp
 from genn_eventprop.errors import ConfigError
 from genn_eventprop.expr import check_identifier, parse_equation
 from genn_eventprop.models.base import NeuronModel
+from genn_eventprop.models.readouts import Readout
 from genn_eventprop.network import Network, Population
 
 # Symbols with a fixed meaning in every equation.
@@ -63,7 +64,7 @@ class ReadoutIR:
     name: str
     weighting: sp.Expr                 # w(t), in t, T and readout params
     params: Dict[sp.Symbol, float]
-    kind: str = "integral"             # integral | max | avg_xentropy
+    model: Readout                     # the readout object (models/readouts/): the generators ask it for its code
 
 
 @dataclass
@@ -151,4 +152,4 @@ def build_ir(network: Network) -> NetworkIR:
     rparams = {sp.Symbol(n, positive=True): float(v) for n, v in r.params.items()}
     weighting = _parse(r.weighting, {"t": t, "T": T, **{s.name: s for s in rparams}}, f"readout {r.name} weighting")
     return NetworkIR(network=network, populations=pops,
-                     readout=ReadoutIR(network.readout_population, r.name, weighting, rparams, r.kind))
+                     readout=ReadoutIR(network.readout_population, r.name, weighting, rparams, r))

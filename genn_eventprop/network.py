@@ -7,7 +7,7 @@ from typing import Dict, List, Optional, Tuple, Union
 import numpy as np
 
 from genn_eventprop.models.base import InputModel, NeuronModel, SynapseModel
-from genn_eventprop.models.readouts import FirstSpikeReadout, IntegralReadout, SampledReadout
+from genn_eventprop.models.readouts import Readout
 
 
 @dataclass
@@ -92,7 +92,7 @@ class Network:
     populations: List[Population]
     connections: List[Connection]
     readout_population: str
-    readout: Union[IntegralReadout, SampledReadout, FirstSpikeReadout]
+    readout: Readout
 
     def __post_init__(self):
         names = [p.name for p in self.populations]
@@ -107,9 +107,9 @@ class Network:
             if self.population(c.post).synapse is None:
                 raise ValueError(f"population {c.post!r} receives {c.name} but has no synapse model")
         out = self.population(self.readout_population).neuron
-        if getattr(self.readout, "kind", "integral") == "first_spike":
+        if self.readout.spiking_outputs:
             if not out.spiking:
-                raise ValueError(f"readout first_spike needs spiking neurons in {self.readout_population!r}")
+                raise ValueError(f"readout {self.readout.name} needs spiking neurons in {self.readout_population!r}")
         elif out.readout is None:
             raise ValueError(f"readout population {self.readout_population!r} has no readout variable")
 

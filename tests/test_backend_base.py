@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import yaml
 
-from genn_eventprop.backends.base import Backend, BuildStatus, softmax_cross_entropy
+from genn_eventprop.backends.base import Backend, BuildStatus
 from genn_eventprop.backends.native import NativeBackend
 from genn_eventprop.errors import ConfigError, UserError
 from helpers import HAVE_PYGENN, batch_from, needs_pygenn, tiny_network
@@ -23,19 +23,6 @@ def test_the_backends_are_backends_and_the_base_is_abstract():
         assert issubclass(GeNNBackend, Backend)
     with pytest.raises(TypeError):
         Backend(tiny_network())
-
-
-def test_the_host_side_softmax_cross_entropy_and_its_gradient():
-    rng = np.random.default_rng(1)
-    z, labels = rng.normal(size=(4, 3)) * 5, np.array([0, 2, 1, 2])
-    losses, dz = softmax_cross_entropy(z, labels)
-    np.testing.assert_allclose(losses, -np.log(np.exp(z[np.arange(4), labels]) / np.exp(z).sum(axis=1)))
-    h = 1e-6
-    for k in range(3):
-        step = np.zeros_like(z)
-        step[:, k] = h
-        fd = (softmax_cross_entropy(z + step, labels)[0] - softmax_cross_entropy(z - step, labels)[0]) / (2 * h)
-        np.testing.assert_allclose(dz[:, k], fd, atol=1e-7)
 
 
 def test_native_reports_compiled_then_cached(tmp_path):

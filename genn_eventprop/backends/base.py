@@ -25,14 +25,15 @@ backend for what it has. The contract:
 * device_optimiser(...): an optimiser that steps the weights on the device; a ConfigError where the backend
   has no device.
 
-The shared parts live here once: the trial steps, the checks of weights and batches, the host-side softmax
-cross-entropy (for a backend whose readout scores come back to the host) and the singular parameter pairs.
+The shared parts live here once: the trial steps, the checks of weights and batches and the singular parameter
+pairs. A backend whose readout scores come back to the host takes the loss and dL/dz from the readout
+(models/readouts: Readout.loss, Readout.dloss).
 """
 from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional
 
 import numpy as np
 import sympy as sp
@@ -121,19 +122,6 @@ def checked_weights(network: Network, weights: Dict[str, np.ndarray]) -> Dict[st
     return out
 
 
-def softmax_cross_entropy(z: np.ndarray, labels: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-    """Per trial, the cross-entropy of the softmax of the scores z [trial, class] against labels, and its
-    gradient dL/dz (softmax - one-hot), both float64."""
-    z = np.asarray(z, dtype=np.float64)
-    labels = np.asarray(labels, dtype=np.int64)
-    zmax = z.max(axis=1, keepdims=True)
-    log_sum = np.log(np.exp(z - zmax).sum(axis=1)) + zmax[:, 0]
-    losses = log_sum - z[np.arange(len(z)), labels]
-    p = np.exp(z - zmax)
-    p /= p.sum(axis=1, keepdims=True)
-    return losses, p - np.eye(z.shape[1])[labels]
-
-
 class Backend(abc.ABC):
     """Runs batches of trials (forward, loss, backward) of one network; the contract is the module docstring."""
 
@@ -141,7 +129,6 @@ class Backend(abc.ABC):
     delivery: str = "exact"   # when a spike reaches its targets (config key delivery)
 
     trial_steps = staticmethod(trial_steps)
-    softmax_cross_entropy = staticmethod(softmax_cross_entropy)
 
     def __init__(self, network: Network, precision: str = "float32", max_spikes: int = 1500):
         if precision not in PRECISIONS:

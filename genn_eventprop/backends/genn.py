@@ -337,8 +337,8 @@ class GeNNBackend(Backend):
                     self._set_var(name, var, init)
             if name == d.readout_population:
                 self._set_var(name, "Acc", 0.0)
-                if self.ir.readout.kind == "max":
-                    self._set_var(name, "ArgMax", -1.0)
+                for var, init in self.ir.readout.model.genn_initial().items():
+                    self._set_var(name, var, init)
         self.model.timestep = 0   # (the gradients were zeroed by the last batch reduction, or at load)
 
     def _read(self, pop: str, var: str) -> np.ndarray:
@@ -387,9 +387,7 @@ class GeNNBackend(Backend):
             for _ in range(steps):
                 self.model.step_time()
             lengths = self.trial_steps(batch.durations[first:first + count], dt) * dt
-            z[first:first + count] = self._read(out, "Acc")[:count]
-            if self.ir.readout.kind == "integral":   # z = (1/T) integral w(t) V dt; max: z = the maximum itself
-                z[first:first + count] /= lengths[:, None]
+            z[first:first + count] = self.ir.readout.model.genn_scores(self._read(out, "Acc")[:count], lengths)
             for p in spiking:
                 flags = self._read(p, "Overflow")[:count]
                 if (flags == 2).any():   # codegen/genn.py, bracket_lines: the search's loop bound was reached
@@ -414,18 +412,18 @@ class GeNNBackend(Backend):
                 for label in self.learnable:   # dL/dp per neuron, summed over the trials
                     pop, name = label.split(".", 1)
                     param_grads[label] += self._read(pop, f"G_{name}")[:count].sum(axis=0)
-        losses, _ = self.softmax_cross_entropy(z, labels)
+        losses = self.ir.readout.model.loss(z, labels)
         if compute_gradients:   # a shared parameter's gradient is the sum over its neurons
             param_grads = {label: (g if label in self.per_neuron else float(g.sum())) for label, g in param_grads.items()}
         return BatchResult(losses, z, grads if compute_gradients else None, counts, recorded,
                            param_grads if compute_gradients else None)
 
     def _backward(self, z: np.ndarray, labels: np.ndarray, scale: float, steps: int, grads: Dict[str, np.ndarray]):
-        """Reversed-time pass over the trials just run: dL/dz of the softmax cross-entropy drives the readout's
-        adjoint; the synapses add up dL/dw; the sums over the trials land in grads (in the connections it names)."""
+        """Reversed-time pass over the trials just run: dL/dz of the readout's loss drives the readout's adjoint; the
+        synapses add up dL/dw; the sums over the trials land in grads (in the connections it names)."""
         out = self.definition.readout_population
         dLdz = np.zeros((self.batch_size, z.shape[1]))
-        dLdz[:len(z)] = self.softmax_cross_entropy(z, labels)[1] * scale
+        dLdz[:len(z)] = self.ir.readout.model.dloss(z, labels) * scale
         self._set_var(out, "DLdz", dLdz if self.batch_size > 1 else dLdz[0])
         self._set_phase(1)
         self.model.timestep = 0

@@ -254,9 +254,9 @@ def emit_cpp(ir: NetworkIR, adjoint: Dict[str, AdjointIR], precision: str = "flo
     inp = net.input_population
     readout = ir.readout
     out = ir.populations[readout.population]
-    if out.spiking != (readout.kind == "first_spike"):
-        raise ConfigError(f"the readout population {out.name} must be spiking for readout first_spike and "
-                          "non-spiking for every other readout")
+    if out.spiking != readout.model.spiking_outputs:
+        raise ConfigError(f"the readout population {out.name} must be "
+                          f"{'' if readout.model.spiking_outputs else 'non-'}spiking for readout {readout.name}")
 
     param_names = [f"{p.name}_{s.name}" for p in pops for s in p.params]
     param_names += [f"readout_{s.name}" for s in readout.params]
@@ -310,7 +310,7 @@ def emit_cpp(ir: NetworkIR, adjoint: Dict[str, AdjointIR], precision: str = "flo
     L += [f"// Readout '{comment_text(readout.name)}': weighting w(t) = {comment_text(readout.weighting)}, held constant within each step",
           "static inline double readout_weight(const Params& P, double t, double T) {", "    (void)P;",
           f"    return {print_expr(readout.weighting, rename)};", "}", ""]
-    ctx = _Context(net, pops, emitters, out.name, spiking, inp.name, pid, readout.kind, delivery == "next_step")
+    ctx = _Context(net, pops, emitters, out.name, spiking, inp.name, pid, readout.model, delivery == "next_step")
     L += ctx.workspace() + ctx.walks() + ctx.forward() + ctx.backward()
     L += ["}  // namespace", ""] + ctx.entry()
     return EmittedProgram("\n".join(L) + "\n", param_names, spiking, [p.name for p in pops], offsets, n_w, out.size,
@@ -318,11 +318,10 @@ def emit_cpp(ir: NetworkIR, adjoint: Dict[str, AdjointIR], precision: str = "flo
 
 
 class _Context:
-    def __init__(self, net, pops, emitters, out, spiking, inp, pid, kind, ns=False):
+    def __init__(self, net, pops, emitters, out, spiking, inp, pid, readout, ns=False):
         self.net, self.pops, self.em, self.out, self.spiking, self.inp, self.pid = net, pops, emitters, out, spiking, inp, pid
         self.ns = ns   # delivery next_step: spikes reach their targets at the next grid point
-        self.kind = kind   # readout: integral | max | avg_xentropy | first_spike
-        self.integral = kind == "integral"
+        self.readout = readout   # the readout object (models/readouts/): asked for its code, never by name
         self.driven = emitters[out].adj.readout_drive is not None   # the readout has a state variable
         # learnable parameters: population -> names, and their slots in the pgrad[] output
         self.learn = {p.name: [a.symbol.name for a in emitters[p.name].adj.params] for p in pops}
@@ -390,6 +389,7 @@ class _Context:
               "    std::vector<double> pcoef;            // avg_xentropy: softmax(V(t_k)) - onehot per step",
               "    double ce_sum = 0.0;                  // avg_xentropy: summed per-step cross-entropy",
               f"    std::vector<double> first_t = std::vector<double>({self.out}_N), dLdt = std::vector<double>({self.out}_N);   // first_spike",
+              *self.readout.native_workspace(self.out),
               "    std::vector<double> factor, factor2;  // grad or error factors of one population",
               "    std::vector<Event> events;            // every spike of the trial, in time order",
               "    std::vector<Event> step_events;       // the current step's, in time order",
@@ -510,15 +510,16 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
         L = []
         for c in self.conns_from(pre):
             q = c.post
-            integral = q == self.out and self.integral and not self.ns   # next_step: it arrives at t1, after the step
-            L += [f"{indent}{{   // {c.name}: x_end += w Phi({tau}) e" + (", acc += wbar w d.Psi e" if integral else ""),
+            # the score's share of the jump (an integral readout's); next_step: it arrives at t1, after the step
+            gain = self.readout.native_jump_gain(q) if q == self.out and not self.ns else None
+            L += [f"{indent}{{   // {c.name}: x_end += w Phi({tau}) e" + (", acc += wbar w d.Psi e" if gain else ""),
                   f"{indent}    const scalar* wrow = W + W_{c.name} + (long long){who} * {q}_N;"]
             bound = q in self.spiking and not self.ns   # exact: the jump's largest effect on g until t1 joins ub
             if self.het[q]:   # the response differs per neuron: its factors are computed for each
                 L += [f"{indent}    for (int j = 0; j < {q}_N; j++) {{",
                       f"{indent}        {q}_Factors F; {self.factors_fn(q)}(P, {tau}, F, j); double r[MAX_VARS]; {q}_jump_response(P, F, r, j);",
                       f"{indent}        for (int v = 0; v < {q}_VARS; v++) ws.{q}_end[v * {q}_N + j] += wrow[j] * (scalar)r[v];",
-                      *([f"{indent}        ws.acc[j] += wbar * r[{q}_VARS] * wrow[j];"] if integral else []),
+                      *([f"{indent}        {gain}"] if gain else []),
                       *([f"{indent}        Rise R; {q}_jump_rise(P, {tau}, P.dt, r, R, j);",
                          f"{indent}        ws.{q}_rise[j] += std::max(wrow[j] * R.pos, wrow[j] * R.neg);"] if bound else []),
                       *([f"{indent}        ws.{q}_known[j] = 0; if (std::max(wrow[j] * R.up, wrow[j] * R.down) > 0.0) ws.{q}_skip[j] = 0;"]
@@ -532,8 +533,8 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
                           f"{indent}    add_response_rise<{q}_VARS>(ws.{q}_end.data(), {q}_N, wrow, r, ws.{q}_rise.data(), R{searched});"]
                 else:
                     L.append(f"{indent}    add_response(ws.{q}_end.data(), {q}_N, {q}_VARS, wrow, r);")
-                if integral:
-                    L.append(f"{indent}    for (int j = 0; j < {q}_N; j++) ws.acc[j] += wbar * r[{q}_VARS] * wrow[j];")
+                if gain:
+                    L.append(f"{indent}    for (int j = 0; j < {q}_N; j++) {gain}")
             L.append(f"{indent}}}")
         return L
 
@@ -553,8 +554,7 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
               for p in self.spiking]
         L += ["    std::fill(ws.acc.begin(), ws.acc.end(), 0.0);",
               "    std::fill(ws.first_t.begin(), ws.first_t.end(), INFINITY);",
-              *(["    ws.ce_sum = 0.0;", f"    ws.pcoef.assign((size_t)S.n_steps * {self.out}_N, 0.0);"]
-                if self.kind == "avg_xentropy" else []),
+              *self.readout.native_forward_start(self.out),
               "    ws.events.clear(); ws.xlog.clear();",
               "    long long ip = 0;",
               "    for (int k = 0; k < S.n_steps; k++) {",
@@ -565,14 +565,14 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
               "        // 1. every population evolves freely over the whole step"]
         for p in self.pops:
             n = p.name
-            if n == self.out and self.integral:
-                L.append(f"        {n}_integrate(P, ws.{n}_Fdt.data(), ws.{n}_x.data(), wbar, ws.acc.data());")
+            if n == self.out:
+                L += self.readout.native_free_step(n)
             L.append(f"        {n}_advance(P, ws.{n}_Fdt.data(), ws.{n}_x.data(), ws.{n}_end.data());")
         L += [f"        {p}_step_bound(P, ws.{p}_x.data(), ws.{p}_end.data(), ws.{p}_E.data(), ws.{p}_ub.data(), ws.{p}_gs.data(), "
               f"ws.{p}_gf.data(), ws.{p}_bend.data(), ws.{p}_rise.data());   // g <= ub over the free step"
               for p in self.spiking]
         if self.ns:
-            L += self.sample_readout("end") + next_step.keep_free_ends(self) + next_step.deliver_grid_spikes(self)
+            L += self.readout.native_sample(self.out, "end") + next_step.keep_free_ends(self) + next_step.deliver_grid_spikes(self)
         L += ["        // 2. the step's input spikes, each adding its effect on the end-of-step state",
               "        while (ip < S.n_spikes && S.t[ip] < t1) {",
               "            const double te = std::max(S.t[ip], t0);",
@@ -642,8 +642,7 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
                       f"                    st.code = 1; st.info[0] = POP_{p}; st.info[1] = i; st.info[3] = ws.{p}_count[i]; return 1;",
                       "                }",
                       f"                for (int v = 0; v < {p}_VARS; v++) ws.xlog.push_back(best_x[v]);",
-                      *([f"                if (ws.first_t[i] == INFINITY) ws.first_t[i] = best_t;   // first_spike readout"]
-                        if p == self.out else []),
+                      *(self.readout.native_output_spike("best_t", "                ") if p == self.out else []),
                       f"                double h[MAX_VARS], d[MAX_VARS], r[MAX_VARS];   // reset: x_end += Phi(t1 - t_s) (h(x-) - x-)",
                       f"                std::memcpy(h, best_x, sizeof(h)); {p}_reset_single(P, h, i);",
                       f"                for (int v = 0; v < {p}_VARS; v++) d[v] = h[v] - best_x[v];",
@@ -659,10 +658,9 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
             L += ["        }"]
         L += ["        ws.events.insert(ws.events.end(), ws.step_events.begin(), ws.step_events.end());",
               *(f"        ws.{p.name}_x.swap(ws.{p.name}_end);" for p in self.pops),
-              *([] if self.ns else self.sample_readout()),
+              *([] if self.ns else self.readout.native_sample(self.out, "x")),
               "    }"]
-        if self.integral:
-            L.append(f"    for (int i = 0; i < {self.out}_N; i++) ws.acc[i] /= T;   // z_k = (1/T) integral w(t) V_k dt")
+        L += self.readout.native_forward_end(self.out)
         for p in self.pops:
             k = self.pid[p.name]
             if p.spiking:
@@ -672,56 +670,9 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
         L += ["    return 0;", "}", ""]
         return L
 
-    def sample_readout(self, state: str = "x") -> List[str]:
-        """Forward, at each step end: the sampled readouts, of ws.<out>_<state> (next_step: before the deliveries
-        at the step end, as a time-stepped simulator sees it)."""
-        o = self.out
-        if self.kind == "max":
-            return [f"        for (int j = 0; j < {o}_N; j++) {{   // max readout: z_j = max over step ends of V_j",
-                    f"            const double v = {o}_readout_value(P, ws.{o}_{state}.data(), j);",
-                    "            if (k == 0 || v > ws.acc[j]) { ws.acc[j] = v; ws.argmax[j] = k; }",
-                    "        }"]
-        if self.kind == "avg_xentropy":
-            return [f"        {{   // avg_xentropy: cross-entropy of softmax(V(t_k)), and its gradient for the backward pass",
-                    f"            double v[{o}_N], vmax = -INFINITY, sum = 0.0;",
-                    f"            for (int j = 0; j < {o}_N; j++) {{ v[j] = {o}_readout_value(P, ws.{o}_{state}.data(), j); vmax = std::max(vmax, v[j]); }}",
-                    f"            for (int j = 0; j < {o}_N; j++) sum += std::exp(v[j] - vmax);",
-                    "            ws.ce_sum += std::log(sum) + vmax - v[S.label];",
-                    f"            for (int j = 0; j < {o}_N; j++) {{",
-                    f"                ws.pcoef[(size_t)k * {o}_N + j] = std::exp(v[j] - vmax) / sum - (j == S.label ? 1.0 : 0.0);",
-                    "                ws.acc[j] += v[j] / S.n_steps;   // z: time-averaged V, for predictions",
-                    "            }",
-                    "        }"]
-        return []
-
-    def phantom(self) -> List[str]:
-        """first_spike: a silent correct output neuron gets a phantom spike at T (heuristic: the loss is flat)."""
-        if self.kind != "first_spike":
-            return []
-        o = self.out
-        return [f"    if (ws.first_t[S.label] == INFINITY) {{   // phantom spike of the silent correct neuron at T",
-                f"        double xm[MAX_VARS], l[MAX_VARS];",
-                f"        for (int v = 0; v < {o}_VARS; v++) {{ xm[v] = ws.{o}_x[v * {o}_N + S.label]; l[v] = 0.0; }}",
-                f"        {o}_phantom_jump(P, l, xm, ws.dLdt[S.label], S.label);",
-                f"        for (int v = 0; v < {o}_VARS; v++) ws.{o}_lam[v * {o}_N + S.label] = (scalar)l[v];",
-                "    }"]
-
     def readout_impulse(self) -> List[str]:
-        """Backward, at each step end: the adjoint impulse of a sampled readout, dL/dV(t_k) along d(readout)/dx."""
-        o = self.out
-        if self.kind not in ("max", "avg_xentropy"):
-            return []
-        comps = [(v, e) for v, e in enumerate(self.em[o].adj.readout_drive) if e != 0]
-        if self.kind == "max":
-            coef = "(ws.argmax[j] == k ? ws.dLdz[j] : 0.0)"
-        elif self.kind == "avg_xentropy":
-            coef = f"ws.pcoef[(size_t)k * {o}_N + j] * ws.loss_scale / S.n_steps"
-        else:
-            return []
-        return [f"        for (int j = 0; j < {o}_N; j++) {{   // sampled readout: impulse at t1",
-                f"            const double c = {coef};",
-                *(f"            ws.{o}_lam[{v} * {o}_N + j] += (scalar)(c * ({print_expr(e)}));" for v, e in comps),
-                "        }"]
+        """Backward, at each step end: the readout's adjoint impulse there (sampled readouts), along d(readout)/dx."""
+        return self.readout.native_impulse(self.out, self.em[self.out].adj.readout_drive)
 
     def factors_at(self, q: str, kind: str, tau: str, t_event: str, indent: str) -> List[str]:
         """Backward: ws.factor[j] = lambda_q,j(t_event) . v (v the jump or error direction), by superposition
@@ -761,13 +712,12 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
              *(f"    std::fill(ws.{p.name}_lam.begin(), ws.{p.name}_lam.end(), (scalar)0);" for p in self.pops),
              *(f"    std::fill(ws.{p}_Q.begin(), ws.{p}_Q.end(), (scalar)0); std::fill(ws.{p}_G.begin(), ws.{p}_G.end(), 0.0);"
                for p in self.learn if self.learn[p]),
-             *self.phantom(),
+             *self.readout.native_backward_start(self.out),
              "    long long e = (long long)ws.events.size() - 1;",
              "    for (int k = S.n_steps - 1; k >= 0; k--) {",
              "        const double t0 = k * dt, t1 = (k + 1) * dt;",
              "        const double wbar = readout_weight(P, (k + 0.5) * dt, T);",
-             (f"        for (int i = 0; i < {self.out}_N; i++) ws.drive[i] = ws.dLdz[i] * wbar / T;   // dL/dz_k * w(t) / T"
-              if self.integral else f"        (void)wbar; std::fill(ws.drive.begin(), ws.drive.end(), 0.0);   // no flow drive"),
+             *self.readout.native_step_drive(self.out),
              *([] if self.ns else self.readout_impulse()),
              "        ws.pending.clear();",
              "        while (e >= 0 && ws.events[e].t >= t0) {",
@@ -796,8 +746,7 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
             L += [f"            if (ev.pop == POP_{p}) {{",
                   "                const int i = ev.idx;",
                   "                double E = 0.0;",
-                  *(["                if (ws.first_t[i] == ev.t) E += ws.dLdt[i];   // first_spike loss: dL/dt of this spike"]
-                    if p == self.out and self.kind == "first_spike" else []),
+                  *(self.readout.native_spike_error() if p == self.out else []),
                   *grads(p, "i", "                ", True),
                   *(self.ns_spike(p) if self.ns else self.exact_spike(p)),
                   "            }"]
@@ -1024,24 +973,17 @@ f"// {p}: neuron j through the step's events, from its state at the step start, 
             "                for (const Event& e : ws.events) if (e.pop >= 0 && n < rec_cap) { rec_t[n] = e.t; rec_pop[n] = e.pop; rec_idx[n] = e.idx; n++; }",
             "                *rec_n = n;",
             "            }",
-            *([f"            for (int c = 0; c < {out}_N; c++) ws.acc[c] = -std::min(ws.first_t[c], S.n_steps * dt) / P.readout_tau0;   // z = -t_first / tau0"]
-              if self.kind == "first_spike" else []),
+            *self.readout.native_scores(out),
             "            // Softmax cross-entropy of z and its gradient dL/dz (scaled by loss_scale = 1/batch size).",
             f"            double zmax = -INFINITY; for (int c = 0; c < {out}_N; c++) zmax = std::max(zmax, ws.acc[c]);",
             f"            double zsum = 0.0; for (int c = 0; c < {out}_N; c++) zsum += std::exp(ws.acc[c] - zmax);",
             "            ws.loss_scale = loss_scale;",
-            ("            loss_out[s] = ws.ce_sum / S.n_steps;   // avg_xentropy: mean per-step cross-entropy"
-             if self.kind == "avg_xentropy" else "            loss_out[s] = std::log(zsum) + zmax - ws.acc[S.label];"),
+            self.readout.native_loss(),
             f"            for (int c = 0; c < {out}_N; c++) {{",
             f"                z_out[(long long)s * {out}_N + c] = ws.acc[c];",
             "                ws.dLdz[c] = (std::exp(ws.acc[c] - zmax) / zsum - (c == S.label ? 1.0 : 0.0)) * loss_scale;",
             "            }",
-            *([f"            {{   // first_spike: + alpha (exp(t_y / tau1) - 1); dL/dt_k = -dL/dz_k / tau0 (+ the early-spike term for y)",
-               f"                const double ty = std::min(ws.first_t[S.label], S.n_steps * dt);",
-               f"                loss_out[s] += P.readout_alpha * (std::exp(ty / P.readout_tau1) - 1.0);",
-               f"                for (int c = 0; c < {out}_N; c++) ws.dLdt[c] = -ws.dLdz[c] / P.readout_tau0;",
-               f"                ws.dLdt[S.label] += P.readout_alpha / P.readout_tau1 * std::exp(ty / P.readout_tau1) * loss_scale;",
-               "            }"] if self.kind == "first_spike" else []),
+            *self.readout.native_loss_terms(out),
             f"            for (int p = 0; p < {n_pops}; p++) spikes_out[(long long)s * {n_pops} + p] = ws.pop_spikes[p];",
             "            if (compute_grads) {",
             "                scalar* g = grad_per_sample.data() + (size_t)s * N_WEIGHTS;",

@@ -56,8 +56,7 @@ def spike_bookkeeping(ctx, p: str, t: str, indent: str) -> List[str]:
     return [f"{indent}if (++ws.{p}_count[i] > max_spikes) {{",
             f"{indent}    st.code = 1; st.info[0] = POP_{p}; st.info[1] = i; st.info[3] = ws.{p}_count[i]; return 1;",
             f"{indent}}}",
-            *([f"{indent}if (ws.first_t[i] == INFINITY) ws.first_t[i] = {t};   // first_spike readout"]
-              if p == ctx.out else [])]
+            *(ctx.readout.native_output_spike(t, indent) if p == ctx.out else [])]
 
 
 def keep_free_ends(ctx) -> List[str]:

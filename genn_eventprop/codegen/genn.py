@@ -31,11 +31,11 @@ from genn_eventprop.errors import ConfigError
 from genn_eventprop.eventprop import AdjointIR
 from genn_eventprop.expr import comment_text
 from genn_eventprop.integrate import tau
-from genn_eventprop.ir import T, NetworkIR, PopulationIR, t
+from genn_eventprop.ir import NetworkIR, PopulationIR
+from genn_eventprop.models.readouts import IntegralReadout, registry
 
 DT = sp.Symbol("dt", positive=True)
 S = sp.Symbol("s", nonnegative=True)
-GENN_READOUTS = ("integral", "max")
 
 
 @dataclass
@@ -135,12 +135,8 @@ class NeuronEmitter:
               *(f"scalar x1_{n};" for n in names)]
         sub0 = dict(zip(x, x0))
         L += self.assign([f"x1_{n}" for n in names], self.update(x0, DT), declare=False)
-        if pop.name == self.readout.population and self.readout.kind == "integral":
-            L += self.readout_lines(x0)
-        if pop.name == self.readout.population and self.readout.kind == "max":
-            value = pop.readout.subs(dict(zip(x, [sp.Symbol(f"x1_{n}") for n in names])))
-            L += ["// readout 'max': the largest readout value at a step end (before the deliveries there), and its step",
-                  f"if (t < TrialT) {{ const scalar v = {_p(value)}; if (t == 0.0 || v > Acc) {{ Acc = v; ArgMax = t / dt; }} }}"]
+        if pop.name == self.readout.population:   # the score over the step (models/readouts/)
+            L += self.readout.model.genn_forward(self, x0)
         if pop.spiking:
             g0 = pop.threshold.subs(sub0)
             g1 = pop.threshold.subs(dict(zip(x, [sp.Symbol(f"x1_{n}") for n in names])))
@@ -249,19 +245,12 @@ class NeuronEmitter:
         L = ["const scalar t0 = TrialT - t;   // this step takes lambda from t0 + dt to t0",
              "if (t > 0.0 && t0 > -0.5 * dt) {",
              *(f"    scalar l1_{s.name} = {l.name};" for s, l in zip(self.x, lam))]
-        if pop.name == self.readout.population and self.readout.kind == "max":
-            d = adj.readout_drive
-            L += ["    if (fabs(ArgMax - t0 / dt) < 0.5) {   // the maximum was sampled at t0 + dt: dL/dz d(readout)/dx",
-                  *(f"        l1_{s.name} += DLdz * ({_p(e)});" for s, e in zip(self.x, d) if e != 0),
-                  "    }"]
         drive = None
-        if pop.name == self.readout.population and self.readout.kind == "integral":
-            d = adj.readout_drive
-            weight = self.readout.weighting.subs({t: sp.Symbol("t0") + DT / 2, T: sp.Symbol("TrialT")})
-            rename = {s: f"readout_{s.name}" for s in self.readout.params}
-            L += [f"    const scalar c = DLdz * ({_p(weight, rename)}) / TrialT;   // dL/dz w(t) / T drives the adjoint"]
-            drive = sp.Symbol("c") * d
-            new = new + (prop.Psi.T * drive).subs(tau, DT)
+        if pop.name == self.readout.population:   # the loss's impulse at t0 + dt, or its drive c d over the step
+            lines, drive = self.readout.model.genn_backward(self)
+            L += lines
+            if drive is not None:
+                new = new + (prop.Psi.T * drive).subs(tau, DT)
         L += [f"    scalar n_{l.name} = {_p(e)};" for l, e in zip(lam, new)]
         for par, name, q1 in params:
             nq = par.dPhi.T * l1 + prop.Phi.T * q1
@@ -321,17 +310,6 @@ class NeuronEmitter:
                   "}"]
         return L
 
-    def readout_lines(self, x0) -> List[str]:
-        """Acc += w(t mid-step) * integral over the step of the readout variable, in closed form."""
-        d = self.adj.readout_drive
-        prop, b = self.adj.propagator, self.adj.linear.b
-        r0 = sp.simplify(self.pop.readout - (d.T * sp.Matrix(self.x))[0])
-        integral = ((d.T * (prop.Psi * sp.Matrix(x0) + prop.Omega * b))[0] + r0 * tau).subs(tau, DT)
-        weight = self.readout.weighting.subs({t: sp.Symbol("t") + DT / 2, T: sp.Symbol("TrialT")})
-        rename = {s: f"readout_{s.name}" for s in self.readout.params}
-        return [f"// readout '{comment_text(self.readout.name)}': Acc += w(t + dt/2) * integral over the step of {self.pop.readout}",
-                f"if (t < TrialT) {{ Acc += ({_p(weight, rename)}) * ({_p(integral)}); }}"]
-
 
 def _delivered(pop: PopulationIR, adj: AdjointIR) -> List[str]:
     """The state variables a synaptic jump reaches by the next grid point: the non-zero entries of Phi(s) e."""
@@ -344,8 +322,10 @@ def emit_genn(ir: NetworkIR, adjoint: Dict[str, AdjointIR], precision: str = "fl
     """every_copy_learns: every synapse group computes all of its connection's dL/dw (Adam on the device, which
     steps each group's copy of the weights); otherwise only the first group of each connection does."""
     net, readout = ir.network, ir.readout
-    if readout.kind not in GENN_READOUTS:
-        raise ConfigError(f"the GeNN backends run the integral readouts (sum, sum_exp, linear, sigmoid, gauss) and max "
+    if not readout.model.genn:
+        integral = [n for n in genn_readouts() if issubclass(registry()[n], IntegralReadout)]
+        others = [n for n in genn_readouts() if n not in integral]
+        raise ConfigError(f"the GeNN backends run the integral readouts ({', '.join(integral)}) and {' and '.join(others)} "
                           f"so far, not {readout.name!r}; use backend: native")
     neurons, delivered = {}, {}
     for pop in ir.populations.values():
@@ -383,6 +363,11 @@ def emit_genn(ir: NetworkIR, adjoint: Dict[str, AdjointIR], precision: str = "fl
         per_neuron={p.name: list(p.heterogeneous) for p in ir.populations.values()})
 
 
+def genn_readouts() -> List[str]:
+    """The config names of the readouts the GeNN emission has."""
+    return [name for name, cls in registry().items() if cls.genn]
+
+
 def _neuron_model(pop: PopulationIR, adj: AdjointIR, delivered, readout, precision) -> ModelDef:
     het = set(pop.heterogeneous)
     vars_ = [(s.name, "scalar", "READ_WRITE") for s in pop.state]
@@ -410,8 +395,7 @@ def _neuron_model(pop: PopulationIR, adj: AdjointIR, delivered, readout, precisi
         inputs.append((f"DParam_{name}", "scalar", 0.0))
     if pop.name == readout.population:
         vars_ += [("Acc", "scalar", "READ_WRITE"), ("DLdz", "scalar", "READ_WRITE")]
-        if readout.kind == "max":
-            vars_.append(("ArgMax", "scalar", "READ_WRITE"))
+        vars_ += readout.model.genn_vars()
         params += [f"readout_{s.name}" for s in readout.params]
     return ModelDef("neuron", f"GEP_{pop.name}", params=params, int_params=int_params, vars=vars_, code=code,
                     extra_global_params=egps, additional_input_vars=inputs, comment=f"{pop.name}: {pop.model_name}")
