@@ -351,6 +351,26 @@ def derive_population(pop: PopulationIR) -> AdjointIR:
     return AdjointIR(pop.name, lam, form, prop, drive, jump, grad, error, e, q, params, crossing, spike)
 
 
+# The spike-count regulariser: its share R of an own spike, which the spike jump adds as R g_x^T. n: the neuron's
+# spikes in the trial; S: its spikes summed over the B trials of the batch; scale: 1/B (tool) or the unit
+# conversion tau_mem^2 (published). Count-based, so piecewise; it is a constant of each spike, not differentiated.
+REGULARISER = dict(zip(("lambda_upper", "nu_upper", "lambda_lower", "nu_lower", "n", "S", "B", "scale"),
+                       sp.symbols("lambda_upper nu_upper lambda_lower nu_lower n S B scale", real=True)))
+
+
+def regulariser_share(convention: str) -> sp.Expr:
+    """R for a convention: 'tool' (per trial, lambda_upper above nu_upper and lambda_lower below nu_lower, one-sided
+    each) or 'published' (mlGeNN's: batch counts, two-sided around nu_upper, lambda_lower below it)."""
+    r = REGULARISER
+    if convention == "tool":
+        return (r["lambda_upper"] * sp.Max(r["n"] - r["nu_upper"], sp.Float(0))
+                - r["lambda_lower"] * sp.Max(r["nu_lower"] - r["n"], sp.Float(0))) * r["scale"]
+    if convention == "published":
+        d = r["S"] - r["nu_upper"] * r["B"]
+        return r["scale"] * sp.Piecewise((r["lambda_upper"], d > 0), (r["lambda_lower"], True)) * d / r["B"] ** 2
+    raise ValueError(f"no regulariser convention {convention!r}")
+
+
 def derive(ir: NetworkIR) -> Dict[str, AdjointIR]:
     """The EventProp pass over a whole network: one AdjointIR per non-input population."""
     return {name: derive_population(pop) for name, pop in ir.populations.items()}

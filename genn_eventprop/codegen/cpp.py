@@ -23,7 +23,7 @@ from genn_eventprop.codegen.cpp_population import PopulationEmitter
 from genn_eventprop.codegen.newton import newton_lines
 from genn_eventprop.codegen.printer import print_expr
 from genn_eventprop.errors import ConfigError
-from genn_eventprop.eventprop import AdjointIR
+from genn_eventprop.eventprop import REGULARISER, AdjointIR, regulariser_share
 from genn_eventprop.expr import comment_text
 from genn_eventprop.ir import NetworkIR
 
@@ -207,9 +207,7 @@ static inline void add_response_rise(scalar* __restrict x, int n, const scalar* 
 // with lambda_upper above the target and lambda_lower below; scale (tau_mem^2) turns mlGeNN's adjoint into ours.
 #define REG_VALUES 6
 static inline double regulariser(const double* rg, double n, double S, double B, double reg_scale) {
-    if (rg[4] == 0.0) return (rg[0] * std::max(n - rg[1], 0.0) - rg[2] * std::max(rg[3] - n, 0.0)) * reg_scale;
-    const double d = S - rg[1] * B;
-    return rg[5] * (d > 0.0 ? rg[0] : rg[2]) * d / (B * B);
+REGULARISER_BODY
 }
 
 static inline void project(const scalar* lam, int n, int vars, const double* r, double* out) {
@@ -290,7 +288,8 @@ def emit_cpp(ir: NetworkIR, adjoint: Dict[str, AdjointIR], precision: str = "flo
         "    return P;", "}",
         RUNTIME.replace("NEWTON_SEARCH", "\n".join(   # the search runs in double whatever the model's precision
             "    " + line for line in newton_lines("double", "float64", "tau", ["state_at(P, s, x0, xs, i);"],
-                                                   "g(P, xs, i)", "g_rate(P, xs, i)", fabs="std::fabs"))),
+                                                   "g(P, xs, i)", "g_rate(P, xs, i)", fabs="std::fabs"))
+        ).replace("REGULARISER_BODY", _regulariser_body()),
         f"static const int {inp.name}_N = {inp.size};   // input population {inp.name} (SpikeInput)",
         *(f"static const long long W_{c.name} = {offsets[c.name]};   // weights [{c.pre}, {c.post}] start here"
           for c in net.connections),
@@ -315,6 +314,16 @@ def emit_cpp(ir: NetworkIR, adjoint: Dict[str, AdjointIR], precision: str = "flo
     L += ["}  // namespace", ""] + ctx.entry()
     return EmittedProgram("\n".join(L) + "\n", param_names, spiking, [p.name for p in pops], offsets, n_w, out.size,
                           ctx.learn_names, param_sizes)
+
+
+def _regulariser_body() -> str:
+    """regulariser()'s body: the pass's share R of each convention (eventprop.regulariser_share), from rg."""
+    names = dict(zip(("lambda_upper", "nu_upper", "lambda_lower", "nu_lower"), ("rg[0]", "rg[1]", "rg[2]", "rg[3]")))
+    tool = {**names, "n": "n", "scale": "reg_scale"}
+    published = {**names, "S": "S", "B": "B", "scale": "rg[5]"}
+    return "\n".join([
+        f"    if (rg[4] == 0.0) return {print_expr(regulariser_share('tool'), {REGULARISER[k]: v for k, v in tool.items()})};",
+        f"    return {print_expr(regulariser_share('published'), {REGULARISER[k]: v for k, v in published.items()})};"])
 
 
 class _Context:

@@ -28,7 +28,7 @@ import sympy as sp
 from genn_eventprop.codegen.newton import TOLERANCE, newton_lines
 from genn_eventprop.codegen.printer import print_expr
 from genn_eventprop.errors import ConfigError
-from genn_eventprop.eventprop import AdjointIR
+from genn_eventprop.eventprop import REGULARISER, AdjointIR, regulariser_share
 from genn_eventprop.expr import comment_text
 from genn_eventprop.integrate import tau
 from genn_eventprop.ir import NetworkIR, PopulationIR
@@ -87,6 +87,11 @@ class GeNNNetworkDef:
 
 def _p(expr, rename=None) -> str:
     return print_expr(sp.sympify(expr), rename)
+
+
+# the regulariser's symbols (eventprop.REGULARISER) as the neuron model's parameters and its spike count
+REGULARISER_NAMES = {REGULARISER[k]: v for k, v in (("lambda_upper", "RegLU"), ("nu_upper", "RegNU"), ("lambda_lower", "RegLL"),
+                                                    ("nu_lower", "RegNL"), ("n", "Count"), ("scale", "RegScale"))}
 
 
 def _block(lines: List[str], indent: str = "    ") -> List[str]:
@@ -269,7 +274,7 @@ class NeuronEmitter:
             grid_jump = adj.spike.reset_adjoint.subs({**dict(zip(lam, lp)), **xm}, simultaneous=True)
             L += ["    if (BackSpike != 0) {   // its own spike in this interval, at BackT",
                   "        const scalar E = ErrorIn;   // dL/dt_s through its targets",
-                  "        const scalar R = (RegLU * fmax(Count - RegNU, 0.0) - RegLL * fmax(RegNL - Count, 0.0)) * RegScale;",
+                  f"        const scalar R = {_p(regulariser_share('tool'), REGULARISER_NAMES)};   // the regulariser's share",
                   *(f"        const scalar lp_{s.name} = {_p(e)};" for s, e in zip(self.x, (prop.Phi.T * l1).subs(tau, DT - t_s)))]
             for par, name, q1 in params:   # Q at the spike, the reset's jump in the state, the explicit terms
                 qs = (prop.Phi.T * q1 + par.dPhi.T * l1).subs(tau, DT - t_s)

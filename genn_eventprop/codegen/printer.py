@@ -22,6 +22,17 @@ class ExpressionPrinter(C99CodePrinter):
         return super()._print_Pow(expr)
 
 
+    def _print_Piecewise(self, expr):
+        """One line of nested conditionals (the C99 printer breaks them over lines)."""
+        *pieces, (last, cond) = expr.args
+        if cond != True:   # noqa: E712 (sympy's true)
+            raise ValueError(f"{expr}: a piecewise expression needs a last piece that always holds")
+        text = self._print(last)
+        for value, c in reversed(pieces):
+            text = f"(({self._print(c)}) ? ({self._print(value)}) : ({text}))"
+        return text
+
+
 _printer = ExpressionPrinter()
 
 
