@@ -134,15 +134,17 @@ def write_code(cases: Optional[List[str]] = None):
 # -- training ---------------------------------------------------------------------------------------------------
 # a few Yin-Yang epochs of a small network; genn-cpu runs batch size 1, so both backends train with it
 TRAIN_SETS = ["seed=3", "train.epochs=3", "data.yinyang.train_size=24", "data.yinyang.valid_size=12",
-              "data.yinyang.test_size=6", "model.hidden.size=8", "train.batch_size=1", "train.max_spikes=40"]
+              "data.yinyang.test_size=6", "model.hidden.size=8", "model.hidden.learn=[tau_mem]", "train.batch_size=1",
+              "train.max_spikes=40"]
 # the native build's flags for this check: no -march=native and no fused multiply-add, so the numbers do not
 # depend on which x86-64 CPU compiled them (GeNN's CPU backend builds with -O3 -ffast-math, no -march)
 PORTABLE_CXXFLAGS = "-O2 -ffp-contract=off"
-TRAIN_KINDS = ("native", "genn-cpu")
+# backend -> its own keys: native trains the exact delivery; GeNN runs next_step only
+TRAIN_KINDS = {"native": [], "genn-cpu": ["delivery=next_step"]}
 
 
 def environment() -> Dict[str, str]:
-    """What the recorded numbers depend on besides the code: compiler, C library, numpy, pygenn, machine."""
+    """What the recorded numbers depend on besides the code: compiler, C library, numpy, pygenn, the CPU's kind."""
     import numpy
     from genn_eventprop.backends.native import _compiler_identity, find_compiler
     identity = _compiler_identity(find_compiler()).splitlines()
@@ -151,8 +153,11 @@ def environment() -> Dict[str, str]:
         genn = getattr(pygenn, "__version__", "?")
     except ImportError:
         genn = None
+    cpu = set(identity[-1].split()) if identity[-1].startswith("flags") else set()
     return {"compiler": identity[1] if len(identity) > 1 else identity[0], "libc": " ".join(platform.libc_ver()),
-            "numpy": numpy.__version__, "pygenn": genn, "machine": platform.machine()}
+            "numpy": numpy.__version__, "pygenn": genn, "machine": platform.machine(),
+            # numpy's and the C library's exp and log pick their code by these (the builds themselves do not)
+            "cpu": " ".join(sorted(cpu & {"avx2", "fma", "avx512f"}))}
 
 
 def _hex(values) -> List[str]:
@@ -168,11 +173,18 @@ def train_record(kind: str, run_dir: str) -> dict:
     from genn_eventprop.config import load_config
     from genn_eventprop.train import Trainer
 
+    cfg = load_config(os.path.join(ROOT, "configs", "yinyang.yaml"), [*TRAIN_SETS, f"backend={kind}", *TRAIN_KINDS[kind]])
+    before = os.environ.get("GENN_EVENTPROP_CXXFLAGS")
     os.environ["GENN_EVENTPROP_CXXFLAGS"] = PORTABLE_CXXFLAGS
-    cfg = load_config(os.path.join(ROOT, "configs", "yinyang.yaml"), [*TRAIN_SETS, f"backend={kind}"])
-    trainer = Trainer(cfg, run_dir, log=lambda *a: None)
-    trainer.plot = lambda *a, **k: None    # the plots are not what is checked here
-    trainer.train()
+    try:
+        trainer = Trainer(cfg, run_dir, log=lambda *a: None)
+        trainer.plot = lambda *a, **k: None    # the plots are not what is checked here
+        trainer.train()
+    finally:
+        if before is None:
+            del os.environ["GENN_EVENTPROP_CXXFLAGS"]
+        else:
+            os.environ["GENN_EVENTPROP_CXXFLAGS"] = before
     with open(os.path.join(run_dir, "metrics.csv")) as f:
         rows = list(csv.DictReader(f))
     with np.load(os.path.join(run_dir, "checkpoints", "last.npz")) as z:
@@ -183,7 +195,7 @@ def train_record(kind: str, run_dir: str) -> dict:
 
 def write_training():
     import tempfile
-    record = {"sets": TRAIN_SETS, "native_cxxflags": PORTABLE_CXXFLAGS, "environment": environment()}
+    record = {"sets": TRAIN_SETS, "kinds": TRAIN_KINDS, "native_cxxflags": PORTABLE_CXXFLAGS, "environment": environment()}
     for kind in TRAIN_KINDS:
         if kind.startswith("genn"):
             try:
