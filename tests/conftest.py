@@ -6,6 +6,27 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))   # tests/helpers.py
 
+# the suite builds native code with -O1: about half the compile time of -O3 -march=native, and a test's network
+# is small (docs/dev/testing.md); set GENN_EVENTPROP_CXXFLAGS to test other flags. Command-line runs inherit it.
+os.environ.setdefault("GENN_EVENTPROP_CXXFLAGS", "-O1")
+
+
+@pytest.fixture(autouse=True)
+def _fast_tests_build_nothing(request, monkeypatch):
+    """A test outside the slow layer that builds a native library or a GeNN model here fails, naming the marker
+    (pytest -m "not slow" must stay fast). Builds in a subprocess or in a wider-scoped fixture are not seen."""
+    if request.node.get_closest_marker("slow") is not None:
+        return
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"{request.node.nodeid} compiles a network: mark it @pytest.mark.slow "
+                             "(docs/dev/testing.md)")
+    from genn_eventprop.backends import native
+    monkeypatch.setattr(native, "build_shared_library", refuse)
+    pygenn = sys.modules.get("pygenn")
+    if pygenn is not None and hasattr(pygenn, "GeNNModel"):
+        monkeypatch.setattr(pygenn.GeNNModel, "build", refuse)
+
 
 def _check_the_package_is_this_checkouts():
     """Stop at once when the imported package mixes checkouts: e.g. PYTHONPATH=<worktree> over an editable

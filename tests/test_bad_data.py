@@ -119,6 +119,7 @@ def test_a_stray_label_in_file_names_is_refused_instead_of_creating_1001_classes
                               "those labels")
 
 
+@pytest.mark.slow
 def test_a_data_warning_is_one_line_on_the_command_line(folder, tmp_path, build_cache):
     cut(folder / "0_a_0.wav")
     # gradcheck loads the data (codegen reads none); on a tiny network, whether it passes does not matter here

@@ -12,6 +12,8 @@ import pytest
 
 from helpers import ROOT, files_of, one_line_error, run_cli, sets
 
+pytestmark = pytest.mark.slow   # every test here compiles a network or runs the command line on one
+
 
 
 

@@ -20,6 +20,7 @@ def cache(build_cache):
     return {"GENN_EVENTPROP_CACHE": build_cache}
 
 
+@pytest.mark.slow
 def test_gradcheck_passes_on_the_shipped_config_with_several_spikes_per_hidden_neuron(cache):
     r = cli("gradcheck", os.path.join(CONFIGS, "gradcheck.yaml"), env_extra=cache)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -31,6 +32,7 @@ def test_gradcheck_passes_on_the_shipped_config_with_several_spikes_per_hidden_n
     assert lines[-1].startswith("PASSED")
 
 
+@pytest.mark.slow
 def test_gradcheck_fails_a_silent_network_with_a_message(cache):
     r = cli("gradcheck", os.path.join(CONFIGS, "gradcheck.yaml"), "--set", "model.hidden.init.mean=-2.0",
             "--set", "model.hidden.init.std=0.1", env_extra=cache)
@@ -38,12 +40,14 @@ def test_gradcheck_fails_a_silent_network_with_a_message(cache):
     assert "FAILED: population hidden is silent in every checked trial" in r.stdout
 
 
+@pytest.mark.slow
 def test_gradcheck_exits_1_when_the_tolerance_is_not_met(cache):
     r = cli("gradcheck", os.path.join(CONFIGS, "gradcheck.yaml"), "--set", "gradcheck.tolerance=1e-15",
             env_extra=cache)
     assert r.returncode == 1 and "FAILED" in r.stdout
 
 
+@pytest.mark.slow
 def test_codegen_writes_commented_cpp_with_the_adjoint_kernels(tmp_path, cache):
     r = cli("codegen", os.path.join(CONFIGS, "gradcheck.yaml"), "--out", str(tmp_path / "code"), env_extra=cache)
     assert r.returncode == 0, r.stderr
@@ -89,8 +93,8 @@ def test_the_sizes_the_config_fixes_are_those_the_data_gives():
 @pytest.mark.parametrize("args, message", [
     (["--set", "train.batchsize=4"], "unknown config key 'train.batchsize': did you mean 'train.batch_size'?"),
     (["--set", "data.kind=h5", "--set", "data.path=missing.h5"], "data.path: no such file or folder"),
-    (["--set", "train.max_spikes=1", "--set", "data.yinyang.train_size=50", "--set", "model.hidden.init.mean=5.0"],
-     "raise train.max_spikes"),
+    pytest.param(["--set", "train.max_spikes=1", "--set", "data.yinyang.train_size=50", "--set",
+                  "model.hidden.init.mean=5.0"], "raise train.max_spikes", marks=pytest.mark.slow),   # compiles
 ])
 def test_bad_input_is_one_line_and_exit_code_2(tmp_path, cache, args, message):
     r = cli("train", os.path.join(CONFIGS, "yinyang.yaml"), "--out", str(tmp_path / "run"), *args, env_extra=cache)
@@ -107,6 +111,7 @@ def test_a_corrupt_dataset_is_exit_code_2(tmp_path, cache):
     assert r.returncode == 2 and "is not a readable HDF5 file" in r.stderr
 
 
+@pytest.mark.slow
 def test_a_failed_resume_keeps_the_run_folder(tmp_path, cache):
     run = tmp_path / "run"
     r = cli("train", os.path.join(CONFIGS, "yinyang.yaml"), "--out", str(run), "--set", "train.epochs=1",
@@ -119,6 +124,7 @@ def test_a_failed_resume_keeps_the_run_folder(tmp_path, cache):
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
 
 
+@pytest.mark.slow
 def test_evaluate_reports_accuracy_per_class_and_confusion(tmp_path, cache):
     run = tmp_path / "run"
     cli("train", os.path.join(CONFIGS, "yinyang.yaml"), "--out", str(run), "--set", "train.epochs=1",
@@ -130,6 +136,7 @@ def test_evaluate_reports_accuracy_per_class_and_confusion(tmp_path, cache):
     assert "per-class accuracy: yin" in r.stdout and "confusion matrix" in r.stdout
 
 
+@pytest.mark.slow
 def test_evaluate_on_another_file_of_the_same_shape(tmp_path, cache):
     from genn_eventprop.data.h5 import save_h5
     from genn_eventprop.data.yinyang import make_yinyang

@@ -112,6 +112,7 @@ def test_kind_tonic_needs_a_dataset_name(tmp_path):
         load_config(os.path.join(ROOT, "configs", "nmnist.yaml"), [f"data.path={tmp_path}", "data.dataset=null"])
 
 
+@pytest.mark.slow
 def test_train_configs_nmnist_on_a_test_written_nmnist_folder(tmp_path, build_cache):
     nmnist_folder(str(tmp_path / "data"), per_split=3)
     env = dict(os.environ, GENN_EVENTPROP_CACHE=build_cache)

@@ -41,12 +41,14 @@ def h5_run(tmp_path_factory, build_cache):
 
 
 # -- case 1: a Yin-Yang run reads the file it is given ----------------------------------------------
+@pytest.mark.slow
 def test_evaluate_refuses_a_data_file_that_does_not_exist(run, tmp_path, build_cache):
     r = run_cli("evaluate", run, "--data", tmp_path / "missing.h5", cache=build_cache)
     assert one_line_error(r) == (f"error: --data {tmp_path / 'missing.h5'}: no such file or folder; give an "
                                  "SHD-layout HDF5 file")
 
 
+@pytest.mark.slow
 def test_evaluate_of_a_yinyang_run_reads_the_file_it_names(run, tmp_path, build_cache):
     dots = yinyang_file(tmp_path / "dots.h5", keep=[2])   # 15 points, all of class 2 (dot)
     r = run_cli("evaluate", run, "--data", dots, cache=build_cache)
@@ -56,6 +58,7 @@ def test_evaluate_of_a_yinyang_run_reads_the_file_it_names(run, tmp_path, build_
     assert [sum(row) for row in matrix] == [0, 0, 15]
 
 
+@pytest.mark.slow
 def test_evaluate_refuses_a_folder_for_a_yinyang_run(run, tmp_path, build_cache):
     r = run_cli("evaluate", run, "--data", tmp_path, cache=build_cache)
     assert one_line_error(r) == (f"error: --data {tmp_path} is a folder, but the run {run} was trained on "
@@ -63,6 +66,7 @@ def test_evaluate_refuses_a_folder_for_a_yinyang_run(run, tmp_path, build_cache)
 
 
 # -- case 6: compatible data is evaluated on the trained network ------------------------------------
+@pytest.mark.slow
 def test_evaluate_accepts_a_file_with_only_some_of_the_classes(h5_run, tmp_path, build_cache):
     two = yinyang_file(tmp_path / "two.h5", keep=[0, 1], names=False)   # labels 0 and 1 only
     r = run_cli("evaluate", h5_run, "--data", two, cache=build_cache)
@@ -71,6 +75,7 @@ def test_evaluate_accepts_a_file_with_only_some_of_the_classes(h5_run, tmp_path,
     assert len(r.stdout.splitlines()[-1].split()) == 3                    # the 3x3 matrix of the trained network
 
 
+@pytest.mark.slow
 def test_evaluate_accepts_a_file_without_the_num_channels_attribute(h5_run, tmp_path, build_cache):
     bare = yinyang_file(tmp_path / "bare.h5", names=False, attribute=False)
     r = run_cli("evaluate", h5_run, "--data", bare, cache=build_cache)
@@ -78,6 +83,7 @@ def test_evaluate_accepts_a_file_without_the_num_channels_attribute(h5_run, tmp_
     assert f"best checkpoint (epoch 1) on {bare}: 45 samples" in r.stdout.splitlines()
 
 
+@pytest.mark.slow
 def test_evaluate_refuses_a_file_with_labels_beyond_the_trained_classes(h5_run, tmp_path, build_cache):
     more = yinyang_file(tmp_path / "more.h5", names=False, label_shift=2)   # labels 2-4
     r = run_cli("evaluate", h5_run, "--data", more, cache=build_cache)
@@ -85,6 +91,7 @@ def test_evaluate_refuses_a_file_with_labels_beyond_the_trained_classes(h5_run, 
                                  "(labels 0-2); evaluate it on data recorded and encoded like its training data")
 
 
+@pytest.mark.slow
 def test_evaluate_refuses_a_file_with_spikes_beyond_the_trained_channels(h5_run, tmp_path, build_cache):
     wide = yinyang_file(tmp_path / "wide.h5", names=False, channel_shift=3)   # channels 3-7
     r = run_cli("evaluate", h5_run, "--data", wide, cache=build_cache)
@@ -92,6 +99,7 @@ def test_evaluate_refuses_a_file_with_spikes_beyond_the_trained_channels(h5_run,
                                  "input channels (0-4); evaluate it on data recorded and encoded like its training data")
 
 
+@pytest.mark.slow
 def test_evaluate_refuses_a_file_whose_class_names_differ(run, tmp_path, build_cache):
     path = yinyang_file(tmp_path / "renamed.h5")
     with h5py.File(path, "a") as f:
@@ -141,6 +149,7 @@ def test_a_test_file_with_a_different_num_channels_attribute_is_refused(tmp_path
         f"data (data.path '{train_file}') has 5; give a test file recorded and encoded like the training file")
 
 
+@pytest.mark.slow
 def test_a_test_file_with_fewer_classes_trains_and_is_evaluated(tmp_path, train_file, build_cache):
     test = yinyang_file(tmp_path / "test.h5", names=False, keep=[0, 1])
     r = train_with_test_file(tmp_path, train_file, test, build_cache)

@@ -63,6 +63,7 @@ def test_a_genn_backend_needs_delivery_next_step_in_the_config():
         load_config(os.path.join(ROOT, "configs", "yinyang.yaml"), ["backend=genn-cpu", "train.batch_size=1"])
 
 
+@pytest.mark.slow
 def test_codegen_for_genn_writes_the_model_definitions(tmp_path, build_cache):
     env = dict(os.environ, GENN_EVENTPROP_CACHE=build_cache)
     r = subprocess.run([sys.executable, "-m", "genn_eventprop.cli.main", "codegen",
@@ -178,6 +179,7 @@ def assert_same(a, b):
     np.testing.assert_allclose(b.losses, a.losses, rtol=1e-5)
 
 
+@pytest.mark.slow
 @needs_pygenn
 @pytest.mark.parametrize("recurrent", [False, True], ids=["feedforward", "recurrent"])
 def test_genn_cpu_gives_the_native_spike_times_losses_and_gradients(recurrent, build_cache, tmp_path):
@@ -190,6 +192,7 @@ def test_genn_cpu_gives_the_native_spike_times_losses_and_gradients(recurrent, b
     assert_same(a, b)
 
 
+@pytest.mark.slow
 @needs_pygenn
 @pytest.mark.parametrize("readout", ["sum", "gauss", "max"])
 def test_each_readout_genn_runs_gives_the_native_losses_and_gradients(readout, build_cache, tmp_path):
@@ -200,6 +203,7 @@ def test_each_readout_genn_runs_gives_the_native_losses_and_gradients(readout, b
     assert_same(a, b)
 
 
+@pytest.mark.slow
 @needs_pygenn
 def test_the_spike_count_regulariser_acts_on_genn_as_on_native(build_cache, tmp_path):
     net = tiny_network(recurrent=True)
@@ -212,6 +216,7 @@ def test_the_spike_count_regulariser_acts_on_genn_as_on_native(build_cache, tmp_
     assert_same(a, b)
 
 
+@pytest.mark.slow
 @needs_pygenn
 def test_genn_cpu_runs_heterogeneous_adaptive_lif_like_native(build_cache, tmp_path):
     net = alif_network()
@@ -224,6 +229,7 @@ def test_genn_cpu_runs_heterogeneous_adaptive_lif_like_native(build_cache, tmp_p
     assert_same(a, b)
 
 
+@pytest.mark.slow
 @needs_pygenn
 def test_a_changed_time_constant_takes_effect_without_a_rebuild(build_cache, tmp_path):
     from genn_eventprop.backends.genn import GeNNBackend
@@ -245,6 +251,7 @@ def test_a_changed_time_constant_takes_effect_without_a_rebuild(build_cache, tmp
                                rtol=1e-5)
 
 
+@pytest.mark.slow
 @needs_pygenn
 def test_several_spikes_of_one_channel_in_one_step_match_native(build_cache, tmp_path):
     net = tiny_network(recurrent=True)
@@ -255,6 +262,7 @@ def test_several_spikes_of_one_channel_in_one_step_match_native(build_cache, tmp
     assert_same(a, b)
 
 
+@pytest.mark.slow
 @needs_pygenn
 def test_two_spikes_of_one_channel_in_one_step_are_refused_when_targets_have_per_neuron_time_constants(tmp_path):
     from genn_eventprop.backends.genn import GeNNBackend
@@ -265,6 +273,7 @@ def test_two_spikes_of_one_channel_in_one_step_are_refused_when_targets_have_per
             net.init_weights(np.random.default_rng(0)), batch, 1.0, compute_gradients=False)
 
 
+@pytest.mark.slow
 @needs_pygenn
 def test_more_input_spikes_than_the_model_holds_grows_it_and_still_matches(build_cache, tmp_path):
     from genn_eventprop.backends.genn import GeNNBackend
@@ -278,6 +287,7 @@ def test_more_input_spikes_than_the_model_holds_grows_it_and_still_matches(build
     np.testing.assert_allclose(b.losses, native.run_batch(weights, batch, 1.0, compute_gradients=False).losses, rtol=1e-5)
 
 
+@pytest.mark.slow
 @needs_pygenn
 def test_a_full_spike_ring_is_reported_like_the_native_buffer(tmp_path):
     from genn_eventprop.backends.genn import GeNNBackend
@@ -306,6 +316,7 @@ def test_the_generated_cuda_code_compiles_with_nvcc(tmp_path):
     assert any(name.endswith(".cu") for name in os.listdir(code))
 
 
+@pytest.mark.slow
 @needs_pygenn
 def test_the_user_written_neuron_of_the_docs_runs_on_genn_like_native(build_cache, tmp_path):
     from genn_eventprop.models.examples import BiasedLeakyIntegrateFire
@@ -319,6 +330,7 @@ def test_the_user_written_neuron_of_the_docs_runs_on_genn_like_native(build_cach
     assert_same(a, b)
 
 
+@pytest.mark.slow
 @needs_pygenn
 def test_train_and_evaluate_yinyang_on_genn_cpu_from_the_command_line(tmp_path, build_cache):
     env = dict(os.environ, GENN_EVENTPROP_CACHE=build_cache)
@@ -335,6 +347,7 @@ def test_train_and_evaluate_yinyang_on_genn_cpu_from_the_command_line(tmp_path, 
     assert r.returncode == 0, r.stderr   # a run trained on GeNN evaluates on native (same model: next_step)
 
 
+@pytest.mark.slow
 @needs_pygenn
 @pytest.mark.parametrize("per_neuron", [False, True], ids=["shared", "per-neuron"])
 def test_learnable_parameter_gradients_on_genn_match_native(per_neuron, build_cache, tmp_path):

@@ -40,7 +40,7 @@ def _backend_missing():
     return None
 
 
-pytestmark = pytest.mark.skipif(_backend_missing() is not None, reason=str(_backend_missing()))
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(_backend_missing() is not None, reason=str(_backend_missing()))]
 
 
 def genn(net, tmp_path, name="genn", **kwargs):

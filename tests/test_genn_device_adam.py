@@ -98,6 +98,7 @@ def host_and_device_runs(net, batch, tmp_path, steps=len(RATES)):
     return out
 
 
+@pytest.mark.slow
 @needs_pygenn
 @pytest.mark.parametrize("trials", [1, 3], ids=["gradients-left-on-the-device", "gradients-summed-on-the-host"])
 def test_adam_on_the_device_moves_the_weights_as_adam_on_the_host(trials, tmp_path):
@@ -117,6 +118,7 @@ def test_a_backend_built_for_adam_on_the_host_refuses_a_device_optimiser(tmp_pat
         genn(tiny_network(), tmp_path, device_adam=False).device_optimiser()
 
 
+@pytest.mark.slow
 @needs_pygenn
 def test_a_batch_run_in_one_go_leaves_its_weight_gradients_on_the_device(tmp_path):
     net = tiny_network()
@@ -127,6 +129,7 @@ def test_a_batch_run_in_one_go_leaves_its_weight_gradients_on_the_device(tmp_pat
     assert set(genn(net, tmp_path, "plain", device_adam=False).run_batch(float32_weights(net), batch, 1.0).grads) == {"inp_to_hid", "hid_to_out"}
 
 
+@pytest.mark.slow
 @needs_pygenn
 def test_every_copy_of_a_connections_weights_moves_alike(tmp_path):
     net = learning_network()
@@ -151,6 +154,7 @@ def test_every_copy_of_a_connections_weights_moves_alike(tmp_path):
     assert weights["hid.tau_mem"] != 10.0 and adam.steps == len(RATES)   # the parameter: Adam on the host
 
 
+@pytest.mark.slow
 @needs_pygenn
 def test_the_device_adam_state_saved_and_loaded_continues_exactly(tmp_path):
     net = tiny_network(recurrent=True)
@@ -177,6 +181,7 @@ def test_the_device_adam_state_saved_and_loaded_continues_exactly(tmp_path):
         np.testing.assert_array_equal(copy[name], weights[name], err_msg=name)
 
 
+@pytest.mark.slow
 @needs_pygenn
 def test_weights_and_moments_on_the_device_survive_a_reload_for_more_input_spikes(tmp_path):
     from genn_eventprop.backends.genn import GeNNBackend
@@ -202,6 +207,7 @@ def test_weights_and_moments_on_the_device_survive_a_reload_for_more_input_spike
         np.testing.assert_array_equal(s_b[name], s_a[name], err_msg=name)
 
 
+@pytest.mark.slow
 @needs_pygenn
 def test_weights_from_elsewhere_replace_those_the_device_moved(tmp_path):
     net = tiny_network()
@@ -216,6 +222,7 @@ def test_weights_from_elsewhere_replace_those_the_device_moved(tmp_path):
     np.testing.assert_allclose(backend.run_batch(other, batch, 1.0, compute_gradients=False).losses, expected, rtol=1e-6)
 
 
+@pytest.mark.slow
 @needs_pygenn
 def test_a_run_trained_with_device_adam_resumes_as_if_never_stopped(tmp_path, build_cache):
     env = dict(os.environ, GENN_EVENTPROP_CACHE=build_cache)

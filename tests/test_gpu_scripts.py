@@ -6,6 +6,8 @@ import subprocess
 
 import pytest
 
+pytestmark = pytest.mark.slow   # every test here compiles a network or runs the command line on one
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 from helpers import HAVE_PYGENN  # noqa: E402
 

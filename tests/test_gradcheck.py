@@ -1,5 +1,6 @@
 """genn-eventprop gradcheck judges every entry on its own and fails a check that proves nothing."""
 import numpy as np
+import pytest
 
 from genn_eventprop.backends.native import NativeBackend
 from genn_eventprop.gradcheck import gradcheck, judge_entries
@@ -17,6 +18,7 @@ def test_a_difference_below_rounding_is_not_an_error():
     assert check.max_relative_error < 1e-3 and check.informative == 1
 
 
+@pytest.mark.slow
 def test_a_connection_with_too_few_informative_entries_fails_the_check(build_cache):
     # only input channel 0 spikes: the weights of channels 1 and 2 have no gradient, so 2/3 of input_to_hidden is vacuous
     net = tiny_network()

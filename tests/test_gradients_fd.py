@@ -7,6 +7,8 @@ from genn_eventprop.gradcheck import gradcheck
 from genn_eventprop.network import Normal
 from helpers import batch_from, random_samples, tiny_network
 
+pytestmark = pytest.mark.slow   # every test here compiles a network or runs the command line on one
+
 TOLERANCE = 1e-5     # the issue asks for 1e-3; exact spike times give far better
 
 

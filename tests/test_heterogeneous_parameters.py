@@ -51,17 +51,20 @@ def check(net, build_cache):
     return report
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("recurrent", [False, True], ids=["feedforward", "recurrent"])
 def test_heterogeneous_lif_weight_gradients_match_finite_differences(recurrent, build_cache):
     check(network(recurrent=recurrent), build_cache)
 
 
+@pytest.mark.slow
 def test_per_neuron_time_constants_learned_per_neuron_have_exact_gradients(build_cache):
     report = check(network(learn=("tau_mem", "tau_syn")), build_cache)
     sizes = {c.name: c.n_weights for c in report.connections}
     assert sizes["hid.tau_mem"] == 4 and sizes["hid.tau_syn"] == 4 and sizes["out.tau_mem"] == 2
 
 
+@pytest.mark.slow
 def test_heterogeneous_adaptive_lif_threshold_and_adaptation_gradients_are_exact(build_cache):
     alif = AdaptiveLeakyIntegrateFire(tau_mem=10.0, tau_adapt=50.0, beta=0.3, reset="subtract")
     spread = {**SPREAD, "beta": PerNeuron("gamma", 0.5), "theta": PerNeuron("normal", 0.1)}
@@ -70,6 +73,7 @@ def test_heterogeneous_adaptive_lif_threshold_and_adaptation_gradients_are_exact
     assert sizes["hid.beta"] == 4 and sizes["hid.tau_adapt"] == 1   # tau_adapt is shared by the population
 
 
+@pytest.mark.slow
 def test_every_neuron_at_the_model_value_reproduces_the_homogeneous_network_exactly(build_cache):
     batch = batch_from(random_samples(seed=5, n=3))
     homogeneous = network(per_neuron={}, learn=("tau_mem",))
@@ -92,6 +96,7 @@ def test_each_distribution_has_the_model_value_as_mean_and_the_requested_spread(
     assert values.std() / values.mean() == pytest.approx(0.25, rel=0.02)
 
 
+@pytest.mark.slow
 def test_a_per_neuron_value_that_makes_the_update_singular_names_the_neuron(build_cache):
     net = network()
     backend = NativeBackend(net, precision="float64", threads=1, cache_dir=build_cache)
@@ -100,6 +105,7 @@ def test_a_per_neuron_value_that_makes_the_update_singular_names_the_neuron(buil
         backend.run_batch(net.init_weights(np.random.default_rng(0)), batch_from(random_samples(0, 1)), 1.0)
 
 
+@pytest.mark.slow
 def test_a_per_neuron_value_of_the_wrong_length_is_refused(build_cache):
     backend = NativeBackend(network(), precision="float64", threads=1, cache_dir=build_cache)
     with pytest.raises(ConfigError, match="hid_tau_mem takes one value or 4 value"):
@@ -112,6 +118,7 @@ def test_a_name_the_model_does_not_have_cannot_be_per_neuron():
         build_population_ir(pop)
 
 
+@pytest.mark.slow
 def test_drawn_values_respect_the_bounds_and_stay_apart_from_the_other_time_constant(build_cache):
     cfg = load_config(os.path.join(ROOT, "configs", "yinyang.yaml"),
                       ["model.hidden.learn_min_tau=2.0", "model.hidden.heterogeneous=[tau_mem]",
@@ -130,6 +137,7 @@ def test_drawn_values_respect_the_bounds_and_stay_apart_from_the_other_time_cons
     assert (tau[np.isclose(tau, 5.0 * SEPARATION)].size > 0 and tau[np.isclose(tau, 5.0 / SEPARATION)].size > 0)
 
 
+@pytest.mark.slow
 def test_the_config_draws_per_neuron_values_and_checkpoints_keep_them(tmp_path, monkeypatch):
     monkeypatch.setenv("GENN_EVENTPROP_CACHE", str(tmp_path / "cache"))
     cfg = load_config(os.path.join(ROOT, "configs", "yinyang.yaml"),
@@ -150,6 +158,7 @@ def test_the_config_draws_per_neuron_values_and_checkpoints_keep_them(tmp_path, 
     assert json.loads((tmp_path / "results.json").read_text())["learned_parameters"] == results["learned_parameters"]
 
 
+@pytest.mark.slow
 def test_fixed_per_neuron_values_do_not_move_during_training(tmp_path, monkeypatch):
     monkeypatch.setenv("GENN_EVENTPROP_CACHE", str(tmp_path / "cache"))
     overrides = ["data.yinyang.train_size=200", "data.yinyang.valid_size=50", "data.yinyang.test_size=50",
@@ -164,6 +173,7 @@ def test_fixed_per_neuron_values_do_not_move_during_training(tmp_path, monkeypat
     np.testing.assert_array_equal(weights["hidden.tau_syn"], drawn)
 
 
+@pytest.mark.slow
 def test_evaluating_weights_without_their_per_neuron_values_is_refused(build_cache):
     cfg = load_config(os.path.join(ROOT, "configs", "yinyang.yaml"), ["model.hidden.heterogeneous=[tau_mem]"])
     backend = NativeBackend(network(), precision="float64", threads=1, cache_dir=build_cache)

@@ -43,6 +43,7 @@ def check(net, build_cache, readout_seed=3):
     return report
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("recurrent", [False, True], ids=["feedforward", "recurrent"])
 def test_adaptive_lif_parameter_gradients_match_finite_differences(recurrent, build_cache):
     alif = AdaptiveLeakyIntegrateFire(tau_mem=10.0, tau_adapt=50.0, beta=0.3, reset="subtract")
@@ -51,11 +52,13 @@ def test_adaptive_lif_parameter_gradients_match_finite_differences(recurrent, bu
     assert {f"hid.{p}" for p in ALIF_PARAMS} | {"out.tau_mem", "out.tau_syn"} <= checked
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("readout", ["sum", "max", "avg_xentropy", "gauss"])
 def test_lif_time_constant_gradients_are_exact_for_every_readout(readout, build_cache):
     check(network(LeakyIntegrateFire(tau_mem=10.0), ("tau_mem", "tau_syn"), True, readout), build_cache)
 
 
+@pytest.mark.slow
 def test_the_gradient_of_a_time_constant_is_nonzero_and_reported_per_population(build_cache):
     net = network(LeakyIntegrateFire(tau_mem=10.0), ("tau_mem",), out_learn=())
     backend = NativeBackend(net, precision="float64", threads=1, cache_dir=build_cache)
@@ -86,6 +89,7 @@ def _bounds(learn, build_cache):
     return LearnedParameters.from_config(cfg, backend), backend
 
 
+@pytest.mark.slow
 def test_a_time_constant_is_clamped_at_the_layers_minimum_and_beta_at_zero(build_cache):
     learned, backend = _bounds(("tau_mem", "beta"), build_cache)
     weights = {"hidden.tau_mem": np.array(0.5), "hidden.beta": np.array(-0.1)}
@@ -93,6 +97,7 @@ def test_a_time_constant_is_clamped_at_the_layers_minimum_and_beta_at_zero(build
     assert float(weights["hidden.tau_mem"]) == 2.0 and float(weights["hidden.beta"]) == 0.0
 
 
+@pytest.mark.slow
 def test_tau_mem_is_kept_apart_from_tau_syn_on_the_side_it_came_from(build_cache):
     learned, backend = _bounds(("tau_mem",), build_cache)
     assert learned.pairs == [("hidden_tau_mem", "hidden_tau_syn")]   # (tau_mem - tau_syn) is a denominator
@@ -109,6 +114,7 @@ def test_learn_must_be_a_list_of_names(tmp_path):
         load_config(os.path.join(ROOT, "configs", "yinyang.yaml"), ["model.hidden.learn=tau_mem"])
 
 
+@pytest.mark.slow
 def test_training_moves_the_learned_parameters_and_evaluation_uses_them(tmp_path, monkeypatch):
     monkeypatch.setenv("GENN_EVENTPROP_CACHE", str(tmp_path / "cache"))
     cfg = load_config(os.path.join(ROOT, "configs", "yinyang.yaml"),

@@ -24,6 +24,7 @@ def alif_network(recurrent: bool) -> Network:
                     Population("out", 2, LeakyIntegrate(), ExponentialSynapse(5.0))], conns, "out", SumExp())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("recurrent", [False, True], ids=["feedforward", "recurrent"])
 def test_adaptive_lif_weight_gradients_match_finite_differences(recurrent, build_cache):
     net = alif_network(recurrent)
@@ -68,6 +69,7 @@ def test_a_non_linear_flow_is_refused_by_name():
         derive_population(build_population_ir(pop))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("config", ["gradcheck_alif.yaml", "gradcheck_custom.yaml", "gradcheck_heterogeneous.yaml"])
 def test_the_shipped_gradcheck_configs_of_other_neurons_pass(config, monkeypatch, build_cache):
     import os

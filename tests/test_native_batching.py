@@ -1,8 +1,11 @@
 """Batches: the same numbers as trials run one at a time, whatever the thread count, with no carry-over."""
 import numpy as np
+import pytest
 
 from genn_eventprop.backends.native import NativeBackend
 from helpers import batch_from, random_samples, tiny_network
+
+pytestmark = pytest.mark.slow   # every test here compiles a network or runs the command line on one
 
 
 def backend(build_cache, threads):

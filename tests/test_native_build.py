@@ -6,6 +6,8 @@ from genn_eventprop.backends.native import NativeBackend
 from genn_eventprop.errors import ConfigError, SpikeBufferOverflow
 from helpers import batch_from, random_samples, tiny_network
 
+pytestmark = pytest.mark.slow   # every test here compiles a network or runs the command line on one
+
 
 def test_second_build_of_an_unchanged_model_does_not_recompile(tmp_path):
     first = NativeBackend(tiny_network(), precision="float64", cache_dir=str(tmp_path))

@@ -35,6 +35,7 @@ def assert_exact(be, weights, batch):
     assert report.passed and all(c.skipped == 0 for c in report.connections), "\n".join(report.lines())
 
 
+@pytest.mark.slow
 def test_a_spike_reaches_its_targets_at_the_next_grid_point(build_cache):
     net = tiny_network()
     weights = strong_input(net, 0.0)
@@ -46,6 +47,7 @@ def test_a_spike_reaches_its_targets_at_the_next_grid_point(build_cache):
     assert delayed.min() == 6.0                           # next_step: the jump arrives at 6.0 and they spike there
 
 
+@pytest.mark.slow
 def test_without_a_crossing_in_the_step_of_an_input_both_models_give_the_same_spike_times(build_cache):
     net = tiny_network()
     weights = strong_input(net, 0.0)
@@ -57,6 +59,7 @@ def test_without_a_crossing_in_the_step_of_an_input_both_models_give_the_same_sp
     assert 6.0 < exact.min() < 7.0
 
 
+@pytest.mark.slow
 def test_a_neuron_spikes_at_most_once_per_step(build_cache):
     net = tiny_network()
     batch = batch_from([(np.arange(0.5, 40.0, 0.25), np.zeros(158, dtype=int), 0)])
@@ -66,6 +69,7 @@ def test_a_neuron_spikes_at_most_once_per_step(build_cache):
         assert len(steps) > 10 and len(np.unique(steps)) == len(steps)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("reset", ["zero", "subtract"])
 def test_gradients_are_exact_with_grid_spikes(reset, build_cache):
     net = tiny_network(recurrent=True, reset=reset)
@@ -77,12 +81,14 @@ def test_gradients_are_exact_with_grid_spikes(reset, build_cache):
     assert_exact(be, weights, batch)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("readout", ["sum_exp", "max", "avg_xentropy"])
 def test_gradients_are_exact_for_each_readout(readout, build_cache):
     net = tiny_network(recurrent=True, readout=readout)
     assert_exact(backend(net, build_cache), strong_input(net, 1.0), batch_from(random_samples(seed=3, n=2)))
 
 
+@pytest.mark.slow
 def test_gradients_are_exact_for_heterogeneous_adaptive_lif(build_cache):
     alif = AdaptiveLeakyIntegrateFire(tau_mem=10.0, tau_adapt=50.0, beta=0.3, reset="subtract")
     net = Network([Population("inp", 3, SpikeInput()),
@@ -98,6 +104,7 @@ def test_gradients_are_exact_for_heterogeneous_adaptive_lif(build_cache):
     assert_exact(be, weights, batch_from(random_samples(seed=3, n=2)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("per_neuron", [False, True], ids=["shared", "per-neuron"])
 def test_learnable_parameter_gradients_are_exact_with_grid_spikes(per_neuron, build_cache):
     alif = AdaptiveLeakyIntegrateFire(tau_mem=10.0, tau_adapt=50.0, beta=0.3, reset="subtract")
@@ -134,6 +141,7 @@ def loss_at(backend_, net, w, batch):
     return r.recorded["hid"][0].min(), r.losses[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("delivery,jumps", [("next_step", True), ("exact", False)])
 def test_the_loss_jumps_where_a_spike_time_crosses_a_grid_point_only_with_next_step(delivery, jumps, build_cache):
     # The README's statement: with next_step, a spike whose time moves across a grid point reaches its targets

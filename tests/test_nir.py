@@ -63,6 +63,7 @@ def simulate(cfg, weights=None, samples=range(8)):
     return out
 
 
+@pytest.mark.slow
 def test_export_writes_the_documented_mapping(run, tmp_path):
     path = str(tmp_path / "net.nir")
     export_run(run, path)
@@ -93,6 +94,7 @@ def test_export_writes_the_documented_mapping(run, tmp_path):
     assert float(g.metadata["dt"]) == pytest.approx(1e-3) and g.metadata["readout"] == "sum"
 
 
+@pytest.mark.slow
 def test_export_for_another_dt_scales_w_in_only(run, tmp_path):
     export_run(run, str(tmp_path / "fine.nir"), dt=0.1)
     g = nir.read(str(tmp_path / "fine.nir"))
@@ -100,6 +102,7 @@ def test_export_for_another_dt_scales_w_in_only(run, tmp_path):
     assert float(g.metadata["dt"]) == pytest.approx(1e-4)
 
 
+@pytest.mark.slow
 def test_round_trip_gives_the_same_spike_times_and_outputs(run, tmp_path):
     path = str(tmp_path / "net.nir")
     export_run(run, path)
@@ -117,6 +120,7 @@ def test_round_trip_gives_the_same_spike_times_and_outputs(run, tmp_path):
         np.testing.assert_allclose(z0, z1, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.slow
 def test_a_network_from_a_graph_trains_here(run, tmp_path, cache):
     graph = str(tmp_path / "net.nir")
     assert cli("export", run, graph, env=cache).returncode == 0
@@ -148,6 +152,7 @@ def test_models_nir_cannot_express_are_refused_naming_what_is_missing(setting, m
         network_to_nir(network, network.init_weights(np.random.default_rng(0)), 1.0)
 
 
+@pytest.mark.slow
 def test_export_of_an_alif_run_is_one_line_and_exit_code_2(run, tmp_path, cache):
     """The run's config says alif (the checkpoint's weights have the same shapes): nothing is written."""
     import shutil

@@ -27,6 +27,8 @@ import sys
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow   # every test here compiles a network or runs the command line on one
+
 pytest.importorskip("nir", reason="the nir package (Python 3.10+) is not installed")
 torch = pytest.importorskip("torch", reason="torch is not installed (the optional nir-clients extra; docs/nir.md)")
 

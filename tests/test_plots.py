@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from genn_eventprop.config import load_config, save_config
 from genn_eventprop.train import Trainer
 
@@ -14,6 +16,7 @@ SMALL = ["data.yinyang.train_size=120", "data.yinyang.valid_size=40", "data.yiny
 PLOTS = ["confusion.png", "hidden_raster.png", "learning_curves.png", "spikes_per_layer.png"]
 
 
+@pytest.mark.slow
 def test_a_run_folder_has_plots_and_spikes_per_layer_per_epoch(tmp_path, monkeypatch, build_cache):
     monkeypatch.setenv("GENN_EVENTPROP_CACHE", build_cache)
     run = tmp_path / "run"

@@ -5,6 +5,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.slow   # every test here compiles a network or runs the command line on one
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ARGS = ["train", os.path.join(ROOT, "configs", "yinyang.yaml"), "--set", "data.yinyang.train_size=60",
         "--set", "data.yinyang.valid_size=20", "--set", "data.yinyang.test_size=20", "--set", "model.hidden.size=10",

@@ -18,6 +18,8 @@ from genn_eventprop.network import Connection, Network, Normal, Population
 from helpers import batch_from
 from reference_sim import ReferenceNetwork, simulate
 
+pytestmark = pytest.mark.slow   # every test here compiles a network or runs the command line on one
+
 N_IN, N_HID, N_OUT = 20, 24, 3
 DURATION = 60.0
 TRIALS = 40

@@ -32,6 +32,7 @@ def grads(backend, weights, batch, **reg):
     return g
 
 
+@pytest.mark.slow
 def test_published_strength_is_the_tools_times_tau_mem_squared_on_equal_trials(setup):
     # three equal trials: each neuron's batch count is 3 n, so the published R = tau^2 lambda (3n - 3 nu) / 9 equals the
     # tool's lambda_upper (n - nu) / 3 with lambda_upper = tau^2 lambda, for counts above nu
@@ -47,6 +48,7 @@ def test_published_strength_is_the_tools_times_tau_mem_squared_on_equal_trials(s
     assert np.abs(published - plain).max() > 1e-3 * np.abs(plain).max()
 
 
+@pytest.mark.slow
 def test_published_regulariser_is_two_sided(setup):
     # below the target, lambda_lower pushes the neurons up; the tool's convention has no lower term unless nu_lower is set
     backend, weights, trial = setup
@@ -59,6 +61,7 @@ def test_published_regulariser_is_two_sided(setup):
     assert np.abs(below - plain).max() > 1e-3 * np.abs(plain).max()
 
 
+@pytest.mark.slow
 def test_a_config_in_the_published_convention_gets_tau_mem_squared():
     cfg = load_config(os.path.join(ROOT, "configs", "gradcheck.yaml"),
                       ["train.regularisation.convention=published", "train.regularisation.lambda_upper=2.5e-10",
@@ -69,6 +72,7 @@ def test_a_config_in_the_published_convention_gets_tau_mem_squared():
     assert backend.regularisation["hidden"] == (2.5e-10, 14.0, 2.5e-10, 0.0, 1.0, 20.0 ** 2)
 
 
+@pytest.mark.slow
 def test_the_published_convention_has_no_nu_lower():
     cfg = load_config(os.path.join(ROOT, "configs", "gradcheck.yaml"),
                       ["train.regularisation.convention=published", "train.regularisation.nu_lower=2"])

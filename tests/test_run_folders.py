@@ -16,6 +16,8 @@ import yaml
 
 from helpers import ROOT, TINY, YINYANG, files_of, one_line_error, run_cli, sets
 
+pytestmark = pytest.mark.slow   # every test here compiles a network or runs the command line on one
+
 
 
 

@@ -37,12 +37,20 @@ def db_rows(folder):
         return conn.execute("SELECT id, params, status FROM trials ORDER BY id").fetchall()
 
 
+@pytest.fixture(scope="module")
+def module_cache(tmp_path_factory):
+    """One build cache for this module's searches: they train the same network, which compiles once."""
+    return str(tmp_path_factory.mktemp("search_cache"))
+
+
 @pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("GENN_EVENTPROP_CACHE", str(tmp_path / "cache"))
+def private_cache(module_cache, monkeypatch):
+    monkeypatch.setenv("GENN_EVENTPROP_CACHE", module_cache)
 
 
-def test_the_database_holds_exactly_the_trials_run_and_best_yaml_trains(tmp_path):
+@pytest.mark.slow
+def test_the_database_holds_exactly_the_trials_run_and_best_yaml_trains(tmp_path, monkeypatch):
+    monkeypatch.setenv("GENN_EVENTPROP_CACHE", str(tmp_path / "cache"))   # its own: the one build is counted
     folder = str(tmp_path / "s")
     summary = run_search(write_search(tmp_path, trials=3), folder, log=lambda *a: None)
     rows = db_rows(folder)
@@ -57,11 +65,13 @@ def test_the_database_holds_exactly_the_trials_run_and_best_yaml_trains(tmp_path
     assert (tmp_path / "retrain" / "checkpoints" / "best.npz").exists()
 
 
+@pytest.mark.slow
 def test_a_killed_search_resumes_to_the_requested_number_of_unique_trials(tmp_path):
     folder = tmp_path / "s"
+    # trials long enough to be killed mid-way (3 epochs of 1,500 samples); the network of the other tests, built once
     path = write_search(tmp_path, trials=4, extra={"set": {
         "train.epochs": 3, "data.yinyang.train_size": 1500, "data.yinyang.valid_size": 60,
-        "data.yinyang.test_size": 0, "model.hidden.size": 60, "train.batch_size": 30}})
+        "data.yinyang.test_size": 0, "model.hidden.size": 20, "train.batch_size": 30}})
     env = dict(os.environ)
     proc = subprocess.Popen([sys.executable, "-m", "genn_eventprop.cli.main", "search", path, "--out", str(folder)],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -90,6 +100,7 @@ def test_a_killed_search_resumes_to_the_requested_number_of_unique_trials(tmp_pa
     assert len({p for _, p, _ in after}) == 4
 
 
+@pytest.mark.slow
 def test_parallel_workers_never_run_the_same_trial_twice(tmp_path):
     folder = str(tmp_path / "s")
     run_search(write_search(tmp_path, trials=4, workers=2), folder, log=lambda *a: None)
@@ -117,6 +128,7 @@ def test_a_bad_search_space_exits_2_on_the_command_line(tmp_path):
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_k_fold_cross_validation_trains_once_per_fold_and_averages(tmp_path):
     folder = str(tmp_path / "s")
     summary = run_search(write_search(tmp_path, trials=1, extra={"cross_validation": {"kind": "kfold", "folds": 3}}),
@@ -130,6 +142,7 @@ def test_k_fold_cross_validation_trains_once_per_fold_and_averages(tmp_path):
     assert summary["best"]["value"] == pytest.approx(sum(best) / 3)
 
 
+@pytest.mark.slow
 def test_progress_names_the_trial_the_best_so_far_and_the_time_left(tmp_path):
     lines = []
     run_search(write_search(tmp_path, trials=3), str(tmp_path / "s"), log=lines.append)

@@ -18,6 +18,8 @@ import yaml
 
 from postgres import PostgresServer
 
+pytestmark = pytest.mark.slow   # every test here compiles a network or runs the command line on one
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SET = {"train.epochs": 2, "data.yinyang.train_size": 600, "data.yinyang.valid_size": 60,
        "data.yinyang.test_size": 0, "model.hidden.size": 20, "train.batch_size": 30}

@@ -7,9 +7,12 @@ import sys
 import time
 
 import numpy as np
+import pytest
 
 from genn_eventprop.config import load_config
 from genn_eventprop.train import Trainer
+
+pytestmark = pytest.mark.slow   # every test here compiles a network or runs the command line on one
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL = ["data.yinyang.train_size=600", "data.yinyang.valid_size=150", "data.yinyang.test_size=150",

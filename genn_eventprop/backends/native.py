@@ -29,6 +29,18 @@ from genn_eventprop.integrate import tau as tau_symbol
 from genn_eventprop.network import Network
 
 CXX_FLAGS = ["-O3", "-march=native", "-std=c++17", "-shared", "-fPIC", "-pthread"]
+# GENN_EVENTPROP_CXXFLAGS replaces the optimisation and target flags above ("-O3 -march=native"), e.g. "-O1" for
+# quicker builds (the test suite) or "-O2 -ffp-contract=off" for results that do not depend on the CPU (the
+# bit-identical training check); the language and linking flags always stay. Part of the build's cache key.
+OPTIMISATION_FLAGS = ("-O3", "-march=native")
+
+
+def compile_flags() -> list:
+    """The compiler flags of a native build: CXX_FLAGS, or with GENN_EVENTPROP_CXXFLAGS as its optimisation part."""
+    chosen = os.environ.get("GENN_EVENTPROP_CXXFLAGS")
+    if chosen is None or not chosen.strip():
+        return list(CXX_FLAGS)
+    return chosen.split() + [f for f in CXX_FLAGS if f not in OPTIMISATION_FLAGS]
 
 
 def default_cache_dir() -> str:
@@ -65,7 +77,8 @@ def build_shared_library(source: str, cache_dir: Optional[str] = None) -> BuildI
     """Compile source into a shared library, or reuse the cached build of identical input."""
     start = time.perf_counter()
     cxx = find_compiler()
-    key = hashlib.sha256("\n".join([source, _compiler_identity(cxx), *CXX_FLAGS]).encode()).hexdigest()[:24]
+    flags = compile_flags()
+    key = hashlib.sha256("\n".join([source, _compiler_identity(cxx), *flags]).encode()).hexdigest()[:24]
     cache_dir = cache_dir or default_cache_dir()
     os.makedirs(cache_dir, exist_ok=True)
     lib_path = os.path.join(cache_dir, f"gep_{key}.so")
@@ -76,7 +89,7 @@ def build_shared_library(source: str, cache_dir: Optional[str] = None) -> BuildI
         with open(src, "w") as f:   # the compiler's input, removed with the folder
             f.write(source)
         with atomic_output(lib_path) as out:   # a concurrent build of the same key is harmless
-            proc = subprocess.run([cxx, *CXX_FLAGS, src, "-o", out], capture_output=True, text=True)
+            proc = subprocess.run([cxx, *flags, src, "-o", out], capture_output=True, text=True)
             if proc.returncode != 0:
                 raise RuntimeError(f"the generated C++ did not compile (a bug in genn-eventprop; please report "
                                    f"it):\n{proc.stderr[-4000:]}")

@@ -1,0 +1,18 @@
+"""The generators' output for the golden networks, byte for byte (tests/goldens.py; issue 16, "lock behaviour").
+
+Fast: emitting needs neither a dataset, nor pygenn, nor a compiler. The readout cases are in
+test_golden_readouts.py (a module of their own, so that the two share the work of pytest-xdist's workers)."""
+import pytest
+
+import goldens
+
+CASES = [(case, output) for case, (_, outputs, base) in goldens.CODE_CASES.items() if not case.startswith("readout_")
+         for output in outputs]
+
+
+@pytest.mark.parametrize("case, output", CASES, ids=[f"{c}.{o}" for c, o in CASES])
+def test_generated_code_matches_the_golden_file(case, output):
+    name = goldens.golden_name(case, output)
+    recorded, now = goldens.read_golden(name), goldens.golden_text(case, output)
+    if recorded != now:
+        pytest.fail(goldens.mismatch_report(f"code/{name}", recorded, now, goldens.REGEN_CODE), pytrace=False)
