@@ -43,18 +43,17 @@ static double crossing_time(const Params& P, const double* x0, double tau, doubl
     double lo = 0.0, hi = tau;
     double s = tau * (-g_lo) / (g_hi - g_lo);       // start from linear interpolation
     double xs[MAX_VARS];
-    // Stop at a step below 1e-13 of the interval: Newton converges quadratically, so only rounding is left.
     for (int it = 0; it < 40; it++) {
         state_at(P, s, x0, xs, i);
         const double gs = g(P, xs, i);
-        if (gs == 0.0) break;
-        if (gs > 0.0) hi = s; else lo = s;
+        if (gs == 0.0) { break; }
+        if (gs > 0.0) { hi = s; } else { lo = s; }
         const double rate = g_rate(P, xs, i);
         double next = (rate != 0.0) ? s - gs / rate : 0.5 * (lo + hi);
-        if (!(next > lo && next < hi)) next = 0.5 * (lo + hi);   // Newton left the bracket: bisect
+        if (!(next > lo && next < hi)) { next = 0.5 * (lo + hi); }   // Newton left the bracket: bisect
         const bool done = std::fabs(next - s) <= 1e-13 * (1.0 + tau) || hi - lo <= 1e-13 * (1.0 + tau);
         s = next;
-        if (done) break;
+        if (done) { break; }
     }
     return s;
 }
@@ -178,19 +177,42 @@ static inline void add_response(scalar* x, int n, int vars, const scalar* wrow, 
 // and w neg (pos >= 0 >= neg) to rise, which holds the effects taken out of g's end value plus dt^2 / 8 times the
 // curvature they bring; up and down bound the effect itself (per unit weight).
 struct Rise { double pos, neg, up, down; };
-static inline void add_rise(double* __restrict rise, int n, const scalar* __restrict wrow, double pos, double neg) {
-    for (int j = 0; j < n; j++) {
-        const double w = wrow[j];
-        rise[j] += std::max(w * pos, w * neg);
+// add_response and the rise in one pass over the weight row. With known and skip given (a spike committed during
+// the crossing search), every target's crossing is searched again, except where the spike can only lower g (then
+// a neuron shown not to cross still does not).
+// The indices of the flags that are set, ascending, into list; returns how many. Eight flags are read at once: few
+// are set. flags holds n + 8 bytes (the tail past n is never set).
+static inline int list_flags(const unsigned char* flags, int n, int* list) {
+    int m = 0;
+    for (int i = 0; i < n; i += 8) {
+        unsigned long long word;
+        std::memcpy(&word, flags + i, 8);
+        if (!word) continue;
+        for (int b = i; b < i + 8 && b < n; b++) { list[m] = b; m += flags[b]; }
     }
+    return m;
 }
 
-// after a spike committed in the step: every target's crossing is searched again, except where the spike can
-// only lower g (then a neuron shown not to cross still does not)
-static inline void reopen(unsigned char* known, unsigned char* skip, int n, const scalar* wrow, double pos, double neg) {
+template <int VARS>
+static inline void add_response_rise(scalar* __restrict x, int n, const scalar* __restrict wrow, const double* r,
+                                     double* __restrict rise, const Rise& R, unsigned char* __restrict known = nullptr,
+                                     unsigned char* __restrict skip = nullptr) {
+    scalar rv[VARS];
+    for (int v = 0; v < VARS; v++) rv[v] = (scalar)r[v];
+    if (!known) {
+        for (int j = 0; j < n; j++) {
+            const scalar w = wrow[j];
+            for (int v = 0; v < VARS; v++) x[(long long)v * n + j] += w * rv[v];
+            rise[j] += std::max((double)w * R.pos, (double)w * R.neg);
+        }
+        return;
+    }
     for (int j = 0; j < n; j++) {
+        const scalar w = wrow[j];
+        for (int v = 0; v < VARS; v++) x[(long long)v * n + j] += w * rv[v];
+        rise[j] += std::max((double)w * R.pos, (double)w * R.neg);
         known[j] = 0;
-        if (std::max(wrow[j] * pos, wrow[j] * neg) > 0.0) skip[j] = 0;
+        if (std::max((double)w * R.up, (double)w * R.down) > 0.0) skip[j] = 0;
     }
 }
 
@@ -201,9 +223,8 @@ static inline void reopen(unsigned char* known, unsigned char* skip, int n, cons
 // with lambda_upper above the target and lambda_lower below; scale (tau_mem^2) turns mlGeNN's adjoint into ours.
 #define REG_VALUES 6
 static inline double regulariser(const double* rg, double n, double S, double B, double reg_scale) {
-    if (rg[4] == 0.0) return (rg[0] * std::max(n - rg[1], 0.0) - rg[2] * std::max(rg[3] - n, 0.0)) * reg_scale;
-    const double d = S - rg[1] * B;
-    return rg[5] * (d > 0.0 ? rg[0] : rg[2]) * d / (B * B);
+    if (rg[4] == 0.0) return reg_scale*(rg[0]*fmax(0.0, n - rg[1]) - rg[2]*fmax(0.0, -n + rg[3]));
+    return rg[5]*(-B*rg[1] + S)*((B*rg[1] - S < 0) ? (rg[0]) : (rg[2]))/(B*B);
 }
 
 static inline void project(const scalar* lam, int n, int vars, const double* r, double* out) {
@@ -343,17 +364,14 @@ static inline double hidden_threshold_rate(const Params& P, const double* xs, in
     const double I = xs[1];
     return (I - V)/tau_mem;
 }
-// hidden: flag the neurons with g = V - theta >= 0 (not marked skip); returns whether any
-static inline int hidden_any_above(const Params& P, const scalar* x, const unsigned char* skip, unsigned char* flags) {
+// hidden: list (ascending) the neurons with g = V - theta >= 0 (not marked skip); returns how many
+static inline int hidden_list_above(const Params& P, const scalar* x, const unsigned char* skip, unsigned char* flags, int* list) {
     const double theta = P.hidden_theta;
-    int any = 0;
     for (int i = 0; i < hidden_N; i++) {
         const double V = x[0 * hidden_N + i];
-        const int above = (V - theta >= 0.0) & !skip[i];
-        flags[i] = (unsigned char)above;
-        any |= above;
+        flags[i] = (unsigned char)((V - theta >= 0.0) & !skip[i]);
     }
-    return any;
+    return list_flags(flags, hidden_N, list);
 }
 // hidden: reset at a spike: V <- 0
 static inline void hidden_reset_single(const Params& P, double* xs, int i) {
@@ -425,9 +443,9 @@ static inline void hidden_jump_rise(const Params& P, double s, double dt, const 
     const double tau_syn = P.hidden_tau_syn;
     const double end = (1) * r[0];   // h(s) = g_x . Phi(s) e
     double bend_down = 0.0, bend_up = 0.0;
-    { const double c = (tau_syn/(tau_mem - tau_syn)) * (pow(tau_mem, -2)) * 1.0;   // d_k r_k^2, at its largest
+    { const double c = (tau_syn/((tau_mem*tau_mem)*(tau_mem - tau_syn))) * 1.0;   // d_k r_k^2, at its largest
       if (c < 0.0) bend_down -= c; else bend_up += c; }
-    { const double c = (-tau_syn/(tau_mem - tau_syn)) * (pow(tau_syn, -2)) * 1.0;   // d_k r_k^2, at its largest
+    { const double c = (-1/(tau_syn*(tau_mem - tau_syn))) * 1.0;   // d_k r_k^2, at its largest
       if (c < 0.0) bend_down -= c; else bend_up += c; }
     const double slope0 = (1.0/tau_mem);   // h'(0) = g_x A e
     const double q = 0.125 * dt * dt;   // curvature enters the bound times dt^2 / 8
@@ -473,23 +491,22 @@ static inline void hidden_step_bound(const Params& P, const scalar* __restrict x
         gs[i] = g_start; gf[i] = g_end; bend[i] = std::max(0.0, -curv_down); rise[i] = 0.0;
     }
 }
-// hidden: flag the neurons that may cross in the step: g = V - theta >= 0 at its end (state x), or a bound >= 0,
+// hidden: list (ascending) the neurons that may cross in the step, and return how many: g = V - theta >= 0 at its
+//   end (state x), or a bound >= 0,
 //   the smaller of: the free flow's bound ub plus what the events added to g's end (the rising ones add their
 //   largest there), and the chord over the whole step, max(g(start), g(end)) + bend dt^2 / 8 (rising inputs only
 //   make convex kinks); both plus rise: the events taken out of g's end, and their curvature (jump_rise)
-static inline int hidden_may_cross(const Params& P, const scalar* x, const double* ub, const double* gs, const double* gf, const double* bend, const double* rise, const unsigned char* skip, unsigned char* flags) {
+static inline int hidden_may_cross(const Params& P, const scalar* x, const double* ub, const double* gs, const double* gf, const double* bend, const double* rise, const unsigned char* skip, unsigned char* flags, int* list) {
     const double theta = P.hidden_theta;
     const double q = 0.125 * P.dt * P.dt;
-    int any = 0;
     for (int i = 0; i < hidden_N; i++) {
         const double V = x[0 * hidden_N + i];
         const double g_end = V - theta;
         const double bound = std::min(ub[i] + (g_end - gf[i]) + rise[i], std::max(gs[i], g_end) + q * bend[i] + rise[i]);
         const int may = ((g_end >= 0.0) | (bound >= 0.0)) & !skip[i];
         flags[i] = (unsigned char)may;
-        any |= may;
     }
-    return any;
+    return list_flags(flags, hidden_N, list);
 }
 
 // ==============================================================================================
@@ -620,9 +637,9 @@ struct Workspace {
     std::vector<hidden_Factors> hidden_Fdt = std::vector<hidden_Factors>(1);   // factors of a step dt
     std::vector<scalar> hidden_x = std::vector<scalar>(hidden_VARS * hidden_N), hidden_end = std::vector<scalar>(hidden_VARS * hidden_N), hidden_lam = std::vector<scalar>(hidden_VARS * hidden_N);
     std::vector<int> hidden_count = std::vector<int>(hidden_N);
-    std::vector<unsigned char> hidden_flags = std::vector<unsigned char>(hidden_N), hidden_skip = std::vector<unsigned char>(hidden_N);
+    std::vector<unsigned char> hidden_flags = std::vector<unsigned char>(hidden_N + 8), hidden_skip = std::vector<unsigned char>(hidden_N);
+    std::vector<int> hidden_list = std::vector<int>(hidden_N);   // the flagged neurons (may_cross)
     std::vector<hidden_Factors> hidden_seg;   // update factors of the step's intervals between events
-    std::vector<double> hidden_segE;   // exp(r_k len) of the threshold's terms over the same intervals
     std::vector<std::vector<double>> hidden_trace = std::vector<std::vector<double>>(hidden_N);   // walk states
     std::vector<int> hidden_stamp = std::vector<int>(hidden_N, -1);   // step of each trace
     std::vector<size_t> hidden_seen = std::vector<size_t>(hidden_N);   // insertions each trace accounts for
@@ -649,13 +666,13 @@ struct Workspace {
     long long pop_spikes[2];
 };
 
-// hidden: the exact search in the walk's interval q (length len, from xs to xe, g from g_lo < 0 to g_hi): unless
+// hidden: the exact search in one interval of the walk (length len, from xs to xe, g from g_lo < 0 to g_hi): unless
 // g_hi >= 0, first the bound expsum_up (the interval's exp(r_k len), the slopes g' at both ends); then the
 // first crossing's bracket [lo, hi]. Out of line: the walk calls it only where its cheap bound reaches 0.
-__attribute__((noinline)) static bool hidden_interval_crossing(const Params& P, const Workspace& ws, size_t q, double len,
+__attribute__((noinline)) static bool hidden_interval_crossing(const Params& P, double len,
         const double* xs, const double* xe, double g_lo, double g_hi, int j, double& lo, double& hi) {
     ExpSum f; hidden_threshold_terms(P, xs, f, j);
-    const double* E = ws.hidden_segE.data() + q * hidden_TERMS;
+    double E[MAX_TERMS]; hidden_rate_exps(P, len, E, j);
     if (g_hi < 0.0 && expsum_up(f, len, E, g_lo, g_hi, hidden_threshold_rate(P, xs, j), hidden_threshold_rate(P, xe, j)) < 0.0)
         return false;
     return expsum_first_crossing(f, len, g_lo, g_hi, lo, hi);
@@ -683,8 +700,6 @@ static bool hidden_walk(const Params& P, Workspace& ws, const scalar* W, int j, 
     for (int v = 0; v < hidden_VARS; v++) xs[v] = trace[q0 * hidden_VARS + v];
     double t = q0 == 0 ? t0 : ws.step_events[q0 - 1].t;
     const size_t n_events = ws.step_events.size();
-    // g'' >= -bend on every interval of the step: the free flow's bound and the events' (rise / (dt^2 / 8))
-    const double bend = ws.hidden_bend[j] + ws.hidden_rise[j] * (8.0 / (P.dt * P.dt));
     for (size_t q = q0; q <= n_events; q++) {
         const bool last = q == n_events;
         const double te = last ? t1 : ws.step_events[q].t;
@@ -692,14 +707,13 @@ static bool hidden_walk(const Params& P, Workspace& ws, const scalar* W, int j, 
         if (te > t) {
             hidden_apply(P, ws.hidden_seg[q], xs, xe, j);
             const double g_lo = hidden_threshold(P, xs, j), g_hi = hidden_threshold(P, xe, j);
-            // a crossing anywhere inside, even one that falls back below 0: g stays below the chord plus
-            // bend len^2 / 8; where that reaches 0, the exact search
             const double len = te - t;
-            if (!own && g_lo < 0.0 && (g_hi >= 0.0 || std::max(g_lo, g_hi) + 0.125 * len * len * bend >= 0.0)) {
-                const double slope = hidden_threshold_rate(P, xs, j);
+            // g has at most one extremum in the interval: a sign change brackets exactly one crossing;
+            // with both ends below 0, only a maximum inside (g' > 0 at the start, < 0 at the end) can cross
+            if (!own && g_lo < 0.0 && (g_hi >= 0.0 ||
+                    (hidden_threshold_rate(P, xs, j) > 0.0 && hidden_threshold_rate(P, xe, j) < 0.0))) {
                 double lo = 0.0, hi = len;
-                bool found = g_hi >= 0.0 && slope - len * bend > 0.0;   // g' > 0 throughout: one crossing
-                if (!found) found = hidden_interval_crossing(P, ws, q, len, xs, xe, g_lo, g_hi, j, lo, hi);
+                const bool found = g_hi >= 0.0 || hidden_interval_crossing(P, len, xs, xe, g_lo, g_hi, j, lo, hi);
                 if (found) {
                     c.pop = POP_hidden; c.idx = j; c.t_a = t; c.lo = lo; c.hi = hi;
                     for (int v = 0; v < hidden_VARS; v++) c.xa[v] = xs[v];
@@ -747,9 +761,9 @@ static int forward(const Params& P, Workspace& ws, const Sample& S, const scalar
         ws.step_events.clear(); ws.inserted.clear();
         // 0. grid spikes: a neuron the deliveries at t0 left above threshold spikes at t0 (delivered at t1)
         std::fill(ws.hidden_skip.begin(), ws.hidden_skip.end(), 0);
-        if (k > 0 && hidden_any_above(P, ws.hidden_x.data(), ws.hidden_skip.data(), ws.hidden_flags.data()))
-            for (int i = 0; i < hidden_N; i++) {
-                if (!ws.hidden_flags[i]) continue;
+        for (int m = 0, n_above = k > 0 ? hidden_list_above(P, ws.hidden_x.data(), ws.hidden_skip.data(), ws.hidden_flags.data(), ws.hidden_list.data()) : 0;
+             m < n_above; m++) {
+                const int i = ws.hidden_list[m];
                 ws.hidden_skip[i] = 1;   // one spike per neuron per step
                 if (++ws.hidden_count[i] > max_spikes) {
                     st.code = 1; st.info[0] = POP_hidden; st.info[1] = i; st.info[3] = ws.hidden_count[i]; return 1;
@@ -793,17 +807,19 @@ static int forward(const Params& P, Workspace& ws, const Sample& S, const scalar
         }
         // 3. flow spikes: crossings of each neuron's own trajectory (no other spike of this step reaches it
         //    before t1); the reset and the outgoing jumps are superposed on the end-of-step state
-        if (hidden_may_cross(P, ws.hidden_free.data(), ws.hidden_ub.data(), ws.hidden_gs.data(), ws.hidden_gf.data(), ws.hidden_bend.data(), ws.hidden_rise.data(), ws.hidden_skip.data(), ws.hidden_flags.data()))
-            for (int i = 0; i < hidden_N; i++) {
-                if (!ws.hidden_flags[i]) continue;
+        for (int m = 0, n_may = hidden_may_cross(P, ws.hidden_free.data(), ws.hidden_ub.data(), ws.hidden_gs.data(), ws.hidden_gf.data(), ws.hidden_bend.data(), ws.hidden_rise.data(), ws.hidden_skip.data(), ws.hidden_flags.data(), ws.hidden_list.data()); m < n_may; m++) {
+                const int i = ws.hidden_list[m];
                 double xs[MAX_VARS], xe[MAX_VARS], xc[MAX_VARS];
                 for (int v = 0; v < hidden_VARS; v++) xs[v] = ws.hidden_x[v * hidden_N + i];
                 hidden_apply(P, ws.hidden_Fdt[0], xs, xe, i);
                 const double g_lo = hidden_threshold(P, xs, i), g_hi = hidden_threshold(P, xe, i);
                 if (!(g_lo < 0.0)) continue;
-                ExpSum f; hidden_threshold_terms(P, xs, f, i);   // the first crossing, even one that falls back below 0
-                double lo, hi;
-                if (!expsum_first_crossing(f, dt, g_lo, g_hi, lo, hi)) continue;
+                if (!(g_hi >= 0.0 || (hidden_threshold_rate(P, xs, i) > 0.0 && hidden_threshold_rate(P, xe, i) < 0.0))) continue;
+                double lo = 0.0, hi = dt;
+                if (g_hi < 0.0) {
+                    ExpSum f; hidden_threshold_terms(P, xs, f, i);
+                    if (!expsum_first_crossing(f, dt, g_lo, g_hi, lo, hi)) continue;
+                }
                 const double s = bracketed_crossing(P, xs, lo, hi, hidden_state_at, hidden_threshold, hidden_threshold_rate, i);
                 const double tc = t0 + s;
                 hidden_state_at(P, s, xs, xc, i);
