@@ -20,207 +20,12 @@ from typing import Dict, List
 
 from genn_eventprop.codegen import cpp_next_step as next_step
 from genn_eventprop.codegen.cpp_population import PopulationEmitter
-from genn_eventprop.codegen.newton import newton_lines
+from genn_eventprop.codegen.cpp_runtime import runtime_source
 from genn_eventprop.codegen.printer import print_expr
 from genn_eventprop.errors import ConfigError
-from genn_eventprop.eventprop import REGULARISER, AdjointIR, regulariser_share
+from genn_eventprop.eventprop import AdjointIR
 from genn_eventprop.expr import comment_text
 from genn_eventprop.ir import NetworkIR
-
-RUNTIME = r"""
-// ---------------------------------------------------------------------------------------------
-// Threshold crossing: safeguarded Newton search for g(x(s)) = 0 in (0, tau], g(x(0)) < 0 <= g(x(tau)).
-// ---------------------------------------------------------------------------------------------
-typedef void (*StateAt)(const Params&, double, const double*, double*, int);
-typedef double (*Scalar1)(const Params&, const double*, int);
-static double crossing_time(const Params& P, const double* x0, double tau, double g_lo, double g_hi,
-                            StateAt state_at, Scalar1 g, Scalar1 g_rate, int i) {
-    double lo = 0.0, hi = tau;
-    double s = tau * (-g_lo) / (g_hi - g_lo);       // start from linear interpolation
-    double xs[MAX_VARS];
-NEWTON_SEARCH
-    return s;
-}
-
-// ---------------------------------------------------------------------------------------------
-// The threshold along the flow as a sum of exponentials, f(s) = c0 + sum_k c[k] exp(r[k] s) (the pass's
-// ThresholdTerms). Every term is monotone, so on [a, b] it is largest and smallest at an end: that bounds
-// f from above and f' from below, and no crossing can hide from the search below.
-// ---------------------------------------------------------------------------------------------
-struct ExpSum { int m; double c0; double c[MAX_TERMS]; double r[MAX_TERMS]; };
-static inline double expsum_value(const ExpSum& f, double s) {
-    double v = f.c0;
-    for (int k = 0; k < f.m; k++) v += f.c[k] * std::exp(f.r[k] * s);
-    return v;
-}
-// On [a, b], given fa = f(a) and fb = f(b): an upper bound of f and a lower bound of f'. Two sound bounds each,
-// the tighter kept: term by term (each term at its larger end), and by curvature (f'' >= -bend on [a, b], so f
-// stays below the chord plus bend (b - a)^2 / 8, and f' >= f'(a) - bend (b - a)).
-static inline void expsum_bounds(const ExpSum& f, double a, double b, double fa, double fb, double& f_up,
-                                 double& slope_down) {
-    double term_up = f.c0, term_slope = 0.0, curv_down = 0.0, slope_a = 0.0;
-    for (int k = 0; k < f.m; k++) {
-        const double ta = f.c[k] * std::exp(f.r[k] * a), tb = f.c[k] * std::exp(f.r[k] * b), r = f.r[k];
-        term_up += std::max(ta, tb);
-        term_slope += std::min(ta * r, tb * r);
-        curv_down += std::min(ta * r * r, tb * r * r);
-        slope_a += ta * r;
-    }
-    const double h = b - a, bend = std::max(0.0, -curv_down);
-    f_up = std::min(term_up, std::max(fa, fb) + 0.125 * h * h * bend);
-    slope_down = std::max(term_slope, slope_a - h * bend);
-}
-// bend >= -f'' on [0, len], E[k] = exp(r_k len): each term of f'' = sum_k c_k r_k^2 exp(r_k s) at its smaller end
-static inline double expsum_bend(const ExpSum& f, const double* E) {
-    double curv = 0.0;
-    for (int k = 0; k < f.m; k++) curv += std::min(f.c[k], f.c[k] * E[k]) * f.r[k] * f.r[k];
-    return std::max(0.0, -curv);
-}
-// max over s in [0, len] of f0 + d0 s + C s^2 / 2: a bound on f when f(0) = f0, f'(0) = d0 and f'' <= C there
-static inline double taylor_up(double f0, double d0, double C, double len) {
-    const double at_end = f0 + d0 * len + 0.5 * C * len * len;
-    const double sv = C < 0.0 ? std::min(std::max(-d0 / C, 0.0), len) : 0.0;   // the vertex, when concave
-    return std::max(std::max(f0, at_end), f0 + d0 * sv + 0.5 * C * sv * sv);
-}
-// An upper bound of f on [0, len] from its values f_0, f_len and slopes d_0, d_len at the ends, with E[k] =
-// exp(r_k len) given: the tightest of term by term, chord plus curvature, and Taylor from either end.
-static inline double expsum_up(const ExpSum& f, double len, const double* E, double f_0, double f_len, double d_0,
-                               double d_len) {
-    double term = f.c0, curv_lo = 0.0, curv_hi = 0.0;
-    for (int k = 0; k < f.m; k++) {
-        const double a = f.c[k], b = f.c[k] * E[k], rr = f.r[k] * f.r[k];
-        term += std::max(a, b);
-        curv_lo += std::min(a, b) * rr;
-        curv_hi += std::max(a, b) * rr;
-    }
-    const double chord = std::max(f_0, f_len) + 0.125 * len * len * std::max(0.0, -curv_lo);
-    return std::min(std::min(term, chord), std::min(taylor_up(f_0, d_0, curv_hi, len), taylor_up(f_len, -d_len, curv_hi, len)));
-}
-// The first crossing of 0 from below in (0, len] of f, given f(0) = f_0 < 0 and f(len) = f_len: false if there is
-// none, else a bracket [lo, hi] with f(lo) < 0 <= f(hi) and f' > 0 on it (exactly one crossing), or one
-// narrower than rounding. A piece whose bound is below 0 holds no crossing; any other is halved, the
-// earlier half searched first, until each piece is ruled out or brackets one crossing.
-static bool expsum_first_crossing(const ExpSum& f, double len, double f_0, double f_len, double& lo, double& hi) {
-    struct Piece { double a, b, fa, fb; };
-    Piece stack[160];
-    int n = 0;
-    stack[n++] = Piece{0.0, len, f_0, f_len};
-    const double tiny = 1e-13 * (1.0 + len);
-    while (n > 0) {
-        const Piece q = stack[--n];
-        double up, slope;
-        expsum_bounds(f, q.a, q.b, q.fa, q.fb, up, slope);
-        if (q.fb >= 0.0) {
-            if (slope > 0.0 || q.b - q.a <= tiny) { lo = q.a; hi = q.b; return true; }
-        } else if (up < 0.0 || q.b - q.a <= tiny) {
-            continue;
-        }
-        const double m = 0.5 * (q.a + q.b), fm = expsum_value(f, m);
-        if (fm < 0.0) stack[n++] = Piece{m, q.b, fm, q.fb};   // the later half waits for the earlier one
-        stack[n++] = Piece{q.a, m, q.fa, fm};
-    }
-    return false;
-}
-// The crossing time (from x0) inside a bracket [lo, hi] that expsum_first_crossing returned: the Newton
-// search between the bracket's ends (at a bracket end when the state's g says the crossing is within rounding of it).
-static double bracketed_crossing(const Params& P, const double* x0, double lo, double hi, StateAt state_at,
-                                 Scalar1 g, Scalar1 g_rate, int i) {
-    double xa[MAX_VARS], xb[MAX_VARS];
-    state_at(P, lo, x0, xa, i);
-    state_at(P, hi, x0, xb, i);
-    const double ga = g(P, xa, i), gb = g(P, xb, i);
-    if (!(ga < 0.0)) return lo;
-    if (!(gb >= 0.0)) return hi;
-    return lo + crossing_time(P, xa, hi - lo, ga, gb, state_at, g, g_rate, i);
-}
-
-struct Event { double t; int pop; int idx; long long xlog; int grid; };   // pop < 0: input spike; grid: time pinned
-struct PendingJump { int pop; int idx; double t; double dlam[MAX_VARS]; };   // an adjoint jump within a step
-
-struct Sample {
-    const double* t; const int* unit; long long n_spikes; int label; int n_steps;
-};
-
-struct Status { int code; long long info[4]; };
-
-// A neuron that crosses in the step: the interval of its first crossing (start t_a, state xa there) with the
-// bracket [lo, hi] inside it from expsum_first_crossing, then the exact time.
-struct Candidate { int pop, idx; double t_a, lo, hi, xa[MAX_VARS], t_cross, x_cross[MAX_VARS]; };
-struct Pick { double t_a; int pop, idx; };
-
-static inline void add_response(scalar* x, int n, int vars, const scalar* wrow, const double* r) {
-    for (int v = 0; v < vars; v++) {
-        if (r[v] == 0.0) continue;
-        const scalar rv = (scalar)r[v];
-        scalar* xv = x + (long long)v * n;
-        for (int j = 0; j < n; j++) xv[j] += wrow[j] * rv;
-    }
-}
-
-// What a synaptic event adds to the bound of g of its targets (<pop>_jump_rise): weight w adds the larger of w pos
-// and w neg (pos >= 0 >= neg) to rise, which holds the effects taken out of g's end value plus dt^2 / 8 times the
-// curvature they bring; up and down bound the effect itself (per unit weight).
-struct Rise { double pos, neg, up, down; };
-// add_response and the rise in one pass over the weight row. With known and skip given (a spike committed during
-// the crossing search), every target's crossing is searched again, except where the spike can only lower g (then
-// a neuron shown not to cross still does not).
-// The indices of the flags that are set, ascending, into list; returns how many. Eight flags are read at once: few
-// are set. flags holds n + 8 bytes (the tail past n is never set).
-static inline int list_flags(const unsigned char* flags, int n, int* list) {
-    int m = 0;
-    for (int i = 0; i < n; i += 8) {
-        unsigned long long word;
-        std::memcpy(&word, flags + i, 8);
-        if (!word) continue;
-        for (int b = i; b < i + 8 && b < n; b++) { list[m] = b; m += flags[b]; }
-    }
-    return m;
-}
-
-template <int VARS>
-static inline void add_response_rise(scalar* __restrict x, int n, const scalar* __restrict wrow, const double* r,
-                                     double* __restrict rise, const Rise& R, unsigned char* __restrict known = nullptr,
-                                     unsigned char* __restrict skip = nullptr) {
-    scalar rv[VARS];
-    for (int v = 0; v < VARS; v++) rv[v] = (scalar)r[v];
-    if (!known) {
-        for (int j = 0; j < n; j++) {
-            const scalar w = wrow[j];
-            for (int v = 0; v < VARS; v++) x[(long long)v * n + j] += w * rv[v];
-            rise[j] += std::max((double)w * R.pos, (double)w * R.neg);
-        }
-        return;
-    }
-    for (int j = 0; j < n; j++) {
-        const scalar w = wrow[j];
-        for (int v = 0; v < VARS; v++) x[(long long)v * n + j] += w * rv[v];
-        rise[j] += std::max((double)w * R.pos, (double)w * R.neg);
-        known[j] = 0;
-        if (std::max((double)w * R.up, (double)w * R.down) > 0.0) skip[j] = 0;
-    }
-}
-
-// The spike-count regulariser's share R of an own spike (the adjoint jump adds R g_x^T). rg: lambda_upper, nu_upper,
-// lambda_lower, nu_lower, convention, scale. Convention 0 (this tool's): n is the trial's count; lambda_upper above
-// nu_upper and lambda_lower below nu_lower, times reg_scale (1/batch). Convention 1 (published, as mlGeNN): S is the
-// neuron's count summed over the B trials of the batch, two-sided around nu_upper: scale lambda (S - nu_upper B) / B^2
-// with lambda_upper above the target and lambda_lower below; scale (tau_mem^2) turns mlGeNN's adjoint into ours.
-#define REG_VALUES 6
-static inline double regulariser(const double* rg, double n, double S, double B, double reg_scale) {
-REGULARISER_BODY
-}
-
-static inline void project(const scalar* lam, int n, int vars, const double* r, double* out) {
-    for (int j = 0; j < n; j++) out[j] = 0.0;
-    for (int v = 0; v < vars; v++) {
-        if (r[v] == 0.0) continue;
-        const double rv = r[v];
-        const scalar* lv = lam + (long long)v * n;
-        for (int j = 0; j < n; j++) out[j] += lv[j] * rv;
-    }
-}
-"""
-
 
 @dataclass
 class EmittedProgram:
@@ -286,10 +91,7 @@ def emit_cpp(ir: NetworkIR, adjoint: Dict[str, AdjointIR], precision: str = "flo
         "    Params P;", *(f"    P.{n} = {'p + ' if n in sizes else 'p['}{param_offset[n]}{'' if n in sizes else ']'};"
                            for n in param_names), "    P.dt = dt;",
         "    return P;", "}",
-        RUNTIME.replace("NEWTON_SEARCH", "\n".join(   # the search runs in double whatever the model's precision
-            "    " + line for line in newton_lines("double", "float64", "tau", ["state_at(P, s, x0, xs, i);"],
-                                                   "g(P, xs, i)", "g_rate(P, xs, i)", fabs="std::fabs"))
-        ).replace("REGULARISER_BODY", _regulariser_body()),
+        "\n" + runtime_source(),   # runtime/*.h
         f"static const int {inp.name}_N = {inp.size};   // input population {inp.name} (SpikeInput)",
         *(f"static const long long W_{c.name} = {offsets[c.name]};   // weights [{c.pre}, {c.post}] start here"
           for c in net.connections),
@@ -314,16 +116,6 @@ def emit_cpp(ir: NetworkIR, adjoint: Dict[str, AdjointIR], precision: str = "flo
     L += ["}  // namespace", ""] + ctx.entry()
     return EmittedProgram("\n".join(L) + "\n", param_names, spiking, [p.name for p in pops], offsets, n_w, out.size,
                           ctx.learn_names, param_sizes)
-
-
-def _regulariser_body() -> str:
-    """regulariser()'s body: the pass's share R of each convention (eventprop.regulariser_share), from rg."""
-    names = dict(zip(("lambda_upper", "nu_upper", "lambda_lower", "nu_lower"), ("rg[0]", "rg[1]", "rg[2]", "rg[3]")))
-    tool = {**names, "n": "n", "scale": "reg_scale"}
-    published = {**names, "S": "S", "B": "B", "scale": "rg[5]"}
-    return "\n".join([
-        f"    if (rg[4] == 0.0) return {print_expr(regulariser_share('tool'), {REGULARISER[k]: v for k, v in tool.items()})};",
-        f"    return {print_expr(regulariser_share('published'), {REGULARISER[k]: v for k, v in published.items()})};"])
 
 
 class _Context:

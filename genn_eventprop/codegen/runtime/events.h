@@ -1,0 +1,23 @@
+// genn_eventprop/codegen/runtime/events.h: the records of the event loop (logged spikes, adjoint jumps, a trial,
+// crossing candidates).
+//
+// Network-independent C++ of the native backend. codegen/cpp_runtime.py pastes the text below the marker line
+// into every generated network.cpp, so that file stays one self-contained translation unit, exactly the code
+// that runs; there it sees the network's scalar, MAX_VARS, MAX_TERMS and Params. Above the marker, standalone.h
+// stands in for those, so that this file also compiles alone (g++ -fsyntax-only, tests/test_runtime_headers.py).
+#pragma once
+#include "standalone.h"
+// ---- network.cpp from here ----
+struct Event { double t; int pop; int idx; long long xlog; int grid; };   // pop < 0: input spike; grid: time pinned
+struct PendingJump { int pop; int idx; double t; double dlam[MAX_VARS]; };   // an adjoint jump within a step
+
+struct Sample {
+    const double* t; const int* unit; long long n_spikes; int label; int n_steps;
+};
+
+struct Status { int code; long long info[4]; };
+
+// A neuron that crosses in the step: the interval of its first crossing (start t_a, state xa there) with the
+// bracket [lo, hi] inside it from expsum_first_crossing, then the exact time.
+struct Candidate { int pop, idx; double t_a, lo, hi, xa[MAX_VARS], t_cross, x_cross[MAX_VARS]; };
+struct Pick { double t_a; int pop, idx; };

@@ -1,0 +1,86 @@
+// genn_eventprop/codegen/runtime/kernels.h: loops over one population's neurons (responses along a weight row,
+// flag lists, projections) and the regulariser's share.
+//
+// Network-independent C++ of the native backend. codegen/cpp_runtime.py pastes the text below the marker line
+// into every generated network.cpp, so that file stays one self-contained translation unit, exactly the code
+// that runs; there it sees the network's scalar, MAX_VARS, MAX_TERMS and Params. Above the marker, standalone.h
+// stands in for those, so that this file also compiles alone (g++ -fsyntax-only, tests/test_runtime_headers.py).
+//
+// Insertion point: "// @insert regulariser_body" is replaced by regulariser()'s body, the spike-count
+// regulariser's share R as the EventProp pass derives it (eventprop.regulariser_share), printed in both
+// conventions; the GeNN neuron code prints the same expressions. Alone (unfilled) the function has no return
+// statement, which is a warning only.
+#pragma once
+#include "standalone.h"
+// ---- network.cpp from here ----
+static inline void add_response(scalar* x, int n, int vars, const scalar* wrow, const double* r) {
+    for (int v = 0; v < vars; v++) {
+        if (r[v] == 0.0) continue;
+        const scalar rv = (scalar)r[v];
+        scalar* xv = x + (long long)v * n;
+        for (int j = 0; j < n; j++) xv[j] += wrow[j] * rv;
+    }
+}
+
+// What a synaptic event adds to the bound of g of its targets (<pop>_jump_rise): weight w adds the larger of w pos
+// and w neg (pos >= 0 >= neg) to rise, which holds the effects taken out of g's end value plus dt^2 / 8 times the
+// curvature they bring; up and down bound the effect itself (per unit weight).
+struct Rise { double pos, neg, up, down; };
+// add_response and the rise in one pass over the weight row. With known and skip given (a spike committed during
+// the crossing search), every target's crossing is searched again, except where the spike can only lower g (then
+// a neuron shown not to cross still does not).
+// The indices of the flags that are set, ascending, into list; returns how many. Eight flags are read at once: few
+// are set. flags holds n + 8 bytes (the tail past n is never set).
+static inline int list_flags(const unsigned char* flags, int n, int* list) {
+    int m = 0;
+    for (int i = 0; i < n; i += 8) {
+        unsigned long long word;
+        std::memcpy(&word, flags + i, 8);
+        if (!word) continue;
+        for (int b = i; b < i + 8 && b < n; b++) { list[m] = b; m += flags[b]; }
+    }
+    return m;
+}
+
+template <int VARS>
+static inline void add_response_rise(scalar* __restrict x, int n, const scalar* __restrict wrow, const double* r,
+                                     double* __restrict rise, const Rise& R, unsigned char* __restrict known = nullptr,
+                                     unsigned char* __restrict skip = nullptr) {
+    scalar rv[VARS];
+    for (int v = 0; v < VARS; v++) rv[v] = (scalar)r[v];
+    if (!known) {
+        for (int j = 0; j < n; j++) {
+            const scalar w = wrow[j];
+            for (int v = 0; v < VARS; v++) x[(long long)v * n + j] += w * rv[v];
+            rise[j] += std::max((double)w * R.pos, (double)w * R.neg);
+        }
+        return;
+    }
+    for (int j = 0; j < n; j++) {
+        const scalar w = wrow[j];
+        for (int v = 0; v < VARS; v++) x[(long long)v * n + j] += w * rv[v];
+        rise[j] += std::max((double)w * R.pos, (double)w * R.neg);
+        known[j] = 0;
+        if (std::max((double)w * R.up, (double)w * R.down) > 0.0) skip[j] = 0;
+    }
+}
+
+// The spike-count regulariser's share R of an own spike (the adjoint jump adds R g_x^T). rg: lambda_upper, nu_upper,
+// lambda_lower, nu_lower, convention, scale. Convention 0 (this tool's): n is the trial's count; lambda_upper above
+// nu_upper and lambda_lower below nu_lower, times reg_scale (1/batch). Convention 1 (published, as mlGeNN): S is the
+// neuron's count summed over the B trials of the batch, two-sided around nu_upper: scale lambda (S - nu_upper B) / B^2
+// with lambda_upper above the target and lambda_lower below; scale (tau_mem^2) turns mlGeNN's adjoint into ours.
+#define REG_VALUES 6
+static inline double regulariser(const double* rg, double n, double S, double B, double reg_scale) {
+    // @insert regulariser_body
+}
+
+static inline void project(const scalar* lam, int n, int vars, const double* r, double* out) {
+    for (int j = 0; j < n; j++) out[j] = 0.0;
+    for (int v = 0; v < vars; v++) {
+        if (r[v] == 0.0) continue;
+        const double rv = r[v];
+        const scalar* lv = lam + (long long)v * n;
+        for (int j = 0; j < n; j++) out[j] += lv[j] * rv;
+    }
+}
