@@ -9,7 +9,8 @@ body (eventprop.regulariser_share). The standalone-compile test fills them throu
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict
+from string import Template
+from typing import Dict, List, Union
 
 from genn_eventprop.codegen.newton import newton_lines
 from genn_eventprop.codegen.printer import print_expr
@@ -39,12 +40,16 @@ def regulariser_body() -> str:
         f"    return {print_expr(regulariser_share('published'), {REGULARISER[k]: v for k, v in published.items()})};"])
 
 
-def header_body(name: str, fills: Dict[str, str]) -> str:
-    """The text of header `name` below its marker, each insertion point replaced by its fill."""
-    text = (FOLDER / name).read_text()
-    head, sep, body = text.partition(MARKER + "\n")
+def _below_marker(name: str) -> str:
+    head, sep, body = (FOLDER / name).read_text().partition(MARKER + "\n")
     if not sep:
         raise ValueError(f"runtime/{name} has no line {MARKER!r}")
+    return body
+
+
+def header_body(name: str, fills: Dict[str, str]) -> str:
+    """The text of header `name` below its marker, each insertion point replaced by its fill."""
+    body = _below_marker(name)
     lines = []
     for line in body.splitlines():
         key = line.strip()[len("// @insert "):] if line.strip().startswith("// @insert ") else None
@@ -56,3 +61,16 @@ def runtime_source() -> str:
     """Every header's text, filled, in order: what network.cpp holds between its parameters and its populations."""
     fills = insertions()
     return "\n".join(header_body(name, fills) for name in HEADERS)
+
+
+def fill_template(name: str, fields: Dict[str, Union[str, List[str]]]) -> List[str]:
+    """The lines of template runtime/`name` (below its marker) with its ${field}s filled (string.Template). A field
+    alone on a line takes a list of lines, which replace that line (none: the line goes)."""
+    lines: List[str] = []
+    for line in _below_marker(name).splitlines():
+        key = line.strip()[2:-1] if line.strip().startswith("${") and line.strip().endswith("}") else None
+        if key is not None and isinstance(fields.get(key), list):
+            lines += fields[key]
+        else:
+            lines.append(Template(line).substitute(fields))
+    return lines
