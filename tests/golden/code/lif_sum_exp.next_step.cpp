@@ -828,7 +828,7 @@ static int forward(const Params& P, Workspace& ws, const Sample& S, const scalar
                 }
                 for (int v = 0; v < hidden_VARS; v++) ws.xlog.push_back(xc[v]);
                 ws.step_events.push_back(Event{tc, POP_hidden, i, (long long)ws.xlog.size() - hidden_VARS, 0});
-                double h[MAX_VARS], d[MAX_VARS], r[MAX_VARS];   // reset: x_end += Phi(t1 - tc) (h(x-) - x-)
+                double h[MAX_VARS], d[MAX_VARS], r[MAX_VARS];   // reset: x_end += Phi(t1 - t_s) (h(x-) - x-)
                 std::memcpy(h, xc, sizeof(h)); hidden_reset_single(P, h, i);
                 for (int v = 0; v < hidden_VARS; v++) d[v] = h[v] - xc[v];
                 hidden_propagate_state(P, t1 - tc, d, r, i);

@@ -1,0 +1,68 @@
+"""forward() of the native C++: one trial, step by step, by superposition on the end-of-step state.
+
+In each step every population first evolves freely over the whole step; then each event (an input spike, a
+spike of the network) adds its effect on the end-of-step state (NativeNetwork.deliver_end). Where and when the
+network's spikes are found is the delivery model's part (cpp_delivery.py: exact, cpp_next_step.py: next_step).
+"""
+from __future__ import annotations
+
+from typing import List
+
+
+def forward_function(nw) -> List[str]:
+    """forward(): the trial's steps; in each, the free flow, the input spikes, and the spikes the delivery model finds."""
+    L = ["// Forward pass of one trial; returns 0 or an error code.",
+         "static int forward(const Params& P, Workspace& ws, const Sample& S, const scalar* W, int max_spikes, Status& st) {",
+         "    const double dt = P.dt;",
+         "    const double T = S.n_steps * dt;"]
+    for p in nw.pops:
+        for v, init in enumerate(p.initial):
+            L.append(f"    std::fill(ws.{p.name}_x.begin() + {v} * {p.name}_N, ws.{p.name}_x.begin() + {v + 1} * {p.name}_N, (scalar){init!r});")
+        if p.spiking:
+            L.append(f"    std::fill(ws.{p.name}_count.begin(), ws.{p.name}_count.end(), 0);")
+            L.append(f"    std::fill(ws.{p.name}_stamp.begin(), ws.{p.name}_stamp.end(), -1);   // no trace from another trial")
+    L += nw.fill_step_factors()
+    L += [f"    for (int i = 0; i < {f'{p}_N' if nw.het[p] else '1'}; i++) {p}_rate_exps(P, dt, ws.{p}_E.data() + i * {p}_TERMS, i);"
+          for p in nw.spiking]
+    L += ["    std::fill(ws.acc.begin(), ws.acc.end(), 0.0);",
+          "    std::fill(ws.first_t.begin(), ws.first_t.end(), INFINITY);",
+          *nw.readout.native_forward_start(nw.out),
+          "    ws.events.clear(); ws.xlog.clear();",
+          "    long long ip = 0;",
+          "    for (int k = 0; k < S.n_steps; k++) {",
+          "        const double t0 = k * dt, t1 = (k + 1) * dt;",
+          "        const double wbar = readout_weight(P, (k + 0.5) * dt, T);",
+          "        ws.step_events.clear(); ws.inserted.clear();",
+          *nw.delivery.step_start(),
+          "        // 1. every population evolves freely over the whole step"]
+    for p in nw.pops:
+        n = p.name
+        if n == nw.out:
+            L += nw.readout.native_free_step(n)
+        L.append(f"        {n}_advance(P, ws.{n}_Fdt.data(), ws.{n}_x.data(), ws.{n}_end.data());")
+    L += [f"        {p}_step_bound(P, ws.{p}_x.data(), ws.{p}_end.data(), ws.{p}_E.data(), ws.{p}_ub.data(), ws.{p}_gs.data(), "
+          f"ws.{p}_gf.data(), ws.{p}_bend.data(), ws.{p}_rise.data());   // g <= ub over the free step"
+          for p in nw.spiking]
+    L += nw.delivery.after_free_flow()
+    L += ["        // 2. the step's input spikes, each adding its effect on the end-of-step state",
+          "        while (ip < S.n_spikes && S.t[ip] < t1) {",
+          "            const double te = std::max(S.t[ip], t0);",
+          "            const int u = S.unit[ip++];",
+          "            ws.step_events.push_back(Event{te, -1, u, -1});",
+          *nw.deliver_end(nw.inp, "u", "t1 - te", "            "),
+          "        }"]
+    if nw.spiking:
+        L += nw.delivery.step_spikes()
+    L += ["        ws.events.insert(ws.events.end(), ws.step_events.begin(), ws.step_events.end());",
+          *(f"        ws.{p.name}_x.swap(ws.{p.name}_end);" for p in nw.pops),
+          *nw.delivery.step_end(),
+          "    }"]
+    L += nw.readout.native_forward_end(nw.out)
+    for p in nw.pops:
+        k = nw.pid[p.name]
+        if p.spiking:
+            L.append(f"    ws.pop_spikes[{k}] = 0; for (int i = 0; i < {p.name}_N; i++) ws.pop_spikes[{k}] += ws.{p.name}_count[i];")
+        else:
+            L.append(f"    ws.pop_spikes[{k}] = 0;")
+    L += ["    return 0;", "}", ""]
+    return L
