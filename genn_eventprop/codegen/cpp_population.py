@@ -11,6 +11,7 @@ from typing import List
 
 import sympy as sp
 
+from genn_eventprop.codegen.cpp_crossing import crossing_blocks
 from genn_eventprop.codegen.printer import print_assignments, print_expr
 from genn_eventprop.eventprop import AdjointIR
 from genn_eventprop.expr import comment_text
@@ -112,7 +113,7 @@ class PopulationEmitter:
                       self.jump_single()]
         if self.pop.spiking:
             parts += [self.threshold(), self.threshold_rate(), self.list_above(), self.reset_single(),
-                      self.spike_jump(), self.reset_adjoint(), self.phantom_jump(), *self.crossing_blocks()]
+                      self.spike_jump(), self.reset_adjoint(), self.phantom_jump(), *crossing_blocks(self)]
         for par in self.adj.params:
             parts += self.parameter_blocks(par)
         return "\n".join(p for p in parts if p)
@@ -254,113 +255,10 @@ class PopulationEmitter:
                              f"int {self.p}_list_above(const Params& P, const scalar* x, const unsigned char* skip, "
                              "unsigned char* flags, int* list)", body, over_neurons=True)
 
-    # -- the crossing search: g along the flow as a sum of exponentials (eventprop.ThresholdTerms) ------
+    # -- the crossing search (its functions: cpp_crossing.py) ------------------------------------
     @property
     def n_terms(self) -> int:
         return len(self.adj.crossing.rates) if self.pop.spiking else 0
-
-    def crossing_blocks(self) -> List[str]:
-        ct = self.adj.crossing
-        M = len(ct.rates)
-        sum_eq = "g(x(s)) = c0 + sum_k c_k exp(r_k s): " + " + ".join(
-            [f"({ct.constant})"] + [f"({c}) exp({r} s)" for c, r in zip(ct.coefficients, ct.rates)])
-        out = [f"static const int {self.p}_TERMS = {M};   // exponential terms of g along the flow"]
-        terms = print_assignments(["f.c0"] + [f"f.c[{k}]" for k in range(M)] + [f"f.r[{k}]" for k in range(M)],
-                                  [ct.constant, *ct.coefficients, *ct.rates])
-        out.append(self.function(f"{self.p}: the threshold along the flow from the state xs, as a sum of exponentials:\n  {sum_eq}",
-                                 f"void {self.p}_threshold_terms(const Params& P, const double* xs, ExpSum& f)",
-                                 self.load_single("xs", self.x) + [f"f.m = {M};"] + terms))
-        out.append(self.function(f"{self.p}: E_k = exp(r_k tau) for the rates of the threshold's terms ({', '.join(map(str, ct.rates))})",
-                                 f"void {self.p}_rate_exps(const Params& P, double tau, double* E)",
-                                 [f"E[{k}] = {print_expr(sp.exp(r * sp.Symbol('tau')))};" for k, r in enumerate(ct.rates)]))
-        if self.adj.jump_direction is not None:
-            out.append(self.jump_rise(ct))
-        out += [self.step_bound(ct), self.may_cross()]
-        return out
-
-    def jump_rise(self, ct) -> str:
-        """What one synaptic event may add to the bound of a target over the rest of the step (see may_cross)."""
-        u = self.adj.spike.threshold_grad
-        h_end = " + ".join(f"({print_expr(u[v])}) * r[{v}]" for v in range(self.n_vars) if u[v] != 0) or "0.0"
-        body = [f"const double end = {h_end};   // h(s) = g_x . Phi(s) e", "double bend_down = 0.0, bend_up = 0.0;"]
-        for d, r, curvature in zip(ct.jump, ct.rates, ct.jump_curvature):
-            if d == 0:
-                continue
-            decay = "1.0" if r.is_nonpositive else f"std::max(1.0, {print_expr(sp.exp(r * sp.Symbol('s')))})"
-            body += [f"{{ const double c = ({print_expr(curvature)}) * {decay};   // d_k r_k^2, at its largest",
-                     "  if (c < 0.0) bend_down -= c; else bend_up += c; }"]
-        body += [f"const double slope0 = {print_expr(ct.jump_slope)};   // h'(0) = g_x A e",
-                 "const double q = 0.125 * dt * dt;   // curvature enters the bound times dt^2 / 8",
-                 "if (slope0 - s * bend_down >= 0.0) {   // h rises on [0, s]: 0 <= h <= h(s)",
-                 "    R = Rise{q * bend_down, -end - q * bend_up, end, 0.0}; return;",
-                 "}",
-                 "if (slope0 + s * bend_up <= 0.0) {     // h falls on [0, s]: h(s) <= h <= 0",
-                 "    R = Rise{-end + q * bend_down, -q * bend_up, 0.0, end}; return;",
-                 "}",
-                 "const double up = std::max(0.0, end) + 0.125 * s * s * bend_down, down = std::min(0.0, end) - 0.125 * s * s * bend_up;",
-                 "R = Rise{std::fabs(end) + up + q * bend_down, -std::fabs(end) + down - q * bend_up, up, down};"]
-        return self.function(
-            f"{self.p}: a synaptic event s ms before the step's end, as the target's bounds see it (struct Rise, may_cross).\n"
-            f"  Its effect on g is w h(s'), h(s') = sum_k d_k exp(r_k s') (d = {list(ct.jump)}), h(0) = 0, h(s) from r = Phi(s) e;\n"
-            "  |h''| <= bend_down / bend_up (the terms of one sign of h'' = sum_k d_k r_k^2 exp(r_k s')), which the target's\n"
-            "  curvature bound gets (w bend_down or |w| bend_up, times dt^2 / 8 in rise). h rising (h'(0) - s bend_down >= 0):\n"
-            "  w > 0 adds w h(s) to g's end after a convex kink; w < 0 only lowers g, so it is taken back out of g's end\n"
-            "  (|w| h(s) in rise). h falling: the mirror image. Otherwise the effect is taken out of g's end and added at its\n"
-            "  largest, the chord to h(s) plus the bend s^2 / 8",
-            f"void {self.p}_jump_rise(const Params& P, double s, double dt, const double* r, Rise& R)", body)
-
-    def step_bound(self, ct) -> str:
-        M = len(ct.rates)
-        het = bool(self.het)
-        E = (lambda k: f"E[i * {M} + {k}]") if het else (lambda k: f"E[{k}]")
-        coef = print_assignments([f"const double c{k}" for k in range(M)] + [f"const double r{k}" for k in range(M)]
-                                 + ["const double c_const"], [*ct.coefficients, *ct.rates, ct.constant], temp_prefix="t")
-        g0 = print_expr(self.pop.threshold)
-        at_end = {s: sp.Symbol(f"{s.name}_end") for s in self.x}
-        g1 = print_expr(self.pop.threshold.xreplace(at_end))
-        rate = self.adj.spike.threshold_rate
-        body = self.loop("i", self.load_state("x") + [f"const double {s.name}_end = end[{v} * {self.N} + i];"
-                                                      for v, s in enumerate(self.x)] + coef + [
-            "const double term = c_const" + "".join(f" + std::max(c{k}, c{k} * {E(k)})" for k in range(M)) + ";",
-            "const double curv_down = " + (" + ".join(f"std::min(c{k}, c{k} * {E(k)}) * r{k} * r{k}" for k in range(M))
-                                           or "0.0") + ";",
-            "const double curv_up = " + (" + ".join(f"std::max(c{k}, c{k} * {E(k)}) * r{k} * r{k}" for k in range(M))
-                                         or "0.0") + ";",
-            f"const double g_start = {g0}, g_end = {g1};",
-            "const double chord = std::max(g_start, g_end) + 0.125 * dt * dt * std::max(0.0, -curv_down);",
-            f"const double from_start = taylor_up(g_start, {print_expr(rate)}, curv_up, dt);",
-            f"const double from_end = taylor_up(g_end, -({print_expr(rate.xreplace(at_end))}), curv_up, dt);",
-            "ub[i] = std::min(std::min(term, chord), std::min(from_start, from_end));",
-            "gs[i] = g_start; gf[i] = g_end; bend[i] = std::max(0.0, -curv_down); rise[i] = 0.0;"])
-        return self.function(
-            f"{self.p}: ub >= g over a step of the free flow from the state x to the state end, with E = exp(r_k dt)"
-            + (" per neuron" if het else "") + ":\n  the tightest of term by term (each term c_k exp(r_k s) of g along the flow is "
-            "monotone: <= max(c_k, c_k E_k)),\n  by curvature (g'' >= -bend, so g <= max(g(x), g(end)) + bend dt^2 / 8) and "
-            "Taylor from either end (g'' <= curv_up).\n  Also kept for may_cross: g at the start (gs) and at the free end (gf), "
-            "bend; the step's events add to rise (jump_rise)",
-            f"void {self.p}_step_bound(const Params& P, const scalar* __restrict x, const scalar* __restrict end, "
-            "const double* __restrict E, double* __restrict ub, double* __restrict gs, double* __restrict gf, "
-            "double* __restrict bend, double* __restrict rise)", ["const double dt = P.dt;"] + body,
-            over_neurons=True)
-
-    def may_cross(self) -> str:
-        g = self.pop.threshold
-        body = ["const double q = 0.125 * P.dt * P.dt;"]
-        body += self.loop("i", self.load_state("x") + [
-            f"const double g_end = {print_expr(g)};",
-            "const double bound = std::min(ub[i] + (g_end - gf[i]) + rise[i], std::max(gs[i], g_end) + q * bend[i] + rise[i]);",
-            "const int may = ((g_end >= 0.0) | (bound >= 0.0)) & !skip[i];",
-            "flags[i] = (unsigned char)may;"])
-        body += [f"return list_flags(flags, {self.N}, list);"]
-        return self.function(
-            f"{self.p}: list (ascending) the neurons that may cross in the step, and return how many: g = {g} >= 0 at its\n"
-            "  end (state x), or a bound >= 0,\n"
-            "  the smaller of: the free flow's bound ub plus what the events added to g's end (the rising ones add their\n"
-            "  largest there), and the chord over the whole step, max(g(start), g(end)) + bend dt^2 / 8 (rising inputs only\n"
-            "  make convex kinks); both plus rise: the events taken out of g's end, and their curvature (jump_rise)",
-            f"int {self.p}_may_cross(const Params& P, const scalar* x, const double* ub, const double* gs, const double* gf, "
-            "const double* bend, const double* rise, const unsigned char* skip, unsigned char* flags, int* list)",
-            body, over_neurons=True)
 
     def reset_single(self) -> str:
         changed = [(v, e) for v, (s, e) in enumerate(zip(self.x, self.pop.reset)) if e != s]

@@ -1,12 +1,13 @@
 """The Readout base class: how the output neurons become class scores z, the loss on them, and the code of both.
 
-A readout is one class in one file of this folder. The generators (codegen/cpp.py, codegen/cpp_next_step.py,
-codegen/genn.py) and the GeNN backend never look at a readout's name: they call the methods below, whose
+A readout is one class in one file of this folder. The generators (the native ones, codegen/cpp_*.py,
+and codegen/genn.py) and the GeNN backend never look at a readout's name: they call the methods below, whose
 defaults add nothing, so a class writes only the parts its readout has. Defining a subclass with a `name`
 registers it (config.py takes its name and its CONFIG parameters from the registry). docs/readouts.md is the
 checklist for adding one.
 
-Native code (C++, the body of codegen/cpp.py's forward(), backward() and gep_run()) sees: o, the output
+Native code (C++, the bodies of forward(), backward() and gep_run(): codegen/cpp_forward.py, cpp_backward.py,
+cpp_exact.py, cpp_next_step.py, runtime/gep_run.cpp.tmpl) sees: o, the output
 population's name (o_N neurons); the workspace ws (ws.acc[j] holds z_j at the end of the forward pass,
 ws.dLdz[j] dL/dz_j scaled by loss_scale, ws.drive[j] the adjoint flow drive of the step); the step k with
 t0, t1, wbar = w((k + 1/2) dt), T; the Sample S (S.label, S.n_steps); the parameters P (P.readout_<name>).
@@ -82,7 +83,7 @@ class Readout:
         p /= p.sum(axis=1, keepdims=True)
         return p - np.eye(z.shape[1])[labels]
 
-    # -- native C++ (codegen/cpp.py): lines with their indentation, or a statement -----------------------------
+    # -- native C++ (codegen/cpp_*.py): lines with their indentation, or a statement -----------------------------
     def native_workspace(self, o: str) -> List[str]:
         """Fields of the per-thread Workspace beyond acc, dLdz, drive, argmax, pcoef, ce_sum, first_t and dLdt."""
         return []
