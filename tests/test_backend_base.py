@@ -25,6 +25,7 @@ def test_the_backends_are_backends_and_the_base_is_abstract():
         Backend(tiny_network())
 
 
+@pytest.mark.slow
 def test_native_reports_compiled_then_cached(tmp_path):
     first = NativeBackend(tiny_network(hidden=3), cache_dir=str(tmp_path))
     second = NativeBackend(tiny_network(hidden=3), cache_dir=str(tmp_path))
@@ -33,6 +34,7 @@ def test_native_reports_compiled_then_cached(tmp_path):
     assert BuildStatus().state == "not built" and not BuildStatus().built
 
 
+@pytest.mark.slow
 def test_the_shared_checks_of_weights_channels_and_labels(build_cache):
     backend = NativeBackend(tiny_network(hidden=3), cache_dir=build_cache)
     weights = backend.network.init_weights(np.random.default_rng(0))
@@ -61,6 +63,7 @@ def test_no_caller_probes_a_backend_for_what_it_has():
     assert probes == []
 
 
+@pytest.mark.slow
 @needs_pygenn
 def test_a_genn_trial_records_whether_it_built_the_model(tmp_path, monkeypatch):
     """The first trial compiles GeNN's code, the second (only runtime values changed) reuses it."""

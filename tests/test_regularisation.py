@@ -92,6 +92,7 @@ def test_same_length_gives_every_trial_the_datasets_latest_spike_on_the_grid():
     assert np.all(batch.durations == np.ceil(latest / 2.0) * 2.0)
 
 
+@pytest.mark.slow
 def test_published_regulariser_of_adaptive_neurons_is_the_gradient_of_its_equivalent_loss(tmp_path):
     """The regulariser adds R g_x^T to the adjoint just before each spike (R from the spike counts, which small weight
     changes keep), the jump that dL/dt_s = -R g'(t_s-) makes: EventProp's gradient with it is the gradient of
