@@ -80,7 +80,8 @@ def build_network(cfg, num_channels: int, num_classes: int) -> Network:
         spiking = ", ".join(n for n, cls in readouts.items() if cls.spiking_outputs)
         raise ConfigError(f"model.output: readout {spiking} goes with neuron lif (spiking outputs), every other "
                           "readout with neuron li")
-    section = getattr(out, out.readout, None)   # model.output.<readout>: its parameters (config.py, from CONFIG)
+    # model.output.<readout>: its parameters (config/model_sections.py, from CONFIG)
+    section = getattr(out, out.readout, None)
     readout = kind.from_config(dataclasses.asdict(section) if section is not None else None)
     neuron = (LeakyIntegrateFire(tau_mem=out.tau_mem, threshold=out.threshold) if out.neuron == "lif"
               else LeakyIntegrate(tau_mem=out.tau_mem))

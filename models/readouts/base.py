@@ -3,8 +3,8 @@
 A readout is one class in one file of this folder. The generators (the native ones, codegen/cpp_*.py,
 and codegen/genn.py) and the GeNN backend never look at a readout's name: they call the methods below, whose
 defaults add nothing, so a class writes only the parts its readout has. Defining a subclass with a `name`
-registers it (config.py takes its name and its CONFIG parameters from the registry). docs/readouts.md is the
-checklist for adding one.
+registers it (config/model_sections.py takes its name and its CONFIG parameters from the registry).
+docs/readouts.md is the checklist for adding one.
 
 Native code (C++, the bodies of forward(), backward() and gep_run(): codegen/cpp_forward.py, cpp_backward.py,
 cpp_exact.py, cpp_next_step.py, runtime/gep_run.cpp.tmpl) sees: o, the output
@@ -24,7 +24,7 @@ _REGISTRY: Dict[str, type] = {}
 
 @dataclass(frozen=True)
 class Param:
-    """A readout parameter as config.py takes it (model.output.<readout>.<name>): its default (None: optional, the
+    """A readout parameter as the config takes it (model.output.<readout>.<name>): its default (None: optional, the
     readout then picks a value from the trial) and its bounds."""
 
     default: Optional[float]
