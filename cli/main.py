@@ -205,6 +205,27 @@ def search(search_config, out_dir, resume_dir):
 
 
 @main.command()
+@click.argument("study_file", type=click.Path(dir_okay=False), required=False)
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Study folder.")
+@click.option("--resume", is_flag=True, help="Continue the study in --out (STUDY_FILE may then be left out).")
+@user_errors
+def study(study_file, out_dir, resume):
+    """Variants x seeds x splits, each a trial as in search; a table, paired tests, a plot (docs/study.md)."""
+    from genn_eventprop.study import run_study
+
+    if not study_file and not resume:
+        raise UserError("give a STUDY_FILE, or --resume with --out DIR")
+    summary = run_study(study_file, out_dir, resume=resume, log=click.echo)
+    click.echo(f"{summary['done']} of {summary['planned']} trials done, {summary['failed']} failed, "
+               f"{summary['wall_seconds']:.0f} s")
+    for row in summary["table"]:
+        mean, std = row["test_mean"], row["test_std"]
+        click.echo(f"{row['variant']}: test accuracy " + ("-" if mean is None else f"{100 * mean:.2f}%")
+                   + ("" if std is None else f" +- {100 * std:.2f}") + f" over {row['runs']} run(s)")
+    click.echo(f"table: {os.path.join(out_dir, 'summary.md')}")
+
+
+@main.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--raster/--no-raster", default=True, show_default=True,
               help="Also redraw the hidden raster (runs the best checkpoint on the first evaluation sample).")

@@ -262,15 +262,22 @@ class TrialStore:
     """
 
     COLUMNS = ["id", "params", "status", "value", "objective", "reason", "built", "started", "finished", "worker",
-               "heartbeat", "attempts"]
+               "heartbeat", "attempts", "result"]
+    # result: a JSON mapping of further numbers a trial reports (a study's test and validation accuracy)
     SCHEMA = ("CREATE TABLE IF NOT EXISTS trials (id INTEGER PRIMARY KEY, params TEXT NOT NULL, "
               "status TEXT NOT NULL, value REAL, objective REAL, reason TEXT, built INTEGER, "
-              "started REAL, finished REAL, worker TEXT, heartbeat REAL, attempts INTEGER NOT NULL DEFAULT 1)")
+              "started REAL, finished REAL, worker TEXT, heartbeat REAL, attempts INTEGER NOT NULL DEFAULT 1, "
+              "result TEXT)")
 
     SCHEMA_LOCK = 0x6E50_7072   # the advisory lock key under which a PostgreSQL store creates its table
 
-    def __init__(self, url: str, log=None, reconnect_seconds: float = 120.0):
+    def __init__(self, url: str, log=None, reconnect_seconds: float = 120.0, table: str = "trials"):
+        """table: the table's name (a search's is trials, a study's study_trials), so that a search and a
+        study can share one database without reading each other's rows."""
+        if not re.fullmatch(r"[a-z_][a-z0-9_]*", table):
+            raise ValueError(f"bad table name {table!r}")
         self.url = url
+        self.table = table
         self.log = log or (lambda *a: None)
         self.reconnect_seconds = reconnect_seconds
         self.pg = url.startswith("postgresql://") or url.startswith("postgres://")
@@ -283,7 +290,7 @@ class TrialStore:
             self._psycopg = psycopg
             self.ph = "%s"
             # PostgreSQL's REAL is 4 bytes: times and objectives need DOUBLE PRECISION
-            self.schema = self.SCHEMA.replace("INTEGER PRIMARY KEY", "SERIAL PRIMARY KEY").replace(
+            self.schema = self._schema().replace("INTEGER PRIMARY KEY", "SERIAL PRIMARY KEY").replace(
                 "REAL", "DOUBLE PRECISION")
             self.now_sql = "EXTRACT(EPOCH FROM clock_timestamp())::double precision"
             self.conn = None
@@ -297,13 +304,18 @@ class TrialStore:
             self.conn = sqlite3.connect(path, timeout=60, isolation_level=None)
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.ph = "?"
-            self.schema = self.SCHEMA
+            self.schema = self._schema()
             self.now_sql = "((julianday('now') - 2440587.5) * 86400.0)"
-            have = {r[1] for r in self.conn.execute("PRAGMA table_info(trials)")}
+            have = {r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")}
             self._exec(self.schema)
             if have and "heartbeat" not in have:   # a search folder from before heartbeats
-                self._exec("ALTER TABLE trials ADD COLUMN heartbeat REAL")
-                self._exec("ALTER TABLE trials ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1")
+                self._exec(f"ALTER TABLE {table} ADD COLUMN heartbeat REAL")
+                self._exec(f"ALTER TABLE {table} ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1")
+            if have and "result" not in have:      # a search folder from before the result column
+                self._exec(f"ALTER TABLE {table} ADD COLUMN result TEXT")
+
+    def _schema(self) -> str:
+        return self.SCHEMA.replace("EXISTS trials (", f"EXISTS {self.table} (")
 
     def _connect(self):
         if self.conn is not None:
@@ -316,6 +328,7 @@ class TrialStore:
         # duplicate key in pg_type): one at a time, under a lock held to the commit
         self._exec("SELECT pg_advisory_xact_lock(?)", (self.SCHEMA_LOCK,))
         self._exec(self.schema)
+        self._exec(f"ALTER TABLE {self.table} ADD COLUMN IF NOT EXISTS result TEXT")   # a table from before it
         self.conn.commit()
 
     def _lost(self, err) -> bool:
@@ -374,13 +387,14 @@ class TrialStore:
         if not self.pg:
             self.conn.execute("BEGIN IMMEDIATE")   # one writer at a time: claims never race
         else:
-            self._exec("LOCK TABLE trials IN EXCLUSIVE MODE")
+            self._exec(f"LOCK TABLE {self.table} IN EXCLUSIVE MODE")
 
     def _rows(self) -> List[dict]:
-        cur = self._exec(f"SELECT {', '.join(self.COLUMNS)} FROM trials ORDER BY id")
+        cur = self._exec(f"SELECT {', '.join(self.COLUMNS)} FROM {self.table} ORDER BY id")
         out = [dict(zip(self.COLUMNS, r)) for r in cur.fetchall()]
         for r in out:
             r["params"] = json.loads(r["params"])
+            r["result"] = json.loads(r["result"]) if r["result"] else None
         return out
 
     def _now(self) -> float:
@@ -404,12 +418,11 @@ class TrialStore:
                 row = (pending or stale)[0]
                 taken_from = None if pending else row["worker"]
                 trial_id, params = row["id"], row["params"]
-                self._exec(f"UPDATE trials SET status='running', started=?, worker=?, heartbeat={self.now_sql}, "
-                           "attempts=attempts+1 WHERE id=?", (time.time(), worker, trial_id))
-            elif len(rows) < cfg.trials:
-                params = propose(rows)
-                cur = self._exec(f"INSERT INTO trials (params, status, started, worker, heartbeat, attempts) VALUES "
-                                 f"(?, 'running', ?, ?, {self.now_sql}, 1)" + (" RETURNING id" if self.pg else ""),
+                self._exec(f"UPDATE {self.table} SET status='running', started=?, worker=?, "
+                           f"heartbeat={self.now_sql}, attempts=attempts+1 WHERE id=?", (time.time(), worker, trial_id))
+            elif len(rows) < cfg.trials and (params := propose(rows)) is not None:
+                cur = self._exec(f"INSERT INTO {self.table} (params, status, started, worker, heartbeat, attempts) "
+                                 f"VALUES (?, 'running', ?, ?, {self.now_sql}, 1)" + (" RETURNING id" if self.pg else ""),
                                  (json.dumps(params), time.time(), worker))
                 trial_id = cur.fetchone()[0] if self.pg else cur.lastrowid
             elif any(r["status"] == "running" for r in rows):
@@ -422,17 +435,18 @@ class TrialStore:
     def beat(self, trial_id: int, worker: str) -> bool:
         """The heartbeat of worker's running trial; False when it is no longer worker's (taken over)."""
         return self._run(lambda: self._exec(
-            f"UPDATE trials SET heartbeat={self.now_sql} WHERE id=? AND worker=? AND status='running'",
+            f"UPDATE {self.table} SET heartbeat={self.now_sql} WHERE id=? AND worker=? AND status='running'",
             (trial_id, worker)).rowcount > 0)
 
     def finish(self, trial_id: int, worker: str, status: str, value=None, objective=None, reason=None,
-               built=None) -> bool:
+               built=None, result=None) -> bool:
         """Record the result of worker's trial; False (nothing recorded) when another worker took it over."""
         def tx():
             self.begin()
-            return self._exec("UPDATE trials SET status=?, value=?, objective=?, reason=?, built=?, finished=? "
-                              "WHERE id=? AND worker=? AND status='running'",
-                              (status, value, objective, reason, built, time.time(), trial_id, worker)).rowcount > 0
+            return self._exec(f"UPDATE {self.table} SET status=?, value=?, objective=?, reason=?, built=?, "
+                              "finished=?, result=? WHERE id=? AND worker=? AND status='running'",
+                              (status, value, objective, reason, built, time.time(),
+                               None if result is None else json.dumps(result), trial_id, worker)).rowcount > 0
         return self._run(tx)
 
     def requeue_running(self, host: str) -> int:
@@ -444,7 +458,7 @@ class TrialStore:
             self.begin()
             ids = [r["id"] for r in self._rows() if r["status"] == "running" and mine.match(r["worker"] or "")]
             for i in ids:
-                self._exec("UPDATE trials SET status='pending', worker=NULL WHERE id=?", (i,))
+                self._exec(f"UPDATE {self.table} SET status='pending', worker=NULL WHERE id=?", (i,))
             return len(ids)
         return self._run(tx)
 
@@ -467,9 +481,9 @@ def _first_line(err) -> str:
 class Heartbeat:
     """A thread that beats for a running trial every `every` seconds on its own database connection."""
 
-    def __init__(self, url: str, trial_id: int, worker: str, every: float):
+    def __init__(self, url: str, trial_id: int, worker: str, every: float, table: str = "trials"):
         import threading
-        self.url, self.trial_id, self.worker, self.every = url, trial_id, worker, every
+        self.url, self.trial_id, self.worker, self.every, self.table = url, trial_id, worker, every, table
         self.taken_over = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -487,7 +501,7 @@ class Heartbeat:
         while not self._stop.wait(self.every):
             try:
                 if store is None:
-                    store = TrialStore(self.url, reconnect_seconds=self.every)
+                    store = TrialStore(self.url, reconnect_seconds=self.every, table=self.table)
                 if not store.beat(self.trial_id, self.worker):
                     self.taken_over = True
             except Exception:   # the server is away: the next beat tries again on a new connection
@@ -560,69 +574,98 @@ def _cv_splits(cfg: SearchConfig, tcfg):
     return out
 
 
-def run_trial(cfg: SearchConfig, params: dict, trial_dir: str):
-    """Train once (or once per fold) with params; returns (value, objective, built) or raises UserError."""
+def run_trial(cfg: SearchConfig, params: dict, trial_dir: str, splits=None):
+    """Train once (or once per fold) with params; returns (value, objective, built) or raises UserError.
+    splits: the data to train on (a study's split, without its test set), instead of the config's own
+    (or cfg.cross_validation's folds)."""
     import numpy as np
     from genn_eventprop.train import Trainer
     tcfg = trial_config(cfg, params)
-    folds = _cv_splits(cfg, tcfg) or [None]
+    folds = [splits] if splits is not None else (_cv_splits(cfg, tcfg) or [None])
     values, built = [], False
-    for f, splits in enumerate(folds):
+    for f, fold in enumerate(folds):
         run_dir = os.path.join(trial_dir, f"fold{f}") if len(folds) > 1 else trial_dir
         os.makedirs(run_dir, exist_ok=True)
-        trainer = Trainer(tcfg, run_dir, splits=splits, log=lambda *a, **k: None)
+        trainer = Trainer(tcfg, run_dir, splits=fold, log=lambda *a, **k: None)
         trainer.train()
         built = built or trainer.backend.build_status.compiled   # (GeNN builds at the first batch)
-        with open(os.path.join(run_dir, "metrics.csv")) as fh:
-            rows = list(csv.DictReader(fh))
-        if not rows:
-            raise UserError("the trial trained no epoch")
-        if float(rows[-1]["hidden_spikes_per_neuron"]) == 0.0:
-            raise UserError("the hidden layer went silent (no spikes in the last epoch)")
-        vals = [float(r[cfg.objective]) for r in rows]
-        vals = [v for v in vals if not math.isnan(v)]
-        if not vals:
-            raise UserError(f"no {cfg.objective} was measured; the objective needs a validation set (data.validation)")
-        values.append(max(vals) if cfg.objective == "valid_accuracy" else min(vals))
+        values.append(best_of_run(run_dir, cfg.objective))
     value = float(np.mean(values))
     if not math.isfinite(value):
         raise UserError(f"the objective is {value}: the trial diverged")
     return value, OBJECTIVES[cfg.objective] * value, built
 
 
-def worker_loop(cfg: SearchConfig, search_dir: str, worker: str, log=print) -> None:
-    url = cfg.storage or os.path.join(search_dir, "search.db")
-    store = TrialStore(url, log=log)
-    start = time.time()
+def best_of_run(run_dir: str, objective: str) -> float:
+    """The best value of objective (a column of metrics.csv) over a finished run's epochs; UserError when the
+    run trained no epoch, its hidden layer went silent, or it measured no objective."""
+    with open(os.path.join(run_dir, "metrics.csv")) as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows:
+        raise UserError("the trial trained no epoch")
+    if float(rows[-1]["hidden_spikes_per_neuron"]) == 0.0:
+        raise UserError("the hidden layer went silent (no spikes in the last epoch)")
+    vals = [float(r[objective]) for r in rows]
+    vals = [v for v in vals if not math.isnan(v)]
+    if not vals:
+        raise UserError(f"no {objective} was measured; the objective needs a validation set (data.validation)")
+    return max(vals) if objective == "valid_accuracy" else min(vals)
+
+
+def serve_trials(cfg, url: str, worker: str, propose, run, describe, log=print, table: str = "trials",
+                 limit: Optional[int] = None) -> None:
+    """One worker: claim a trial from the store at url, run it, record its result; until none is left.
+
+    The loop of both `search` and `study`. cfg gives trials, lease and time_budget; propose(rows) gives a new
+    trial's params (or None: nothing can start yet); run(trial_id, params) returns the fields of
+    TrialStore.finish (status done: value, objective, built, result) or raises UserError (the trial failed);
+    describe(trial_id, params, rows) is the line logged when a trial starts. limit: start at most this many
+    trials (the tests' way to stop a worker part-way)."""
+    store = TrialStore(url, log=log, table=table)
+    start, started = time.time(), 0
     while True:
         if cfg.time_budget and time.time() - start > cfg.time_budget:
             log(f"[{worker}] time budget of {cfg.time_budget} s used")
             return
-        claim = store.claim(cfg, worker, lambda rows: _propose(cfg, rows))
+        if limit is not None and started >= limit:
+            return
+        claim = store.claim(cfg, worker, propose)
         if claim is None:
             return
         if claim == WAIT:   # the last trials run elsewhere: wait, to take one over if its worker goes silent
             time.sleep(min(5.0, cfg.lease / 4))
             continue
+        started += 1
         trial_id, params, rows, taken_from = claim
-        finished = [r for r in rows if r["status"] in ("done", "failed")]
-        best = _best(cfg, rows)
         if taken_from:
             log(f"[{worker}] trial {trial_id}: its worker {taken_from} has not been heard from for {cfg.lease:g} s; "
                 "running it again")
-        log(f"[{worker}] trial {trial_id} of {cfg.trials} ({len(finished)} finished"
-            + (f", best {cfg.objective} {best['value']:.4g}" if best else "") + _eta(cfg, finished)
-            + f"): {params}")
-        with Heartbeat(url, trial_id, worker, every=cfg.lease / 4):
+        log(f"[{worker}] " + describe(trial_id, params, rows))
+        with Heartbeat(url, trial_id, worker, every=cfg.lease / 4, table=table):
             try:
-                value, objective, built = run_trial(cfg, params, os.path.join(search_dir, "trials", f"{trial_id:04d}"))
-                result = dict(status="done", value=value, objective=objective, built=int(built))
+                result = dict(status="done", **run(trial_id, params))
             except UserError as err:
                 result = dict(status="failed", reason=str(err))
                 log(f"[{worker}] trial {trial_id} failed: {err}")
         if not store.finish(trial_id, worker, **result):
             log(f"[{worker}] trial {trial_id} was taken over by another worker while this one was not heard from; "
                 "this result is not recorded")
+
+
+def worker_loop(cfg: SearchConfig, search_dir: str, worker: str, log=print) -> None:
+    def run(trial_id, params):
+        value, objective, built = run_trial(cfg, params, os.path.join(search_dir, "trials", f"{trial_id:04d}"))
+        return dict(value=value, objective=objective, built=int(built))
+
+    def describe(trial_id, params, rows):
+        finished = [r for r in rows if r["status"] in ("done", "failed")]
+        best = _best(cfg, rows)
+        return (f"trial {trial_id} of {cfg.trials} ({len(finished)} finished"
+                + (f", best {cfg.objective} {best['value']:.4g}" if best else "") + _eta(cfg, finished)
+                + f"): {params}")
+
+    serve_trials(cfg, cfg.storage or os.path.join(search_dir, "search.db"), worker,
+                 lambda rows: _propose(cfg, rows), run, describe, log)
 
 
 def _eta(cfg: SearchConfig, finished: List[dict]) -> str:
@@ -659,8 +702,27 @@ def _worker_main(cfg_path: str, search_dir: str, worker: str, parent: int):
     worker_loop(cfg, search_dir, worker)
 
 
-def run_search(cfg_path: str, search_dir: str, resume: bool = False, log=print) -> dict:
+def run_workers(workers: int, host: str, here, worker_main, args: tuple) -> None:
+    """Run `workers` workers named host-0, host-1, ...: one in this process (here(worker)), or each in its own
+    process (worker_main(*args, worker, parent pid), a module-level function), joined; Ctrl-C ends them all."""
     import multiprocessing as mp
+    if workers == 1:
+        here(f"{host}-0")
+        return
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=worker_main, args=(*args, f"{host}-{k}", os.getpid())) for k in range(workers)]
+    for p in procs:
+        p.start()
+    try:
+        for p in procs:
+            p.join()
+    except KeyboardInterrupt:
+        for p in procs:
+            p.terminate()
+        raise
+
+
+def run_search(cfg_path: str, search_dir: str, resume: bool = False, log=print) -> dict:
     cfg = load_search_config(cfg_path)
     os.makedirs(search_dir, exist_ok=True)
     store = TrialStore(cfg.storage or os.path.join(search_dir, "search.db"), log=log)
@@ -680,21 +742,8 @@ def run_search(cfg_path: str, search_dir: str, resume: bool = False, log=print) 
         raw["base"] = cfg.base
         atomic_write(saved, lambda f: yaml.safe_dump(raw, f, sort_keys=False))
     t0 = time.time()
-    if cfg.workers == 1:
-        worker_loop(cfg, search_dir, f"{host}-0", log)
-    else:
-        ctx = mp.get_context("spawn")
-        procs = [ctx.Process(target=_worker_main, args=(saved, search_dir, f"{host}-{k}", os.getpid()))
-                 for k in range(cfg.workers)]
-        for p in procs:
-            p.start()
-        try:
-            for p in procs:
-                p.join()
-        except KeyboardInterrupt:
-            for p in procs:
-                p.terminate()
-            raise
+    run_workers(cfg.workers, host, lambda worker: worker_loop(cfg, search_dir, worker, log), _worker_main,
+                (saved, search_dir))
     summary = write_outputs(cfg, search_dir, store)
     summary["wall_seconds"] = time.time() - t0
     return summary

@@ -36,13 +36,13 @@ from dataclasses import dataclass
 from typing import Dict, Optional
 
 import numpy as np
-import sympy as sp
 
 from genn_eventprop.data.trials import trial_steps
 from genn_eventprop.errors import ConfigError, UserError
 from genn_eventprop.eventprop import derive
 from genn_eventprop.ir import build_ir
 from genn_eventprop.network import Network
+from genn_eventprop.parameters import ParameterTable
 
 PRECISIONS = ("float32", "float64")
 
@@ -87,29 +87,6 @@ class BuildStatus:
         return self.state == "cached"
 
 
-def propagator_denominators(ir, adjoint):
-    """Per population: the parameter symbols and the denominators of its exact propagator that depend on them."""
-    out = []
-    for pop in ir.populations.values():
-        dens = {sp.fraction(sp.together(entry))[1] for entry in adjoint[pop.name].propagator.Phi}
-        dens = [d for d in dens if d.free_symbols]
-        if dens:
-            out.append((pop, sorted(pop.params, key=lambda s: s.name), dens))
-    return out
-
-
-def singular_pairs(ir, adjoint):
-    """Pairs of parameter keys (e.g. hidden_tau_mem, hidden_tau_syn) whose equality zeroes a denominator
-    of the exact update: a learning rule (or a draw of per-neuron values) must keep them apart."""
-    pairs = []
-    for pop, symbols, dens in propagator_denominators(ir, adjoint):
-        for factor in {f for den in dens for f in sp.Mul.make_args(sp.factor(den))}:
-            syms = sorted(factor.free_symbols, key=lambda s: s.name)
-            if len(syms) == 2 and set(syms) <= set(symbols) and sp.simplify(factor.subs(syms[1], syms[0])) == 0:
-                pairs.append(tuple(f"{pop.name}_{s.name}" for s in syms))
-    return sorted(set(pairs))
-
-
 def checked_weights(network: Network, weights: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
     """Each connection's weights as an array of its [pre, post] shape; a wrong shape is one clear error."""
     out = {}
@@ -139,14 +116,12 @@ class Backend(abc.ABC):
         self.max_spikes = int(max_spikes)
         self.ir = build_ir(network)
         self.adjoint = derive(self.ir)
-        self.params: Dict[str, object] = {}   # a float, or an array for a per-neuron parameter
-        for pop in self.ir.populations.values():
-            self.params.update({f"{pop.name}_{s.name}": v for s, v in pop.params.items()})
-        self.params.update({f"readout_{s.name}": v for s, v in self.ir.readout.params.items()})
-        # "population.name" -> key of self.params: per-neuron parameters (until set, every neuron has the model's
+        self.parameters = ParameterTable(self.ir, self.adjoint)   # every runtime parameter, named once
+        self.params: Dict[str, object] = self.parameters.values()   # by code name: a float, or per neuron an array
+        # label "population.name" -> code name: per-neuron parameters (until set, every neuron has the model's
         # value) and learnable ones
-        self.per_neuron = {f"{p.name}.{n}": f"{p.name}_{n}" for p in self.ir.populations.values() for n in p.heterogeneous}
-        self.learnable = {f"{p.name}.{n}": f"{p.name}_{n}" for p in self.ir.populations.values() for n in p.learn}
+        self.per_neuron = self.parameters.code_names(self.parameters.per_neuron)
+        self.learnable = self.parameters.code_names(self.parameters.learnable)
 
     # -- what every backend implements -------------------------------------------------------------
     @property
@@ -175,7 +150,7 @@ class Backend(abc.ABC):
         return None
 
     def singular_pairs(self):
-        return singular_pairs(self.ir, self.adjoint)
+        return self.parameters.singular_pairs
 
     def check_param_names(self, values: Dict[str, object]):
         unknown = set(values) - set(self.params)

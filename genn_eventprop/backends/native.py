@@ -20,11 +20,11 @@ from typing import Dict, Optional
 import numpy as np
 import sympy as sp
 
-from genn_eventprop.backends.base import (BatchResult, Backend, BuildStatus, checked_weights,  # noqa: F401
-                                          propagator_denominators, singular_pairs, trial_steps)
+from genn_eventprop.backends.base import BatchResult, Backend, BuildStatus
 from genn_eventprop.codegen.cpp import EmittedProgram, emit_cpp
 from genn_eventprop.errors import ConfigError, SpikeBufferOverflow, UserError
 from genn_eventprop.files import atomic_output, atomic_write_text
+from genn_eventprop.parameters import propagator_denominators
 from genn_eventprop.integrate import tau as tau_symbol
 from genn_eventprop.network import Network
 
@@ -177,7 +177,7 @@ class NativeBackend(Backend):
         if key == getattr(self, "_checked", None):
             return
         for pop, symbols, dens, fn in self._denominators:
-            values = [np.asarray(self.params[f"{pop.name}_{s.name}"]) for s in symbols]
+            values = [np.asarray(self.params[self.parameters.code_name(pop.name, s.name)]) for s in symbols]
             for den, d in zip(dens, fn(*values, dt)):
                 small = np.abs(np.broadcast_to(d, np.broadcast(*values).shape)) < 1e-9
                 if small.any():

@@ -29,6 +29,7 @@ from genn_eventprop.errors import ConfigError
 from genn_eventprop.eventprop import AdjointIR
 from genn_eventprop.expr import comment_text
 from genn_eventprop.ir import NetworkIR
+from genn_eventprop.parameters import ParameterTable
 
 @dataclass
 class EmittedProgram:
@@ -64,10 +65,10 @@ def emit_cpp(ir: NetworkIR, adjoint: Dict[str, AdjointIR], precision: str = "flo
         raise ConfigError(f"the readout population {out.name} must be "
                           f"{'' if readout.model.spiking_outputs else 'non-'}spiking for readout {readout.name}")
 
-    param_names = [f"{p.name}_{s.name}" for p in pops for s in p.params]
-    param_names += [f"readout_{s.name}" for s in readout.params]
-    sizes = {f"{p.name}_{n}": p.size for p in pops for n in p.heterogeneous}
-    param_sizes = {n: sizes.get(n, 1) for n in param_names}
+    table = ParameterTable(ir, adjoint)
+    param_names = [p.code_name for p in table.rows]
+    param_sizes = {p.code_name: p.size for p in table.rows}
+    sizes = {p.code_name: p.size for p in table.per_neuron}
     param_offset, k = {}, 0
     for n in param_names:
         param_offset[n] = k
@@ -114,7 +115,7 @@ def emit_cpp(ir: NetworkIR, adjoint: Dict[str, AdjointIR], precision: str = "flo
     L += [f"// Readout '{comment_text(readout.name)}': weighting w(t) = {comment_text(readout.weighting)}, held constant within each step",
           "static inline double readout_weight(const Params& P, double t, double T) {", "    (void)P;",
           f"    return {print_expr(readout.weighting, rename)};", "}", ""]
-    nw = NativeNetwork(net, pops, emitters, out.name, spiking, inp.name, pid, readout.model, delivery)
+    nw = NativeNetwork(net, pops, emitters, out.name, spiking, inp.name, pid, readout.model, delivery, table)
     L += nw.workspace() + walk_functions(nw) + forward_function(nw) + BackwardPass(nw).backward()
     L += ["}  // namespace", ""] + nw.entry()
     return EmittedProgram("\n".join(L) + "\n", param_names, spiking, [p.name for p in pops], offsets, n_w, out.size,

@@ -19,20 +19,19 @@ class NativeNetwork:
     """The network as the native emitters see it: its populations (with their PopulationEmitters), connections,
     readout, learnable parameters and delivery model, and the code blocks that several passes share."""
 
-    def __init__(self, net, pops, emitters, out, spiking, inp, pid, readout, delivery: str):
+    def __init__(self, net, pops, emitters, out, spiking, inp, pid, readout, delivery: str, parameters):
         self.net, self.pops, self.em, self.out, self.spiking, self.inp, self.pid = net, pops, emitters, out, spiking, inp, pid
         self.readout = readout   # the readout object (models/readouts/): asked for its code, never by name
         self.driven = emitters[out].adj.readout_drive is not None   # the readout has a state variable
-        # learnable parameters: population -> names, and their slots in the pgrad[] output
-        self.learn = {p.name: [a.symbol.name for a in emitters[p.name].adj.params] for p in pops}
-        self.learn_names = [f"{p}_{n}" for p in self.learn for n in self.learn[p]]
-        # a per-neuron parameter has one gradient per neuron in pgrad[]
+        # learnable parameters (parameters.ParameterTable): population -> names, and their slots in the pgrad[]
+        # output, where a per-neuron parameter has one gradient per neuron
+        self.learn = {p.name: [q.name for q in parameters.learnable if q.population == p.name] for p in pops}
+        self.learn_names = [q.code_name for q in parameters.learnable]
         self.het = {p.name: set(p.heterogeneous) for p in pops}
         self.learn_slot, k = {}, 0
-        for p in pops:
-            for n in self.learn[p.name]:
-                self.learn_slot[(p.name, n)] = k
-                k += p.size if n in self.het[p.name] else 1
+        for q in parameters.learnable:
+            self.learn_slot[(q.population, q.name)] = k
+            k += q.size
         self.n_pgrads = k
         # exact or next_step (cpp_delivery.py): where the two timing models differ, the passes ask it
         self.delivery = DELIVERY_MODELS[delivery](self)

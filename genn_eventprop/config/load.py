@@ -58,6 +58,12 @@ def _check_relations(cfg: Config, written_paths: dict, check_paths: bool):
                           f"but {own} brings its own test set; remove data.test.speakers")
     if d.validation.by == "speaker" and not d.validation.speakers:
         raise ConfigError("data.validation.by=speaker needs data.validation.speakers, e.g. [theo]")
+    if d.validation.by == "speaker":
+        both = [s for s in d.validation.speakers if s in d.test.speakers]
+        if both:
+            raise ConfigError(f"data.validation.speakers holds out {both[0]!r}, which data.test.speakers already holds "
+                              "out as the test speaker: validation must never see the test speaker; choose another "
+                              "training speaker for validation")
     e = d.encoder
     if e.f_max is not None and not e.f_max > e.f_min:
         raise ConfigError(f"data.encoder.f_max ({e.f_max!r}) must be above data.encoder.f_min ({e.f_min!r})")

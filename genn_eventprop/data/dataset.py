@@ -63,3 +63,22 @@ class SpikeDataset:
 
     def spike_counts(self) -> np.ndarray:
         return np.array([len(t) for t in self.times], dtype=np.int64)
+
+
+def concat(datasets: Sequence[SpikeDataset]) -> SpikeDataset:
+    """The samples of several datasets of one source (same channels, classes and speaker names), in order;
+    per-sample entries of extra follow their samples, other entries come from the first dataset."""
+    first = datasets[0]
+    n = [len(d) for d in datasets]
+    extra = {}
+    for k, v in first.extra.items():
+        per_sample = [d.extra.get(k) for d in datasets]
+        if all(isinstance(p, (list, np.ndarray)) and len(p) == m for p, m in zip(per_sample, n)):
+            extra[k] = [x for p in per_sample for x in p]
+        elif not (isinstance(v, (list, np.ndarray)) and len(v) == n[0]):
+            extra[k] = v
+    speakers = None if any(d.speakers is None for d in datasets) else np.concatenate([d.speakers for d in datasets])
+    return SpikeDataset(times=[t for d in datasets for t in d.times], units=[u for d in datasets for u in d.units],
+                        labels=np.concatenate([d.labels for d in datasets]), num_channels=first.num_channels,
+                        num_classes=max(d.num_classes for d in datasets), speakers=speakers,
+                        class_names=first.class_names, speaker_names=first.speaker_names, extra=extra)

@@ -83,10 +83,21 @@ def load_data(cfg) -> Splits:
     else:
         raise ConfigError(f"data.kind {d.kind!r} is unknown")
     if test is None and d.test.speakers:
+        if d.validation.by == "speaker":   # by name or by number: validation never holds the test speaker
+            same = set(split_mod.speaker_ids(train, d.test.speakers)) & \
+                set(split_mod.speaker_ids(train, d.validation.speakers))
+            if same:
+                sp = min(same)
+                name = train.speaker_names[sp] if train.speaker_names and sp < len(train.speaker_names) else sp
+                raise DataError(f"data.validation.speakers and data.test.speakers both name speaker {name!r}: "
+                                "validation must never see the test speaker; choose another training speaker")
         train, test = split_mod.split_by_speakers(train, d.test.speakers)
     if valid is None and d.validation.by != "none":
         train, valid = split_mod.split_validation(train, by=d.validation.by, fraction=d.validation.fraction,
                                                   speakers=d.validation.speakers, seed=seed)
+        if d.validation.by == "speaker" and not len(valid):
+            raise DataError(f"data.validation.speakers {d.validation.speakers} have no recordings in the training "
+                            "data; choose speakers that are there")
     if len(train) == 0:
         raise DataError("the training set is empty after the validation and test splits; check data.validation "
                         "and data.test")
