@@ -1,4 +1,4 @@
-"""Adam with the weight updates on the GeNN device: the AdamStep custom update of codegen/genn.py.
+"""Adam with the weight updates on the GeNN device: the AdamStep custom update of codegen/genn_models.py.
 
 It stands in for optim.Adam in the trainer (same calls, same checkpoint format, so a run can resume on
 either). The weights stay on the device from one batch to the next: no gradients come down and no weights

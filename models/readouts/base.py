@@ -1,7 +1,7 @@
 """The Readout base class: how the output neurons become class scores z, the loss on them, and the code of both.
 
 A readout is one class in one file of this folder. The generators (the native ones, codegen/cpp_*.py,
-and codegen/genn.py) and the GeNN backend never look at a readout's name: they call the methods below, whose
+and codegen/genn*.py) and the GeNN backend never look at a readout's name: they call the methods below, whose
 defaults add nothing, so a class writes only the parts its readout has. Defining a subclass with a `name`
 registers it (config/model_sections.py takes its name and its CONFIG parameters from the registry).
 docs/readouts.md is the checklist for adding one.
@@ -141,7 +141,7 @@ class Readout:
         """backward(), an own spike of output neuron i at ev.t: what the loss adds to its E = dL/dt_s."""
         return []
 
-    # -- GeNN (codegen/genn.py, backends/genn.py) ---------------------------------------------------------------
+    # -- GeNN (codegen/genn_neuron.py, backends/genn.py, genn_trials.py) ----------------------------------------
     def genn_vars(self) -> List[Tuple[str, str, str]]:
         """Neuron variables of the output population beyond Acc (the score) and DLdz."""
         return []
