@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import sys
 import time
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional
@@ -23,6 +22,7 @@ from genn_eventprop.data.batch import make_trial_batch
 from genn_eventprop.data.load import Splits, load_data
 from genn_eventprop.errors import ConfigError, UserError
 from genn_eventprop.files import RunLock, atomic_write, atomic_write_text
+from genn_eventprop.interrupt import CtrlC
 
 METRIC_FIELDS = ["epoch", "lr", "train_loss", "train_accuracy", "valid_loss", "valid_accuracy",
                  "hidden_spikes_per_neuron", "epoch_seconds", "train_samples_per_second"]
@@ -266,6 +266,10 @@ class Trainer:
             os.remove(metrics_path)
         if not start_epoch and os.path.exists(self._layer_spikes_path()):
             os.remove(self._layer_spikes_path())
+        with CtrlC() as ctrl_c:   # a Ctrl-C that Python swallowed still stops the run at the next batch
+            return self._epochs(cfg, metrics_path, rng, weights, start_epoch, best, batches_done, ctrl_c)
+
+    def _epochs(self, cfg, metrics_path, rng, weights, start_epoch, best, batches_done, ctrl_c) -> dict:
         for epoch in range(start_epoch, cfg.train.epochs):
             t0 = time.perf_counter()
             train_set = self.splits.train
@@ -278,6 +282,7 @@ class Trainer:
             layer_spikes = {h: 0.0 for h in self.hidden}   # also spikes_per_layer.csv, plots/spikes_per_layer.png
             lr = self.schedule.lr_for(batches_done, epoch)
             for b, batch in enumerate(self._batches(train_set, rng)):
+                ctrl_c.check()
                 lr = self.schedule.lr_for(batches_done, epoch)
                 self.learned.apply(weights, self.backend)
                 r = self.backend.run_batch(weights, batch, cfg.dt, compute_gradients=True)

@@ -125,14 +125,15 @@ class ModelBuilding:
                 elif p == "RegScale":
                     g.set_dynamic_param_value(p, float(loss_scale))
                 else:
-                    g.set_dynamic_param_value(p, float(np.asarray(self.params[p if p.startswith("readout_") else f"{name}_{p}"])))
+                    owner, param = ("readout", p[len("readout_"):]) if p.startswith("readout_") else (name, p)
+                    g.set_dynamic_param_value(p, float(np.asarray(self.params[self.parameters.code_name(owner, param)])))
             for p in d.per_neuron[name]:
-                g.vars[p].view[...] = np.broadcast_to(np.asarray(self.params[f"{name}_{p}"], dtype=self.dtype),
+                g.vars[p].view[...] = np.broadcast_to(np.asarray(self.params[self.parameters.code_name(name, p)], dtype=self.dtype),
                                                       g.vars[p].view.shape)
                 g.vars[p].push_to_device()
         for sg_def in d.synapse_groups:
             for p, source in sg_def.param_values.items():
-                self.groups[sg_def.name].set_dynamic_param_value(p, float(self.params[f"{sg_def.post}_{source}"]))
+                self.groups[sg_def.name].set_dynamic_param_value(p, float(self.params[self.parameters.code_name(sg_def.post, source)]))
 
     def _ensure_built(self, dt: float):
         if self.model is None or dt != self._dt:
