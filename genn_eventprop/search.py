@@ -165,6 +165,16 @@ def _cross_validation(raw: dict) -> Dict[str, Any]:
     return dict(cv, kind=kind)
 
 
+def base_config_path(written: str, path: str) -> str:
+    """The training config a search or study file (path) names: as written, else beside that file."""
+    base = written
+    if not os.path.isabs(base) and not os.path.exists(base):
+        base = os.path.join(os.path.dirname(os.path.abspath(path)), base)
+    if not os.path.exists(base):
+        _err(f"base: no training config at {written!r}")
+    return base
+
+
 def load_search_config(path: str) -> SearchConfig:
     from genn_eventprop.config import load_config, read_yaml
     if not os.path.exists(path):
@@ -187,11 +197,7 @@ def load_search_config(path: str) -> SearchConfig:
         _err(f"{path}: 'base' must name the training config the search starts from")
     if not isinstance(raw["base"], str):
         _err(f"base must be the path of a training config, got {raw['base']!r}")
-    base = raw["base"]
-    if not os.path.isabs(base) and not os.path.exists(base):
-        base = os.path.join(os.path.dirname(os.path.abspath(path)), base)
-    if not os.path.exists(base):
-        _err(f"base: no training config at {raw['base']!r}")
+    base = base_config_path(raw["base"], path)
     settings = raw.get("set") or {}
     if not isinstance(settings, dict):
         _err(f"set must be a mapping of config keys to values, e.g. {{train.epochs: 4}}, got {settings!r}")

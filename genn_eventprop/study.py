@@ -30,7 +30,7 @@ import yaml
 
 from genn_eventprop.errors import ConfigError, UserError
 from genn_eventprop.search import (OBJECTIVES, SearchConfig, TrialStore, _best, _integer, _is_number, _propose,
-                                   _safe_url, _values_to_check, machine_name, parse_dimension, run_trial,
+                                   _safe_url, base_config_path, _values_to_check, machine_name, parse_dimension, run_trial,
                                    run_workers, serve_trials)
 
 STUDY_KEYS = {"base", "set", "variants", "seeds", "splits", "workers", "storage", "lease", "time_budget", "seed"}
@@ -176,12 +176,7 @@ def load_study_config(path: str) -> StudyConfig:
     _check_keys(raw, STUDY_KEYS, "study")
     if not isinstance(raw.get("base"), str):
         _err(f"{path}: 'base' must name the training config every run starts from")
-    base = raw["base"]
-    if not os.path.isabs(base) and not os.path.exists(base):
-        base = os.path.join(os.path.dirname(os.path.abspath(path)), base)
-    if not os.path.exists(base):
-        _err(f"base: no training config at {raw['base']!r}")
-    base = os.path.abspath(base)
+    base = os.path.abspath(base_config_path(raw["base"], path))
     common = _overrides(raw.get("set"), "set")
     seed = _integer(raw, "seed", 1, 0)
     lease = raw.get("lease", 300)
