@@ -30,8 +30,8 @@ import yaml
 
 from genn_eventprop.errors import ConfigError, UserError
 from genn_eventprop.search import (OBJECTIVES, SearchConfig, TrialStore, _best, _integer, _is_number, _propose,
-                                   _safe_url, base_config_path, _values_to_check, machine_name, parse_dimension, run_trial,
-                                   run_workers, serve_trials)
+                                   _safe_url, _values_to_check, base_config_path, machine_name, parse_dimension,
+                                   run_trial, run_workers, serve_trials)
 
 STUDY_KEYS = {"base", "set", "variants", "seeds", "splits", "workers", "storage", "lease", "time_budget", "seed"}
 VARIANT_KEYS = {"set", "search"}
