@@ -157,12 +157,18 @@ def test_ctrl_c_while_ctypes_converts_the_arguments_is_a_keyboard_interrupt(monk
     assert calls
 
 
+def _sigint_default():
+    """In the child: SIGINT as a terminal delivers it, even where the suite was started with it ignored (a shell
+    without job control starts background commands so); Python then installs its own handler."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_during_training_exits_130_with_the_resume_command(tmp_path, build_cache):
     env = dict(os.environ, GENN_EVENTPROP_CACHE=str(build_cache))
     folder = tmp_path / "run"
     p = subprocess.Popen([sys.executable, "-m", "genn_eventprop.cli.main", "train", YINYANG, "--out", str(folder),
                           *sets(*TINY, "train.epochs=1000")], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE, text=True)
+                         stderr=subprocess.PIPE, text=True, preexec_fn=_sigint_default)
     while not (folder / "metrics.csv").exists():
         time.sleep(0.02)
     p.send_signal(signal.SIGINT)
