@@ -2,9 +2,9 @@
 
     genn-eventprop study STUDY.yaml --out DIR [--resume]
 
-A variant is a set of config overrides and, optionally, its own Bayesian search over a space (search.py's
+A variant is a set of config overrides and, optionally, its own Bayesian search over a space (the search's
 dimensions and optimiser). Every run is a trial in the same store and through the same workers as `search`
-(search.py: TrialStore, serve_trials, run_workers), in the table `study_trials`: a study is resumable after a
+(search/: TrialStore, serve_trials, run_workers), in the table `study_trials`: a study is resumable after a
 kill (finished trials are kept, this machine's interrupted ones run again with the same parameters) and several
 machines can share a PostgreSQL store.
 
@@ -62,7 +62,7 @@ def split_data(cfg: StudyConfig, split: Split, tcfg, with_test: bool):
 
 
 def propose(cfg: StudyConfig, rows: List[dict]) -> Optional[dict]:
-    """The next trial to start: the next search trial (search.py's optimiser over that search's trials), else a
+    """The next trial to start: the next search trial (the search's optimiser over that search's trials), else a
     final run whose search has finished; None while every trial left waits for a search to finish."""
     names = split_names(cfg)
     for v in cfg.variants:

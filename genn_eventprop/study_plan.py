@@ -105,6 +105,6 @@ def plan(cfg: StudyConfig) -> List[tuple]:
 
 
 def _search_rows(rows: List[dict], variant: str, split: int) -> List[dict]:
-    """The trials of one variant's search on one split, with params as the search's own (for search.py)."""
+    """The trials of one variant's search on one split, with params as the search's own (for genn_eventprop.search)."""
     return [dict(r, params=r["params"]["params"]) for r in rows
             if r["params"]["stage"] == "search" and r["params"]["variant"] == variant and r["params"]["split"] == split]
