@@ -7,7 +7,6 @@ A run stopped at any point resumes from the last finished epoch and ends exactly
 """
 from __future__ import annotations
 
-import csv
 import json
 import os
 import time
@@ -23,9 +22,9 @@ from genn_eventprop.data.load import Splits, load_data
 from genn_eventprop.errors import ConfigError, UserError
 from genn_eventprop.files import RunLock, atomic_write, atomic_write_text
 from genn_eventprop.interrupt import CtrlC
+from genn_eventprop.metrics_files import (append_layer_spikes, append_metrics, layer_spikes_path, metric_rows,
+                                          truncate_metrics)
 
-METRIC_FIELDS = ["epoch", "lr", "train_loss", "train_accuracy", "valid_loss", "valid_accuracy",
-                 "hidden_spikes_per_neuron", "epoch_seconds", "train_samples_per_second"]
 
 
 @dataclass
@@ -248,7 +247,7 @@ class Trainer:
         elif resume:
             # a kill in epoch 1 between its metrics row and its checkpoint leaves one row and no last.npz; from
             # the second epoch on, last.npz exists (it is only ever replaced whole): without it, it was removed
-            done = self._metric_rows(metrics_path)
+            done = metric_rows(metrics_path)
             if done >= 2:
                 raise UserError(f"{self.run_dir} has {done} finished epoch(s) but no {last} to resume from; restore "
                                 "that file, or train again with --overwrite")
@@ -259,13 +258,13 @@ class Trainer:
         os.makedirs(os.path.join(self.run_dir, "checkpoints"), exist_ok=True)
         self._write_code()
         if start_epoch:
-            self._truncate_metrics(metrics_path, start_epoch)
-            self._truncate_metrics(self._layer_spikes_path(), start_epoch)
+            truncate_metrics(metrics_path, start_epoch)
+            truncate_metrics(layer_spikes_path(self.run_dir), start_epoch)
             self.log(f"resuming after epoch {start_epoch} from {last}")
         elif os.path.exists(metrics_path):
             os.remove(metrics_path)
-        if not start_epoch and os.path.exists(self._layer_spikes_path()):
-            os.remove(self._layer_spikes_path())
+        if not start_epoch and os.path.exists(layer_spikes_path(self.run_dir)):
+            os.remove(layer_spikes_path(self.run_dir))
         with CtrlC() as ctrl_c:   # a Ctrl-C that Python swallowed still stops the run at the next batch
             return self._epochs(cfg, metrics_path, rng, weights, start_epoch, best, batches_done, ctrl_c)
 
@@ -316,8 +315,8 @@ class Trainer:
                 score = row["train_accuracy"]
             row["epoch_seconds"] = time.perf_counter() - t0
             row["train_samples_per_second"] = seen / train_seconds
-            self._append_metrics(metrics_path, row)
-            self._append_layer_spikes(epoch + 1, {h: layer_spikes.get(h, 0.0) / seen / self.network.population(h).size
+            append_metrics(metrics_path, row)
+            append_layer_spikes(self.run_dir, epoch + 1, {h: layer_spikes.get(h, 0.0) / seen / self.network.population(h).size
                                                   for h in self.hidden})
             if score > best:
                 best = score
@@ -391,47 +390,3 @@ class Trainer:
         path = os.path.join(code_dir, "network.cpp")
         if source and not _same_text(path, source):   # a resumed run's code is usually the same: not rewritten
             atomic_write_text(path, source)
-
-    def _append_metrics(self, path: str, row: dict):
-        if path.endswith(".jsonl"):
-            with open(path, "a") as f:
-                f.write(json.dumps(row) + "\n")
-            return
-        new = not os.path.exists(path)
-        with open(path, "a", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=METRIC_FIELDS)
-            if new:
-                writer.writeheader()
-            writer.writerow({k: row[k] for k in METRIC_FIELDS})
-
-    def _layer_spikes_path(self) -> str:
-        return os.path.join(self.run_dir, "spikes_per_layer.csv")
-
-    def _append_layer_spikes(self, epoch: int, per_neuron: Dict[str, float]):
-        """spikes_per_layer.csv: one row per epoch, the mean spikes per neuron and training trial of each layer."""
-        path = self._layer_spikes_path()
-        new = not os.path.exists(path)
-        with open(path, "a", newline="") as f:
-            writer = csv.writer(f)
-            if new:
-                writer.writerow(["epoch"] + list(per_neuron))
-            writer.writerow([epoch] + [per_neuron[h] for h in per_neuron])
-
-    @staticmethod
-    def _metric_rows(path: str) -> int:
-        """Finished epochs recorded in a metrics file (0 when there is none)."""
-        if not os.path.exists(path):
-            return 0
-        with open(path) as f:
-            lines = [line for line in f if line.strip()]
-        return max(len(lines) - (0 if path.endswith(".jsonl") else 1), 0)
-
-    @staticmethod
-    def _truncate_metrics(path: str, keep_epochs: int):
-        """Drop rows of epochs after the checkpoint (an epoch interrupted after its row was written)."""
-        if not os.path.exists(path):
-            return
-        with open(path) as f:
-            lines = f.readlines()
-        header = 0 if path.endswith(".jsonl") else 1
-        atomic_write_text(path, "".join(lines[:header + keep_epochs]))
