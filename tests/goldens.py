@@ -108,6 +108,21 @@ def read_golden(name: str) -> Optional[str]:
         return f.read()
 
 
+def code_cases(readouts: bool):
+    """(case, output) pairs of the code goldens: the readout cases, or the others."""
+    return [(case, output) for case, (_, outputs, base) in CODE_CASES.items() if case.startswith("readout_") == readouts
+            for output in outputs]
+
+
+def check_code(case: str, output: str):
+    """Fail the calling test with a diff and the regeneration command unless the generated code is the golden's."""
+    import pytest
+    name = golden_name(case, output)
+    recorded, now = read_golden(name), golden_text(case, output)
+    if recorded != now:
+        pytest.fail(mismatch_report(f"code/{name}", recorded, now, REGEN_CODE), pytrace=False)
+
+
 def mismatch_report(name: str, expected: Optional[str], actual: str, regen: str, limit: int = 200) -> str:
     """A unified diff (the first `limit` lines) and the command that records the new output."""
     if expected is None:

@@ -5,16 +5,12 @@ import pytest
 
 import goldens
 
-CASES = [(case, output) for case, (_, outputs, base) in goldens.CODE_CASES.items() if case.startswith("readout_")
-         for output in outputs]
+CASES = goldens.code_cases(readouts=True)
 
 
 @pytest.mark.parametrize("case, output", CASES, ids=[f"{c}.{o}" for c, o in CASES])
 def test_generated_code_matches_the_golden_file(case, output):
-    name = goldens.golden_name(case, output)
-    recorded, now = goldens.read_golden(name), goldens.golden_text(case, output)
-    if recorded != now:
-        pytest.fail(goldens.mismatch_report(f"code/{name}", recorded, now, goldens.REGEN_CODE), pytrace=False)
+    goldens.check_code(case, output)
 
 
 def test_every_readout_the_config_accepts_has_golden_code():
