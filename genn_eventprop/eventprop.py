@@ -89,8 +89,12 @@ class ThresholdTerms:
     coefficients: List[sp.Expr]   # c_k, affine in the state x0 (its symbols)
     constant: sp.Expr             # c0
     jump: List[sp.Expr]           # d_k: the terms of a unit synaptic jump's effect on g
-    jump_curvature: List[sp.Expr] = field(default_factory=list)   # d_k r_k^2: the terms of that effect's g''
     jump_slope: sp.Expr = sp.Integer(0)   # g_x A e: that effect's g' just after the jump
+
+    @property
+    def jump_curvature(self) -> List[sp.Expr]:
+        """d_k r_k^2: the terms of the g'' of a unit synaptic jump's effect."""
+        return [d * r * r for d, r in zip(self.jump, self.rates)]
 
     @property
     def one_extremum(self) -> bool:
@@ -191,7 +195,7 @@ def threshold_terms(pop: PopulationIR, form: LinearForm, e: Optional[sp.Matrix])
         at_e, at_0 = dict(zip(x, e)), {s: 0 for s in x}
         jump = [sp.simplify(c.subs(at_e, simultaneous=True) - c.subs(at_0, simultaneous=True)) for c in coefficients]
     slope = (u * form.A * e)[0] if e is not None else sp.Integer(0)
-    return ThresholdTerms(rates, coefficients, constant, jump, [d * r * r for d, r in zip(jump, rates)], slope)
+    return ThresholdTerms(rates, coefficients, constant, jump, slope)
 
 
 def _check_threshold_terms(pop: PopulationIR, prop: Propagator, form: LinearForm, terms: ThresholdTerms):

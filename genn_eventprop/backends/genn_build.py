@@ -125,8 +125,8 @@ class ModelBuilding:
                 elif p == "RegScale":
                     g.set_dynamic_param_value(p, float(loss_scale))
                 else:
-                    owner, param = ("readout", p[len("readout_"):]) if p.startswith("readout_") else (name, p)
-                    g.set_dynamic_param_value(p, float(np.asarray(self.params[self.parameters.code_name(owner, param)])))
+                    key = p if p.startswith("readout_") else self.parameters.code_name(name, p)   # readout_*: code names
+                    g.set_dynamic_param_value(p, float(np.asarray(self.params[key])))
             for p in d.per_neuron[name]:
                 g.vars[p].view[...] = np.broadcast_to(np.asarray(self.params[self.parameters.code_name(name, p)], dtype=self.dtype),
                                                       g.vars[p].view.shape)

@@ -28,7 +28,6 @@ class NeuronEmitter:
         self.pop, self.adj, self.delivered, self.readout = pop, adj, delivered, readout
         self.x = pop.state
         self.precision = precision
-        self.tol = TOLERANCE[precision]   # the Newton search's, which the bracket search shares
 
     def update(self, x0: List[sp.Symbol], length) -> sp.Matrix:
         """x(length) = Phi(length) x0 + Psi(length) b, from the exact propagator."""
@@ -95,7 +94,7 @@ class NeuronEmitter:
         return L
     def bracket_lines(self, sub0) -> List[str]:
         """The bracket of the first crossing in (0, dt] (codegen/genn_crossing.py)."""
-        return bracket_lines(self.adj, self.tol, sub0)
+        return bracket_lines(self.adj, TOLERANCE[self.precision], sub0)   # the Newton search's tolerance
 
     def spike_lines(self, when: str, grid: bool) -> List[str]:
         """At a spike: its time, the rings the backward pass reads (time, step, kind, state just before), the
