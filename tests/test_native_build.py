@@ -45,3 +45,23 @@ def test_equal_membrane_and_synaptic_time_constants_are_refused_clearly(tmp_path
     be.set_params({"hid_tau_syn": 10.0})   # equal to hid_tau_mem
     with pytest.raises(ConfigError, match="tau_mem must differ from tau_syn"):
         be.run_batch(be.network.init_weights(np.random.default_rng(0)), batch_from([([1.0], [0], 0)]), 1.0)
+
+
+def test_a_profiled_build_times_every_block_and_computes_the_same_results(tmp_path):
+    from genn_eventprop.backends.native import PROFILE_BLOCKS
+    net = tiny_network(recurrent=True)
+    plain = NativeBackend(net, precision="float64", cache_dir=str(tmp_path))
+    timed = NativeBackend(net, precision="float64", cache_dir=str(tmp_path), profile=True)
+    assert timed.build.path != plain.build.path   # -DGEP_PROFILE is part of the cache key
+    weights = net.init_weights(np.random.default_rng(0))
+    batch = batch_from(random_samples(seed=0, n=4))
+    a, b = plain.run_batch(weights, batch, 1.0), timed.run_batch(weights, batch, 1.0)
+    assert a.loss == b.loss
+    assert all(np.array_equal(a.grads[k], b.grads[k]) for k in a.grads)
+    assert plain.profile_seconds() == {}
+    seconds = timed.profile_seconds()
+    assert list(seconds) == list(PROFILE_BLOCKS)
+    assert seconds["trial"] > 0 and seconds["free_step"] > 0 and seconds["input_grad"] > 0
+    parts = sum(v for k, v in seconds.items() if k not in ("trial", "reduce"))
+    assert parts <= seconds["trial"] * 1.001   # the blocks lie inside the trials
+    assert all(v == 0.0 for v in timed.profile_seconds().values())   # the last call reset the totals

@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
-from typing import Dict, Optional
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 import sympy as sp
@@ -73,11 +73,12 @@ class BuildInfo:
     seconds: float
 
 
-def build_shared_library(source: str, cache_dir: Optional[str] = None) -> BuildInfo:
-    """Compile source into a shared library, or reuse the cached build of identical input."""
+def build_shared_library(source: str, cache_dir: Optional[str] = None, defines: Sequence[str] = ()) -> BuildInfo:
+    """Compile source into a shared library, or reuse the cached build of identical input.
+    defines: preprocessor names to define (-D), e.g. GEP_PROFILE; part of the cache key."""
     start = time.perf_counter()
     cxx = find_compiler()
-    flags = compile_flags()
+    flags = compile_flags() + [f"-D{d}" for d in defines]
     key = hashlib.sha256("\n".join([source, _compiler_identity(cxx), *flags]).encode()).hexdigest()[:24]
     cache_dir = cache_dir or default_cache_dir()
     os.makedirs(cache_dir, exist_ok=True)
@@ -97,6 +98,9 @@ def build_shared_library(source: str, cache_dir: Optional[str] = None) -> BuildI
     return BuildInfo(lib_path, False, time.perf_counter() - start)
 
 
+# The timed blocks of runtime/profile.h (enum ProfileBlock), in its order.
+PROFILE_BLOCKS = ("free_step", "input", "search", "commit", "adjoint_step", "input_grad", "spike_grad", "trial", "reduce")
+
 _DBL = np.ctypeslib.ndpointer(np.float64, flags="C_CONTIGUOUS")
 _I32 = np.ctypeslib.ndpointer(np.int32, flags="C_CONTIGUOUS")
 _I64 = np.ctypeslib.ndpointer(np.int64, flags="C_CONTIGUOUS")
@@ -109,12 +113,14 @@ class NativeBackend(Backend):
     name = "native"
 
     def __init__(self, network: Network, precision: str = "float32", threads: int = 0, max_spikes: int = 1500,
-                 cache_dir: Optional[str] = None, delivery: str = "exact"):
+                 cache_dir: Optional[str] = None, delivery: str = "exact", profile: bool = False):
+        """profile: build with the block timers of runtime/profile.h (profile_seconds() reads them); the same
+        source, compiled with -DGEP_PROFILE."""
         super().__init__(network, precision, max_spikes)
         self.threads = threads or os.cpu_count() or 1
         self.delivery = delivery   # exact | next_step (the timing model of the GeNN backends; codegen/cpp_next_step.py)
         self.program: EmittedProgram = emit_cpp(self.ir, self.adjoint, precision, delivery)
-        self.build = build_shared_library(self.program.source, cache_dir)
+        self.build = build_shared_library(self.program.source, cache_dir, ("GEP_PROFILE",) if profile else ())
         self._lib = ctypes.CDLL(self.build.path)
         fn = self._lib.gep_run
         W = np.ctypeslib.ndpointer(self.dtype, flags="C_CONTIGUOUS")
@@ -129,6 +135,21 @@ class NativeBackend(Backend):
     @property
     def source(self) -> str:
         return self.program.source
+
+    def profile_seconds(self, reset: bool = True) -> Dict[str, float]:
+        """CPU seconds (summed over threads) in each timed block of the native code since the last reset
+        (runtime/profile.h, PROFILE_BLOCKS); empty unless built with profile=True."""
+        ticks = np.zeros(len(PROFILE_BLOCKS), dtype=np.uint64)
+        rate = ctypes.c_double(0.0)
+        fn = self._lib.gep_profile
+        fn.argtypes = [np.ctypeslib.ndpointer(np.uint64, flags="C_CONTIGUOUS"), ctypes.c_int, ctypes.POINTER(ctypes.c_double)]
+        fn.restype = ctypes.c_int
+        n = fn(ticks, int(reset), ctypes.byref(rate))
+        if n == 0:
+            return {}
+        if n != len(PROFILE_BLOCKS):
+            raise RuntimeError(f"the native library has {n} profile blocks, this module knows {len(PROFILE_BLOCKS)}")
+        return {name: float(t) / rate.value for name, t in zip(PROFILE_BLOCKS, ticks)}
 
     @property
     def build_status(self) -> BuildStatus:

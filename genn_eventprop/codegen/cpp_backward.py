@@ -86,8 +86,11 @@ class BackwardPass:
                 out.append(f"{indent}}}")
             return out
 
-        L += ["            if (ev.pop < 0) {", "                const int u = ev.idx;",
-              *grads(self.nw.inp, "u", "                ", False), "                continue;", "            }"]
+        L += ["            PROFILE_START(event_start);",
+              "            if (ev.pop < 0) {", "                const int u = ev.idx;",
+              *grads(self.nw.inp, "u", "                ", False),
+              "                PROFILE_ADD(ws.prof, PROF_INPUT_GRAD, event_start);",
+              "                continue;", "            }"]
         for p in self.nw.spiking:
             L += [f"            if (ev.pop == POP_{p}) {{",
                   "                const int i = ev.idx;",
@@ -96,7 +99,9 @@ class BackwardPass:
                   *grads(p, "i", "                ", True),
                   *self.nw.delivery.backward_spike(self, p),
                   "            }"]
-        L += ["        }"]
+        L += ["            PROFILE_ADD(ws.prof, PROF_SPIKE_GRAD, event_start);",
+              "        }",
+              "        PROFILE_START(adjoint_start);"]
         L += self.nw.delivery.backward_step_end(self)
         L += ["        // lambda(t0): the whole step's adjoint flow, then every jump of the step carried back to t0"]
         L += self.step_adjoint()
@@ -140,7 +145,7 @@ class BackwardPass:
                           f"                for (int v = 0; v < {p}_VARS; v++) ws.{p}_Q[({k} * {p}_VARS + v) * {p}_N + pj.idx] += (scalar)tmp[v];")),
                       "            }"]
             L += ["        }"]
-        return L + ["    }"]   # the end of the step loop
+        return L + ["        PROFILE_ADD(ws.prof, PROF_ADJOINT_STEP, adjoint_start);", "    }"]   # the end of the step loop
 
     # -- learnable parameters ----------------------------------------------------------------------
     def _q_at(self, p: str, k: int, name: str, i: str, indent: str) -> List[str]:

@@ -19,7 +19,7 @@ class ExactDelivery(Delivery):
 
     def step_spikes(self) -> List[str]:
         """The step's spikes, earliest first (per-interval factors first, where a population shares its factors)."""
-        L = []
+        L = ["        PROFILE_START(segments_start);"]
         for p in (q for q in self.nw.spiking if not self.nw.het[q]):   # (per-neuron factors are computed in the walk)
             L += [f"        ws.{p}_seg.resize(ws.step_events.size() + 1);   // {p}: factors of each interval between events",
                   "        for (size_t q = 0; q <= ws.step_events.size(); q++) {",
@@ -31,11 +31,14 @@ class ExactDelivery(Delivery):
               "        //    through the step to its crossing; its reset and outgoing jumps are superposed too.",
               *(f"        std::fill(ws.{p}_skip.begin(), ws.{p}_skip.end(), 0); std::fill(ws.{p}_known.begin(), ws.{p}_known.end(), 0);"
                 for p in self.nw.spiking),
+              "        PROFILE_ADD(ws.prof, PROF_SEARCH, segments_start);",
               "        while (true) {",
+              "            PROFILE_START(search_start);",
               "            ws.order.clear();"]
         for p in self.nw.spiking:
-            L += [f"            {{ const int n_may = {p}_may_cross(P, ws.{p}_end.data(), ws.{p}_ub.data(), ws.{p}_gs.data(), ws.{p}_gf.data(), "
-                  f"ws.{p}_bend.data(), ws.{p}_rise.data(), ws.{p}_skip.data(), ws.{p}_flags.data(), ws.{p}_list.data());",
+            L += [f"            {{ const int n_may = {p}_may_cross(P, ws.{p}_end.data(), ws.{p}_x.data(), ws.{p}_E.data(), ws.{p}_ub.data(), "
+                  f"ws.{p}_gs.data(), ws.{p}_gf.data(), ws.{p}_rf.data(), ws.{p}_bend.data(), ws.{p}_rise.data(), ws.{p}_skip.data(), "
+                  f"ws.{p}_tight.data(), ws.{p}_flags.data(), ws.{p}_list.data());",
                   f"                for (int m = 0; m < n_may; m++) {{",
                   f"                    const int j = ws.{p}_list[m];",
                   f"                    if (!ws.{p}_known[j]) {{   // walk only neurons whose trajectory changed",
@@ -58,7 +61,9 @@ class ExactDelivery(Delivery):
               "                    std::memcpy(best_x, cand->x_cross, sizeof(best_x));",
               "                }",
               "            }"]
-        L += ["            if (best_pop < 0) break;",
+        L += ["            PROFILE_ADD(ws.prof, PROF_SEARCH, search_start);",
+              "            if (best_pop < 0) break;",
+              "            PROFILE_START(commit_start);",
               "            const int i = best_i;",
               "            const Event ev{best_t, best_pop, i, (long long)ws.xlog.size()};",
               "            const auto at = std::upper_bound(ws.step_events.begin(), ws.step_events.end(), ev,",
@@ -82,11 +87,12 @@ class ExactDelivery(Delivery):
                   *self.nw.deliver_end(p, "i", "t1 - best_t", "                ", reopen=True),
                   f"                {{   // the rest of its step starts from the reset: its bound is the chord from there (may_cross)",
                   f"                    ExpSum f; {p}_threshold_terms(P, h, f, i); double E[MAX_TERMS]; {p}_rate_exps(P, t1 - best_t, E, i);",
-                  f"                    ws.{p}_gs[i] = {p}_threshold(P, h, i); ws.{p}_bend[i] = expsum_bend(f, E); ws.{p}_ub[i] = INFINITY;",
+                  f"                    ws.{p}_gs[i] = {p}_threshold(P, h, i); ws.{p}_bend[i] = expsum_bend(f, E); ws.{p}_ub[i] = INFINITY; ws.{p}_tight[i] = 1;",
                   f"                    ws.{p}_known[i] = 0; ws.{p}_skip[i] = 0;",
                   "                }",
                   "            }"]
-        L += ["        }"]
+        L += ["            PROFILE_ADD(ws.prof, PROF_COMMIT, commit_start);",
+              "        }"]
         return L
 
     def step_end(self) -> List[str]:

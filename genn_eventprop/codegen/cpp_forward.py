@@ -34,23 +34,27 @@ def forward_function(nw) -> List[str]:
           "        const double wbar = readout_weight(P, (k + 0.5) * dt, T);",
           "        ws.step_events.clear(); ws.inserted.clear();",
           *nw.delivery.step_start(),
-          "        // 1. every population evolves freely over the whole step"]
+          "        // 1. every population evolves freely over the whole step",
+          "        PROFILE_START(free_start);"]
     for p in nw.pops:
         n = p.name
         if n == nw.out:
             L += nw.readout.native_free_step(n)
         L.append(f"        {n}_advance(P, ws.{n}_Fdt.data(), ws.{n}_x.data(), ws.{n}_end.data());")
     L += [f"        {p}_step_bound(P, ws.{p}_x.data(), ws.{p}_end.data(), ws.{p}_E.data(), ws.{p}_ub.data(), ws.{p}_gs.data(), "
-          f"ws.{p}_gf.data(), ws.{p}_bend.data(), ws.{p}_rise.data());   // g <= ub over the free step"
+          f"ws.{p}_gf.data(), ws.{p}_rf.data(), ws.{p}_bend.data(), ws.{p}_rise.data(), ws.{p}_tight.data());   // g <= ub over the free step"
           for p in nw.spiking]
     L += nw.delivery.after_free_flow()
-    L += ["        // 2. the step's input spikes, each adding its effect on the end-of-step state",
+    L += ["        PROFILE_ADD(ws.prof, PROF_FREE_STEP, free_start);",
+          "        // 2. the step's input spikes, each adding its effect on the end-of-step state",
+          "        PROFILE_START(input_start);",
           "        while (ip < S.n_spikes && S.t[ip] < t1) {",
           "            const double te = std::max(S.t[ip], t0);",
           "            const int u = S.unit[ip++];",
           "            ws.step_events.push_back(Event{te, -1, u, -1});",
           *nw.deliver_end(nw.inp, "u", "t1 - te", "            "),
-          "        }"]
+          "        }",
+          "        PROFILE_ADD(ws.prof, PROF_INPUT, input_start);"]
     if nw.spiking:
         L += nw.delivery.step_spikes()
     L += ["        ws.events.insert(ws.events.end(), ws.step_events.begin(), ws.step_events.end());",

@@ -73,7 +73,8 @@ class NativeNetwork:
                 L.append(f"    std::vector<unsigned char> {n}_known = std::vector<unsigned char>({n}_N);   // 0 none, 1 interval, 2 time")
                 L.append(f"    std::vector<double> {n}_ub = std::vector<double>({n}_N), {n}_gs = std::vector<double>({n}_N), "
                          f"{n}_gf = std::vector<double>({n}_N), {n}_bend = std::vector<double>({n}_N), "
-                         f"{n}_rise = std::vector<double>({n}_N);   // bounds of g over the step (step_bound, jump_rise)")
+                         f"{n}_rf = std::vector<double>({n}_N), {n}_rise = std::vector<double>({n}_N);   // bounds of g over the step (step_bound, jump_rise)")
+                L.append(f"    std::vector<unsigned char> {n}_tight = std::vector<unsigned char>({n}_N);   // ub tightened this step (may_cross)")
                 L.append(f"    std::vector<double> {n}_E = std::vector<double>({f'{n}_N * ' if self.het[n] else ''}{n}_TERMS + 1);   "
                          "// exp(r_k dt) of the threshold's terms" + (", per neuron" if self.het[n] else ""))
                 L += self.delivery.workspace(n)
@@ -99,6 +100,7 @@ class NativeNetwork:
               "    std::vector<Pick> order;              // candidates of the current step by interval start (forward)",
               "    std::vector<size_t> inserted;         // where this step's spikes went into step_events",
               f"    long long pop_spikes[{max(1, len(self.pops))}];",
+              "    unsigned long long prof[PROF_BLOCKS] = {0};   // profile ticks of this thread (-DGEP_PROFILE only)",
               "};", ""]
         return L
 

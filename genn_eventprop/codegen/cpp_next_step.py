@@ -67,7 +67,8 @@ class NextStepDelivery(Delivery):
         Candidates are the neurons whose bound on g over the step (step_bound, from the state at t0) reaches 0."""
         nw = self.nw
         L = ["        // 3. flow spikes: crossings of each neuron's own trajectory (no other spike of this step reaches it",
-             "        //    before t1); the reset and the outgoing jumps are superposed on the end-of-step state"]
+             "        //    before t1); the reset and the outgoing jumps are superposed on the end-of-step state",
+             "        PROFILE_START(search_start);   // (the profile counts the commits with the search here)"]
         for p in nw.spiking:
             F = f"ws.{p}_Fdt[{'i' if nw.het[p] else '0'}]"
             first_crossing = [   # the first crossing, even one that falls back below 0
@@ -82,8 +83,9 @@ class NextStepDelivery(Delivery):
                     *("    " + line for line in first_crossing[:1]),
                     "                    if (!expsum_first_crossing(f, dt, g_lo, g_hi, lo, hi)) continue;",
                     "                }"]
-            L += [f"        for (int m = 0, n_may = {p}_may_cross(P, ws.{p}_free.data(), ws.{p}_ub.data(), ws.{p}_gs.data(), "
-                  f"ws.{p}_gf.data(), ws.{p}_bend.data(), ws.{p}_rise.data(), ws.{p}_skip.data(), ws.{p}_flags.data(), ws.{p}_list.data()); m < n_may; m++) {{",
+            L += [f"        for (int m = 0, n_may = {p}_may_cross(P, ws.{p}_free.data(), ws.{p}_x.data(), ws.{p}_E.data(), ws.{p}_ub.data(), "
+                  f"ws.{p}_gs.data(), ws.{p}_gf.data(), ws.{p}_rf.data(), ws.{p}_bend.data(), ws.{p}_rise.data(), ws.{p}_skip.data(), "
+                  f"ws.{p}_tight.data(), ws.{p}_flags.data(), ws.{p}_list.data()); m < n_may; m++) {{",
                   f"                const int i = ws.{p}_list[m];",
                   f"                double xs[MAX_VARS], xe[MAX_VARS], xc[MAX_VARS];",
                   f"                for (int v = 0; v < {p}_VARS; v++) xs[v] = ws.{p}_x[v * {p}_N + i];",
@@ -102,7 +104,8 @@ class NextStepDelivery(Delivery):
                   *nw.deliver_end(p, "i", "t1 - tc", "                "),
                   "            }"]
         L += ["        std::stable_sort(ws.step_events.begin(), ws.step_events.end(),   // the log is in time order",
-              "                         [](const Event& a, const Event& b) { return a.t < b.t; });"]
+              "                         [](const Event& a, const Event& b) { return a.t < b.t; });",
+              "        PROFILE_ADD(ws.prof, PROF_SEARCH, search_start);"]
         return L
 
     def backward_step_end(self, bw) -> List[str]:

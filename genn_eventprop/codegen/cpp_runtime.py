@@ -17,7 +17,7 @@ from genn_eventprop.codegen.printer import print_expr
 from genn_eventprop.eventprop import REGULARISER, regulariser_share
 
 FOLDER = Path(__file__).parent / "runtime"
-HEADERS = ("crossing.h", "events.h", "kernels.h")   # in the order they are pasted
+HEADERS = ("profile.h", "crossing.h", "events.h", "kernels.h")   # in the order they are pasted
 MARKER = "// ---- network.cpp from here ----"      # what is above it serves only the standalone compile
 
 

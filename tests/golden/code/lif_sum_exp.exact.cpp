@@ -2,6 +2,7 @@
 // This is exactly the code the native backend compiles and runs.
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <mutex>
@@ -32,6 +33,37 @@ static Params read_params(const double* p, double dt) {
     P.dt = dt;
     return P;
 }
+
+enum ProfileBlock {
+    PROF_FREE_STEP,      // forward: every population's free flow over the step and the bounds of g
+    PROF_INPUT,          // forward: the step's input spikes delivered to their targets
+    PROF_SEARCH,         // forward: which neurons may cross, their walks, the exact crossing times
+    PROF_COMMIT,         // forward: a spike committed: reset, outgoing jumps, its targets reopened
+    PROF_ADJOINT_STEP,   // backward: the adjoint flow over the step and the step's jumps carried to its start
+    PROF_INPUT_GRAD,     // backward: an input spike's gradient row (and parameters' share)
+    PROF_SPIKE_GRAD,     // backward: a network spike's gradient rows, its error and its adjoint jump
+    PROF_TRIAL,          // one trial's forward, readout, loss and backward, whole
+    PROF_REDUCE,         // the per-trial gradients summed over the batch
+    PROF_BLOCKS
+};
+#ifdef GEP_PROFILE
+#if defined(__x86_64__) || defined(__i386__)
+static inline unsigned long long profile_ticks() { return __builtin_ia32_rdtsc(); }
+#else
+static inline unsigned long long profile_ticks() {
+    return (unsigned long long)std::chrono::steady_clock::now().time_since_epoch().count();
+}
+#endif
+static std::atomic<unsigned long long> profile_totals[PROF_BLOCKS];
+#define PROFILE_START(name) const unsigned long long name = profile_ticks()
+#define PROFILE_ADD(counts, block, start) ((counts)[block] += profile_ticks() - (start))
+#define PROFILE_MERGE(counts) do { for (int b_ = 0; b_ < PROF_BLOCKS; b_++) \
+    profile_totals[b_].fetch_add((counts)[b_], std::memory_order_relaxed); } while (0)
+#else
+#define PROFILE_START(name) do {} while (0)
+#define PROFILE_ADD(counts, block, start) do {} while (0)
+#define PROFILE_MERGE(counts) do {} while (0)
+#endif
 
 // ---------------------------------------------------------------------------------------------
 // Threshold crossing: safeguarded Newton search for g(x(s)) = 0 in (0, tau], g(x(0)) < 0 <= g(x(tau)).
@@ -459,10 +491,11 @@ static inline void hidden_jump_rise(const Params& P, double s, double dt, const 
     R = Rise{std::fabs(end) + up + q * bend_down, -std::fabs(end) + down - q * bend_up, up, down};
 }
 // hidden: ub >= g over a step of the free flow from the state x to the state end, with E = exp(r_k dt):
-//   the tightest of term by term (each term c_k exp(r_k s) of g along the flow is monotone: <= max(c_k, c_k E_k)),
-//   by curvature (g'' >= -bend, so g <= max(g(x), g(end)) + bend dt^2 / 8) and Taylor from either end (g'' <= curv_up).
-//   Also kept for may_cross: g at the start (gs) and at the free end (gf), bend; the step's events add to rise (jump_rise)
-static inline void hidden_step_bound(const Params& P, const scalar* __restrict x, const scalar* __restrict end, const double* __restrict E, double* __restrict ub, double* __restrict gs, double* __restrict gf, double* __restrict bend, double* __restrict rise) {
+//   the tighter of term by term (each term c_k exp(r_k s) of g along the flow is monotone: <= max(c_k, c_k E_k))
+//   and by curvature (g'' >= -bend, so g <= max(g(x), g(end)) + bend dt^2 / 8); Taylor from either end tightens it
+//   later, only for the neurons that may cross (taylor_bound, may_cross). Also kept: g at the start (gs), g and g' at the free end
+//   (gf, rf), bend; the step's events add to rise (jump_rise)
+static inline void hidden_step_bound(const Params& P, const scalar* __restrict x, const scalar* __restrict end, const double* __restrict E, double* __restrict ub, double* __restrict gs, double* __restrict gf, double* __restrict rf, double* __restrict bend, double* __restrict rise, unsigned char* __restrict tight) {
     const double tau_mem = P.hidden_tau_mem;
     const double theta = P.hidden_theta;
     const double tau_syn = P.hidden_tau_syn;
@@ -482,31 +515,61 @@ static inline void hidden_step_bound(const Params& P, const scalar* __restrict x
         const double c_const = -theta;
         const double term = c_const + std::max(c0, c0 * E[0]) + std::max(c1, c1 * E[1]);
         const double curv_down = std::min(c0, c0 * E[0]) * r0 * r0 + std::min(c1, c1 * E[1]) * r1 * r1;
-        const double curv_up = std::max(c0, c0 * E[0]) * r0 * r0 + std::max(c1, c1 * E[1]) * r1 * r1;
         const double g_start = V - theta, g_end = V_end - theta;
         const double chord = std::max(g_start, g_end) + 0.125 * dt * dt * std::max(0.0, -curv_down);
-        const double from_start = taylor_up(g_start, (I - V)/tau_mem, curv_up, dt);
-        const double from_end = taylor_up(g_end, -((I_end - V_end)/tau_mem), curv_up, dt);
-        ub[i] = std::min(std::min(term, chord), std::min(from_start, from_end));
-        gs[i] = g_start; gf[i] = g_end; bend[i] = std::max(0.0, -curv_down); rise[i] = 0.0;
+        ub[i] = std::min(term, chord);
+        gs[i] = g_start; gf[i] = g_end; rf[i] = (I_end - V_end)/tau_mem; bend[i] = std::max(0.0, -curv_down);
+        rise[i] = 0.0; tight[i] = 0;
     }
+}
+// hidden: g <= this over the free step (Taylor from either end, g'' <= curv_up), from the start state x and g, g' at the free end
+static inline double hidden_taylor_bound(const Params& P, const scalar* x, const double* E, const double* gs, const double* gf, const double* rf, int i) {
+    const double tau_mem = P.hidden_tau_mem;
+    const double theta = P.hidden_theta;
+    const double tau_syn = P.hidden_tau_syn;
+    const double V = x[0 * hidden_N + i];
+    const double I = x[1 * hidden_N + i];
+    const double t0 = tau_mem - tau_syn;
+    const double t1 = (1.0/t0);
+    const double t2 = I*tau_syn;
+    const double c0 = t1*(V*t0 + t2);
+    const double c1 = -t1*t2;
+    const double r0 = -1/tau_mem;
+    const double r1 = -1/tau_syn;
+    const double curv_up = std::max(c0, c0 * E[0]) * r0 * r0 + std::max(c1, c1 * E[1]) * r1 * r1;
+    return std::min(taylor_up(gs[i], (I - V)/tau_mem, curv_up, P.dt), taylor_up(gf[i], -rf[i], curv_up, P.dt));
 }
 // hidden: list (ascending) the neurons that may cross in the step, and return how many: g = V - theta >= 0 at its
 //   end (state x), or a bound >= 0,
 //   the smaller of: the free flow's bound ub plus what the events added to g's end (the rising ones add their
 //   largest there), and the chord over the whole step, max(g(start), g(end)) + bend dt^2 / 8 (rising inputs only
-//   make convex kinks); both plus rise: the events taken out of g's end, and their curvature (jump_rise)
-static inline int hidden_may_cross(const Params& P, const scalar* x, const double* ub, const double* gs, const double* gf, const double* bend, const double* rise, const unsigned char* skip, unsigned char* flags, int* list) {
+//   make convex kinks); both plus rise: the events taken out of g's end, and their curvature (jump_rise).
+//   A neuron flagged by the bound alone has ub tightened (taylor_bound, from the step's start state x0) before
+//   it is listed; tight marks the neurons whose ub needs no more
+static inline int hidden_may_cross(const Params& P, const scalar* x, const scalar* x0, const double* E, double* ub, const double* gs, const double* gf, const double* rf, const double* bend, const double* rise, const unsigned char* skip, unsigned char* tight, unsigned char* flags, int* list) {
     const double theta = P.hidden_theta;
     const double q = 0.125 * P.dt * P.dt;
     for (int i = 0; i < hidden_N; i++) {
         const double V = x[0 * hidden_N + i];
+        const double I = x[1 * hidden_N + i];
         const double g_end = V - theta;
         const double bound = std::min(ub[i] + (g_end - gf[i]) + rise[i], std::max(gs[i], g_end) + q * bend[i] + rise[i]);
         const int may = ((g_end >= 0.0) | (bound >= 0.0)) & !skip[i];
         flags[i] = (unsigned char)may;
     }
-    return list_flags(flags, hidden_N, list);
+    const int n = list_flags(flags, hidden_N, list);
+    int m = 0;   // only the bound says so: tighten ub by Taylor once per step, and ask again
+    for (int k = 0; k < n; k++) {
+        const int i = list[k];
+        const double V = x[0 * hidden_N + i];
+        const double g_end = V - theta;
+        if (g_end < 0.0 && !tight[i]) {
+            tight[i] = 1; ub[i] = std::min(ub[i], hidden_taylor_bound(P, x0, E, gs, gf, rf, i));
+            if (!(std::min(ub[i] + (g_end - gf[i]) + rise[i], std::max(gs[i], g_end) + q * bend[i] + rise[i]) >= 0.0)) { flags[i] = 0; continue; }
+        }
+        list[m++] = i;
+    }
+    return m;
 }
 
 // ==============================================================================================
@@ -645,7 +708,8 @@ struct Workspace {
     std::vector<size_t> hidden_seen = std::vector<size_t>(hidden_N);   // insertions each trace accounts for
     std::vector<Candidate> hidden_cand = std::vector<Candidate>(hidden_N);   // crossing found by the last walk
     std::vector<unsigned char> hidden_known = std::vector<unsigned char>(hidden_N);   // 0 none, 1 interval, 2 time
-    std::vector<double> hidden_ub = std::vector<double>(hidden_N), hidden_gs = std::vector<double>(hidden_N), hidden_gf = std::vector<double>(hidden_N), hidden_bend = std::vector<double>(hidden_N), hidden_rise = std::vector<double>(hidden_N);   // bounds of g over the step (step_bound, jump_rise)
+    std::vector<double> hidden_ub = std::vector<double>(hidden_N), hidden_gs = std::vector<double>(hidden_N), hidden_gf = std::vector<double>(hidden_N), hidden_bend = std::vector<double>(hidden_N), hidden_rf = std::vector<double>(hidden_N), hidden_rise = std::vector<double>(hidden_N);   // bounds of g over the step (step_bound, jump_rise)
+    std::vector<unsigned char> hidden_tight = std::vector<unsigned char>(hidden_N);   // ub tightened this step (may_cross)
     std::vector<double> hidden_E = std::vector<double>(hidden_TERMS + 1);   // exp(r_k dt) of the threshold's terms
     std::vector<output_Factors> output_Fdt = std::vector<output_Factors>(1);   // factors of a step dt
     std::vector<scalar> output_x = std::vector<scalar>(output_VARS * output_N), output_end = std::vector<scalar>(output_VARS * output_N), output_lam = std::vector<scalar>(output_VARS * output_N);
@@ -663,6 +727,7 @@ struct Workspace {
     std::vector<Pick> order;              // candidates of the current step by interval start (forward)
     std::vector<size_t> inserted;         // where this step's spikes went into step_events
     long long pop_spikes[2];
+    unsigned long long prof[PROF_BLOCKS] = {0};   // profile ticks of this thread (-DGEP_PROFILE only)
 };
 
 // hidden: the exact search in one interval of the walk (length len, from xs to xe, g from g_lo < 0 to g_hi): unless
@@ -759,11 +824,14 @@ static int forward(const Params& P, Workspace& ws, const Sample& S, const scalar
         const double wbar = readout_weight(P, (k + 0.5) * dt, T);
         ws.step_events.clear(); ws.inserted.clear();
         // 1. every population evolves freely over the whole step
+        PROFILE_START(free_start);
         hidden_advance(P, ws.hidden_Fdt.data(), ws.hidden_x.data(), ws.hidden_end.data());
         output_integrate(P, ws.output_Fdt.data(), ws.output_x.data(), wbar, ws.acc.data());
         output_advance(P, ws.output_Fdt.data(), ws.output_x.data(), ws.output_end.data());
-        hidden_step_bound(P, ws.hidden_x.data(), ws.hidden_end.data(), ws.hidden_E.data(), ws.hidden_ub.data(), ws.hidden_gs.data(), ws.hidden_gf.data(), ws.hidden_bend.data(), ws.hidden_rise.data());   // g <= ub over the free step
+        hidden_step_bound(P, ws.hidden_x.data(), ws.hidden_end.data(), ws.hidden_E.data(), ws.hidden_ub.data(), ws.hidden_gs.data(), ws.hidden_gf.data(), ws.hidden_rf.data(), ws.hidden_bend.data(), ws.hidden_rise.data(), ws.hidden_tight.data());   // g <= ub over the free step
+        PROFILE_ADD(ws.prof, PROF_FREE_STEP, free_start);
         // 2. the step's input spikes, each adding its effect on the end-of-step state
+        PROFILE_START(input_start);
         while (ip < S.n_spikes && S.t[ip] < t1) {
             const double te = std::max(S.t[ip], t0);
             const int u = S.unit[ip++];
@@ -775,6 +843,8 @@ static int forward(const Params& P, Workspace& ws, const Sample& S, const scalar
                 add_response_rise<hidden_VARS>(ws.hidden_end.data(), hidden_N, wrow, r, ws.hidden_rise.data(), R);
             }
         }
+        PROFILE_ADD(ws.prof, PROF_INPUT, input_start);
+        PROFILE_START(segments_start);
         ws.hidden_seg.resize(ws.step_events.size() + 1);   // hidden: factors of each interval between events
         for (size_t q = 0; q <= ws.step_events.size(); q++) {
             const double a = q == 0 ? t0 : ws.step_events[q - 1].t;
@@ -784,9 +854,11 @@ static int forward(const Params& P, Workspace& ws, const Sample& S, const scalar
         // 3. the step's spikes, earliest first: a neuron above threshold at the step end is walked
         //    through the step to its crossing; its reset and outgoing jumps are superposed too.
         std::fill(ws.hidden_skip.begin(), ws.hidden_skip.end(), 0); std::fill(ws.hidden_known.begin(), ws.hidden_known.end(), 0);
+        PROFILE_ADD(ws.prof, PROF_SEARCH, segments_start);
         while (true) {
+            PROFILE_START(search_start);
             ws.order.clear();
-            { const int n_may = hidden_may_cross(P, ws.hidden_end.data(), ws.hidden_ub.data(), ws.hidden_gs.data(), ws.hidden_gf.data(), ws.hidden_bend.data(), ws.hidden_rise.data(), ws.hidden_skip.data(), ws.hidden_flags.data(), ws.hidden_list.data());
+            { const int n_may = hidden_may_cross(P, ws.hidden_end.data(), ws.hidden_x.data(), ws.hidden_E.data(), ws.hidden_ub.data(), ws.hidden_gs.data(), ws.hidden_gf.data(), ws.hidden_rf.data(), ws.hidden_bend.data(), ws.hidden_rise.data(), ws.hidden_skip.data(), ws.hidden_tight.data(), ws.hidden_flags.data(), ws.hidden_list.data());
                 for (int m = 0; m < n_may; m++) {
                     const int j = ws.hidden_list[m];
                     if (!ws.hidden_known[j]) {   // walk only neurons whose trajectory changed
@@ -807,7 +879,9 @@ static int forward(const Params& P, Workspace& ws, const Sample& S, const scalar
                     std::memcpy(best_x, cand->x_cross, sizeof(best_x));
                 }
             }
+            PROFILE_ADD(ws.prof, PROF_SEARCH, search_start);
             if (best_pop < 0) break;
+            PROFILE_START(commit_start);
             const int i = best_i;
             const Event ev{best_t, best_pop, i, (long long)ws.xlog.size()};
             const auto at = std::upper_bound(ws.step_events.begin(), ws.step_events.end(), ev,
@@ -844,10 +918,11 @@ static int forward(const Params& P, Workspace& ws, const Sample& S, const scalar
                 }
                 {   // the rest of its step starts from the reset: its bound is the chord from there (may_cross)
                     ExpSum f; hidden_threshold_terms(P, h, f, i); double E[MAX_TERMS]; hidden_rate_exps(P, t1 - best_t, E, i);
-                    ws.hidden_gs[i] = hidden_threshold(P, h, i); ws.hidden_bend[i] = expsum_bend(f, E); ws.hidden_ub[i] = INFINITY;
+                    ws.hidden_gs[i] = hidden_threshold(P, h, i); ws.hidden_bend[i] = expsum_bend(f, E); ws.hidden_ub[i] = INFINITY; ws.hidden_tight[i] = 1;
                     ws.hidden_known[i] = 0; ws.hidden_skip[i] = 0;
                 }
             }
+            PROFILE_ADD(ws.prof, PROF_COMMIT, commit_start);
         }
         ws.events.insert(ws.events.end(), ws.step_events.begin(), ws.step_events.end());
         ws.hidden_x.swap(ws.hidden_end);
@@ -878,6 +953,7 @@ static void backward(const Params& P, Workspace& ws, const Sample& S, const scal
         while (e >= 0 && ws.events[e].t >= t0) {
             const Event& ev = ws.events[e--];
             const double tau = t1 - ev.t;
+            PROFILE_START(event_start);
             if (ev.pop < 0) {
                 const int u = ev.idx;
                 {   // input_to_hidden: dL/dw[u, j] += lambda_j . e
@@ -893,6 +969,7 @@ static void backward(const Params& P, Workspace& ws, const Sample& S, const scal
                     }
                     for (int j = 0; j < hidden_N; j++) grow[j] += (scalar)ws.factor[j];
                 }
+                PROFILE_ADD(ws.prof, PROF_INPUT_GRAD, event_start);
                 continue;
             }
             if (ev.pop == POP_hidden) {
@@ -950,7 +1027,9 @@ static void backward(const Params& P, Workspace& ws, const Sample& S, const scal
                 for (int v = 0; v < hidden_VARS; v++) pj.dlam[v] = lm[v] - lp[v];
                 ws.pending.push_back(pj);
             }
+            PROFILE_ADD(ws.prof, PROF_SPIKE_GRAD, event_start);
         }
+        PROFILE_START(adjoint_start);
         // lambda(t0): the whole step's adjoint flow, then every jump of the step carried back to t0
         hidden_adjoint_advance(P, ws.hidden_Fdt.data(), ws.hidden_lam.data());
         output_adjoint_advance(P, ws.output_Fdt.data(), ws.output_lam.data(), ws.drive.data());
@@ -961,6 +1040,7 @@ static void backward(const Params& P, Workspace& ws, const Sample& S, const scal
                 for (int v = 0; v < hidden_VARS; v++) ws.hidden_lam[v * hidden_N + pj.idx] += (scalar)tmp[v];
             }
         }
+        PROFILE_ADD(ws.prof, PROF_ADJOINT_STEP, adjoint_start);
     }
 }
 
@@ -1007,12 +1087,14 @@ extern "C" int gep_run(int n_samples, const double* in_t, const int* in_unit, co
     Status failure{0, {0, 0, 0, 0}};
     auto worker = [&]() {
         Workspace ws;
+        struct Merge { Workspace& ws; ~Merge() { PROFILE_MERGE(ws.prof); } } merge{ws};   // on every return
         while (true) {
             const int s = next++;
             if (s >= n_samples) return;
             { std::lock_guard<std::mutex> lock(error_mutex); if (failure.code) return; }
             Sample S{in_t + in_offsets[s], in_unit + in_offsets[s], in_offsets[s + 1] - in_offsets[s], (int)labels[s], n_steps[s]};
             Status st{0, {0, 0, 0, 0}};
+            PROFILE_START(trial_start);
             if (forward(P, ws, S, W, max_spikes, st)) {
                 std::lock_guard<std::mutex> lock(error_mutex);
                 if (!failure.code) { failure = st; failure.info[2] = s; }
@@ -1040,6 +1122,7 @@ extern "C" int gep_run(int n_samples, const double* in_t, const int* in_unit, co
                 std::fill(pg, pg + n_pgrads, 0.0);
                 backward(P, ws, S, W, reg, loss_scale, batch_counts.data(), n_samples, g, pg);
             }
+            PROFILE_ADD(ws.prof, PROF_TRIAL, trial_start);
         }
     };
     const int n_workers = std::max(1, std::min(n_threads, n_samples));
@@ -1049,6 +1132,7 @@ extern "C" int gep_run(int n_samples, const double* in_t, const int* in_unit, co
     for (auto& th : threads) th.join();
     if (failure.code) { for (int k = 0; k < 4; k++) info[k] = failure.info[k]; return failure.code; }
     if (compute_grads) {
+        PROFILE_START(reduce_start);
         auto reduce = [&](long long begin, long long end) {
             for (long long k = begin; k < end; k++) {
                 double sum = 0.0;
@@ -1066,6 +1150,25 @@ extern "C" int gep_run(int n_samples, const double* in_t, const int* in_unit, co
         for (int k = 1; k < n_workers; k++) reducers.emplace_back(reduce, std::min(N_WEIGHTS, k * chunk), std::min(N_WEIGHTS, (k + 1) * chunk));
         reduce(0, std::min(N_WEIGHTS, chunk));
         for (auto& th : reducers) th.join();
+        PROFILE_ADD(profile_totals, PROF_REDUCE, reduce_start);
     }
     return 0;
+}
+
+// The profile's totals since the last reset, in ticks, into out[PROF_BLOCKS] (runtime/profile.h); returns
+// PROF_BLOCKS, or 0 when built without GEP_PROFILE. ticks_per_second: the counter's rate, measured against the
+// steady clock over about 20 ms.
+extern "C" int gep_profile(unsigned long long* out, int reset, double* ticks_per_second) {
+#ifdef GEP_PROFILE
+    for (int b = 0; b < PROF_BLOCKS; b++) out[b] = reset ? profile_totals[b].exchange(0) : profile_totals[b].load();
+    const auto c0 = std::chrono::steady_clock::now();
+    const unsigned long long k0 = profile_ticks();
+    while (std::chrono::steady_clock::now() - c0 < std::chrono::milliseconds(20)) {}
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - c0).count();
+    *ticks_per_second = (double)(profile_ticks() - k0) / seconds;
+    return PROF_BLOCKS;
+#else
+    (void)out; (void)reset; *ticks_per_second = 0.0;
+    return 0;
+#endif
 }
