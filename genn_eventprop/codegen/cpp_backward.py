@@ -74,6 +74,9 @@ class BackwardPass:
             out = []
             for c in self.nw.conns_from(pre):
                 q = c.post
+                if self.one_pass(q):
+                    out += self.rows_in_one_pass(c.name, q, who, indent, with_error)
+                    continue
                 out.append(f"{indent}{{   // {c.name}: dL/dw[{who}, j] += lambda_j . e" + (", E += w k_j" if with_error else ""))
                 out.append(f"{indent}    const scalar* wrow = W + W_{c.name} + (long long){who} * {q}_N; (void)wrow;")
                 out.append(f"{indent}    scalar* grow = grad + W_{c.name} + (long long){who} * {q}_N;")
@@ -108,6 +111,40 @@ class BackwardPass:
         L += self.param_finish()
         L += ["}", ""]
         return L
+
+    def one_pass(self, q: str) -> bool:
+        """Whether the events into q take their gradient row (and error) in one pass over the row: q's factors are
+        shared by its neurons, it has no learnable parameter, and no readout drive reaches it within the step."""
+        drive = q == self.nw.out and self.nw.driven and self.nw.delivery.within_step
+        return not self.nw.het[q] and not self.nw.learn[q] and not drive
+
+    def rows_in_one_pass(self, conn: str, q: str, who: str, indent: str, with_error: bool) -> List[str]:
+        """Backward, an event of pre's neuron `who` into q (one_pass): dL/dw[who, j] += lambda_j(t_e) . e and (a
+        spike of the network) E += w_j lambda_j(t_e) . k, from lambda(t1) in one pass (runtime/kernels.h); the
+        adjoint jumps met later in the step change lambda(t_e) of their own neuron only, added to it afterwards."""
+        F = self.nw.factors_fn(q)
+        L = [f"{indent}{{   // {conn}: dL/dw[{who}, j] += lambda_j . e" + (", E += w k_j" if with_error else ""),
+             f"{indent}    const scalar* wrow = W + W_{conn} + (long long){who} * {q}_N; (void)wrow;",
+             f"{indent}    scalar* grow = grad + W_{conn} + (long long){who} * {q}_N;",
+             f"{indent}    {q}_Factors F; {F}(P, tau, F, 0); double r[MAX_VARS]; {q}_jump_response(P, F, r, 0);"]
+        if with_error:
+            L += [f"{indent}    double re[MAX_VARS]; {q}_error_response(P, F, re, 0);",
+                  f"{indent}    E += error_and_projection<{q}_VARS>(ws.{q}_lam.data(), {q}_N, re, r, wrow, grow);"]
+        else:
+            L.append(f"{indent}    add_projection<{q}_VARS>(ws.{q}_lam.data(), {q}_N, r, grow);")
+        if q in self.nw.spiking and self.nw.delivery.within_step:
+            L += [f"{indent}    for (const PendingJump& pj : ws.pending) {{   // later jumps of {q} neurons in this step",
+                  f"{indent}        if (pj.pop != POP_{q}) continue;",
+                  f"{indent}        {q}_Factors Fp; {q}_update_factors(P, pj.t - ev.t, Fp, pj.idx); double rp[MAX_VARS], f = 0.0;",
+                  f"{indent}        {q}_jump_response(P, Fp, rp, pj.idx);",
+                  f"{indent}        for (int v = 0; v < {q}_VARS; v++) f += pj.dlam[v] * rp[v];",
+                  f"{indent}        grow[pj.idx] += (scalar)f;"]
+            if with_error:
+                L += [f"{indent}        {q}_error_response(P, Fp, rp, pj.idx); f = 0.0;",
+                      f"{indent}        for (int v = 0; v < {q}_VARS; v++) f += pj.dlam[v] * rp[v];",
+                      f"{indent}        E += wrow[pj.idx] * f;"]
+            L.append(f"{indent}    }}")
+        return L + [f"{indent}}}"]
 
     def regulariser_share(self, p: str) -> List[str]:
         """Backward, a spike of neuron i of p: R, the regulariser's share of its adjoint jump (runtime/kernels.h)."""

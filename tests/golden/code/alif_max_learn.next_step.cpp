@@ -263,6 +263,50 @@ static inline double regulariser(const double* rg, double n, double S, double B,
     return rg[5]*(-B*rg[1] + S)*((B*rg[1] - S < 0) ? (rg[0]) : (rg[2]))/(B*B);
 }
 
+// Backward, a synaptic event: its gradient row, grow[j] += lambda_j . r (lam: VARS arrays of n), in one pass.
+template <int VARS>
+static inline void add_projection(const scalar* __restrict lam, int n, const double* r, scalar* __restrict grow) {
+    for (int j = 0; j < n; j++) {
+        double f = 0.0;
+        for (int v = 0; v < VARS; v++) f += (double)lam[(long long)v * n + j] * r[v];
+        grow[j] += (scalar)f;
+    }
+}
+
+// Backward, a spike of the network: its gradient row as add_projection, and the error it returns,
+// sum_j w_j lambda_j . re, in the same pass. The sum is kept in 8 partial sums, added in a fixed order at the end,
+// so that it vectorises and its rounding does not depend on the compiler.
+template <int VARS>
+static inline double error_and_projection(const scalar* __restrict lam, int n, const double* re, const double* r,
+                                          const scalar* __restrict wrow, scalar* __restrict grow) {
+    double part[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+    int j0 = 0;
+    for (; j0 + 8 <= n; j0 += 8) {
+        for (int l = 0; l < 8; l++) {
+            const int j = j0 + l;
+            double fe = 0.0, f = 0.0;
+            for (int v = 0; v < VARS; v++) {
+                const double lv = (double)lam[(long long)v * n + j];
+                fe += lv * re[v];
+                f += lv * r[v];
+            }
+            part[l] += (double)wrow[j] * fe;
+            grow[j] += (scalar)f;
+        }
+    }
+    for (int j = j0; j < n; j++) {
+        double fe = 0.0, f = 0.0;
+        for (int v = 0; v < VARS; v++) {
+            const double lv = (double)lam[(long long)v * n + j];
+            fe += lv * re[v];
+            f += lv * r[v];
+        }
+        part[j - j0] += (double)wrow[j] * fe;
+        grow[j] += (scalar)f;
+    }
+    return ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+}
+
 static inline void project(const scalar* lam, int n, int vars, const double* r, double* out) {
     for (int j = 0; j < n; j++) out[j] = 0.0;
     for (int v = 0; v < vars; v++) {

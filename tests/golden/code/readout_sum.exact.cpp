@@ -259,6 +259,50 @@ static inline double regulariser(const double* rg, double n, double S, double B,
     return rg[5]*(-B*rg[1] + S)*((B*rg[1] - S < 0) ? (rg[0]) : (rg[2]))/(B*B);
 }
 
+// Backward, a synaptic event: its gradient row, grow[j] += lambda_j . r (lam: VARS arrays of n), in one pass.
+template <int VARS>
+static inline void add_projection(const scalar* __restrict lam, int n, const double* r, scalar* __restrict grow) {
+    for (int j = 0; j < n; j++) {
+        double f = 0.0;
+        for (int v = 0; v < VARS; v++) f += (double)lam[(long long)v * n + j] * r[v];
+        grow[j] += (scalar)f;
+    }
+}
+
+// Backward, a spike of the network: its gradient row as add_projection, and the error it returns,
+// sum_j w_j lambda_j . re, in the same pass. The sum is kept in 8 partial sums, added in a fixed order at the end,
+// so that it vectorises and its rounding does not depend on the compiler.
+template <int VARS>
+static inline double error_and_projection(const scalar* __restrict lam, int n, const double* re, const double* r,
+                                          const scalar* __restrict wrow, scalar* __restrict grow) {
+    double part[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+    int j0 = 0;
+    for (; j0 + 8 <= n; j0 += 8) {
+        for (int l = 0; l < 8; l++) {
+            const int j = j0 + l;
+            double fe = 0.0, f = 0.0;
+            for (int v = 0; v < VARS; v++) {
+                const double lv = (double)lam[(long long)v * n + j];
+                fe += lv * re[v];
+                f += lv * r[v];
+            }
+            part[l] += (double)wrow[j] * fe;
+            grow[j] += (scalar)f;
+        }
+    }
+    for (int j = j0; j < n; j++) {
+        double fe = 0.0, f = 0.0;
+        for (int v = 0; v < VARS; v++) {
+            const double lv = (double)lam[(long long)v * n + j];
+            fe += lv * re[v];
+            f += lv * r[v];
+        }
+        part[j - j0] += (double)wrow[j] * fe;
+        grow[j] += (scalar)f;
+    }
+    return ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+}
+
 static inline void project(const scalar* lam, int n, int vars, const double* r, double* out) {
     for (int j = 0; j < n; j++) out[j] = 0.0;
     for (int v = 0; v < vars; v++) {
@@ -951,15 +995,15 @@ static void backward(const Params& P, Workspace& ws, const Sample& S, const scal
                 {   // input_to_hidden: dL/dw[u, j] += lambda_j . e
                     const scalar* wrow = W + W_input_to_hidden + (long long)u * hidden_N; (void)wrow;
                     scalar* grow = grad + W_input_to_hidden + (long long)u * hidden_N;
-                    { hidden_Factors F; hidden_update_factors(P, tau, F, 0); double r[MAX_VARS]; hidden_jump_response(P, F, r, 0);
-                      ws.factor.resize(hidden_N); project(ws.hidden_lam.data(), hidden_N, hidden_VARS, r, ws.factor.data());
-                    }
+                    hidden_Factors F; hidden_update_factors(P, tau, F, 0); double r[MAX_VARS]; hidden_jump_response(P, F, r, 0);
+                    add_projection<hidden_VARS>(ws.hidden_lam.data(), hidden_N, r, grow);
                     for (const PendingJump& pj : ws.pending) {   // later jumps of hidden neurons in this step
                         if (pj.pop != POP_hidden) continue;
-                        hidden_Factors F; hidden_update_factors(P, pj.t - ev.t, F, pj.idx); double r[MAX_VARS]; hidden_jump_response(P, F, r, pj.idx);
-                        for (int v = 0; v < hidden_VARS; v++) ws.factor[pj.idx] += pj.dlam[v] * r[v];
+                        hidden_Factors Fp; hidden_update_factors(P, pj.t - ev.t, Fp, pj.idx); double rp[MAX_VARS], f = 0.0;
+                        hidden_jump_response(P, Fp, rp, pj.idx);
+                        for (int v = 0; v < hidden_VARS; v++) f += pj.dlam[v] * rp[v];
+                        grow[pj.idx] += (scalar)f;
                     }
-                    for (int j = 0; j < hidden_N; j++) grow[j] += (scalar)ws.factor[j];
                 }
                 PROFILE_ADD(ws.prof, PROF_INPUT_GRAD, event_start);
                 continue;
