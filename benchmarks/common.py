@@ -122,7 +122,7 @@ def shd_digits_dataset(seed: int, n: int, channels: int = 700, classes: int = 10
     * spikes per trial: mean 3,628, range 584 to 12,532, skewed: log-normal (sigma 0.45, median about 3,300)
       with its mu chosen so that the mean after clipping to [584, 12532] is 3,628. The counts are drawn
       stratified (one per n-quantile of that distribution, shuffled), so that any n trials have the mean
-      within about 1 % (500 trials: within 1 % of 3,628 for every seed);
+      closely (500 trials: within 0.05 % of 3,628 for seeds 0-4);
     * trial length up to 2,196 ms (2.2 s): longer words have more spikes, length = 2196 ms *
       (spikes / 12532) ** 0.6 * jitter, between 250 and 2196 ms (about 1,000 ms at the mean count);
     * channel structure: each class has three formant-like bands (F1, F2, F3 in the low, middle and high
