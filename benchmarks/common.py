@@ -1,5 +1,9 @@
-"""Shared pieces of the benchmarks: the reference network and SHD-like synthetic input."""
+"""Shared pieces of the benchmarks: the reference network and SHD-like synthetic input (shd_like_*: fixed
+spikes per trial; shd_digits_dataset: the spoken-digit statistics of issue 19)."""
 from __future__ import annotations
+
+import math
+from typing import Optional
 
 import numpy as np
 
@@ -63,12 +67,124 @@ def shd_like_dataset(seed: int, n: int, spikes: int = 3000, duration: float = 10
     return times, units, np.arange(n + 1, dtype=np.int64) * spikes, labels
 
 
-def spike_batch(dataset, first: int, count: int, duration: float) -> SpikeBatch:
-    """Trials first..first+count-1 of a shd_like_dataset as a SpikeBatch."""
-    times, units, offsets, labels = dataset
+# Spoken-digit (issue 19) statistics, measured on an independent 700-channel cochlea over the FSDD digits
+DIGITS_MEAN_SPIKES = 3628
+DIGITS_MIN_SPIKES = 584
+DIGITS_MAX_SPIKES = 12532
+DIGITS_MAX_DURATION = 2196.0   # ms, the longest trial (and the fixed trial length of the reference measurement)
+_DIGITS_SIGMA = 0.45           # log-normal shape of the spikes per trial (skewed: median below the mean)
+
+
+def _clipped_lognormal_mean(mu: float, sigma: float, lo: float, hi: float) -> float:
+    """E[clip(X, lo, hi)] for X log-normal(mu, sigma)."""
+    from statistics import NormalDist
+    cdf = NormalDist().cdf
+    a, b = (math.log(lo) - mu) / sigma, (math.log(hi) - mu) / sigma
+    inside = math.exp(mu + sigma ** 2 / 2) * (cdf(b - sigma) - cdf(a - sigma))
+    return lo * cdf(a) + hi * (1.0 - cdf(b)) + inside
+
+
+def _digits_mu(mean: float, sigma: float, lo: float, hi: float) -> float:
+    """The log-normal mu whose clipped mean is `mean` (bisection; the clipped mean grows with mu)."""
+    a, b = math.log(lo), math.log(hi)
+    for _ in range(80):
+        m = (a + b) / 2
+        a, b = (m, b) if _clipped_lognormal_mean(m, sigma, lo, hi) < mean else (a, m)
+    return (a + b) / 2
+
+
+def _digit_templates(classes: int, channels: int):
+    """Each class's word, the same whatever the data seed (a fixed generator): formant bands (centre channel at
+    the word's start and end: they glide), their weights, syllables (relative position, width, weight in the
+    word) and the onset of the word in the trial."""
+    t = np.random.default_rng(19_0019)
+    bands = np.array([[0.06, 0.30], [0.28, 0.62], [0.58, 0.90]])   # F1, F2, F3 ranges as fractions of channels
+    lo, hi = bands[:, 0] * channels, bands[:, 1] * channels
+    start = t.uniform(lo, hi, (classes, 3))
+    end = np.clip(start + t.normal(0.0, 0.06 * channels, (classes, 3)), 0, channels - 1)
+    weight = t.dirichlet([4.0, 3.0, 1.5], classes)
+    n_syll = t.integers(1, 4, classes)
+    pos = np.sort(t.uniform(0.1, 0.9, (classes, 3)), axis=1)
+    syll_w = t.uniform(0.5, 1.5, (classes, 3)) * (np.arange(3)[None, :] < n_syll[:, None])
+    syll_w /= syll_w.sum(axis=1, keepdims=True)
+    width = t.uniform(0.06, 0.14, (classes, 3)) / n_syll[:, None]
+    onset = t.uniform(0.02, 0.25, classes)   # fraction of the trial before the word starts
+    return start, end, weight, pos, syll_w, width, onset
+
+
+def shd_digits_dataset(seed: int, n: int, channels: int = 700, classes: int = 10,
+                       mean_spikes: float = DIGITS_MEAN_SPIKES, min_spikes: int = DIGITS_MIN_SPIKES,
+                       max_spikes: int = DIGITS_MAX_SPIKES, max_duration: float = DIGITS_MAX_DURATION):
+    """n labelled SHD-like spoken-digit trials (the dense workload of issue 19), with the statistics measured
+    on an independent 700-channel cochlea over the FSDD spoken digits:
+
+    * 700 channels (units in [0, channels)), 10 classes;
+    * spikes per trial: mean 3,628, range 584 to 12,532, skewed: log-normal (sigma 0.45, median about 3,300)
+      with its mu chosen so that the mean after clipping to [584, 12532] is 3,628. The counts are drawn
+      stratified (one per n-quantile of that distribution, shuffled), so that any n trials have the mean
+      closely (500 trials: within 0.05 % of 3,628 for seeds 0-4);
+    * trial length up to 2,196 ms (2.2 s): longer words have more spikes, length = 2196 ms *
+      (spikes / 12532) ** 0.6 * jitter, between 250 and 2196 ms (about 1,000 ms at the mean count);
+    * channel structure: each class has three formant-like bands (F1, F2, F3 in the low, middle and high
+      channels, their own weights) that glide over the word; each trial shifts them (speaker, +- 2 % of the
+      channels) and 10 % of the spikes are broadband;
+    * time structure: one word-long burst (80 % of the trial after an onset of 2-25 % of it that depends on
+      the class, jittered per trial) made of one to three syllables whose positions and weights depend on the
+      class: onset and rhythm differ between classes.
+
+    Classes are learnable: the class templates are fixed (not drawn from `seed`), so a set drawn with another
+    seed (a test set) has the same classes; a nearest-centroid classifier on channel histograms gets far
+    above chance (tests/test_benchmark_data.py). Same seed, same spikes. Vectorised: 1,000 trials (3.6 M
+    spikes) in about a second.
+
+    Returns (times, units, offsets, labels, durations): flat float64 times (ms, sorted within each trial,
+    inside [0, duration)), int32 units, int64 offsets (len n + 1), int64 labels, float64 durations (ms);
+    spike_batch() takes it like a shd_like_dataset (with duration=None: each trial's own length)."""
+    from statistics import NormalDist
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, classes, n).astype(np.int64)
+    # spikes per trial: stratified log-normal, clipped
+    mu = _digits_mu(mean_spikes, _DIGITS_SIGMA, min_spikes, max_spikes)
+    q = (rng.permutation(n) + rng.uniform(0.0, 1.0, n)) / n
+    z = np.array([NormalDist().inv_cdf(min(max(x, 1e-12), 1 - 1e-12)) for x in q])
+    counts = np.clip(np.rint(np.exp(mu + _DIGITS_SIGMA * z)), min_spikes, max_spikes).astype(np.int64)
+    durations = np.clip(max_duration * (counts / max_spikes) ** 0.6 * rng.lognormal(0.0, 0.15, n),
+                        250.0, max_duration)
+    start, end, fweight, pos, sweight, width, onset = _digit_templates(classes, channels)
+    # per trial: word onset and length, formant shift (speaker)
+    t_on = durations * np.clip(onset[labels] + rng.normal(0.0, 0.02, n), 0.0, 0.3)
+    t_word = durations * 0.8 * rng.uniform(0.85, 1.0, n)
+    shift = rng.normal(0.0, 0.02 * channels, (n, 1))
+    f_start, f_end = start[labels] + shift, end[labels] + shift
+    # per spike: its trial, syllable and formant
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    total = int(offsets[-1])
+    trial = np.repeat(np.arange(n), counts)
+    cls = labels[trial]
+    syl = (rng.random(total)[:, None] > np.cumsum(sweight, axis=1)[cls]).sum(axis=1).clip(0, 2)
+    rel = np.clip(pos[cls, syl] + width[cls, syl] * rng.standard_normal(total), 0.0, 1.0)
+    times = t_on[trial] + rel * t_word[trial]
+    times = np.minimum(times, durations[trial] * 0.9999)
+    f = (rng.random(total)[:, None] > np.cumsum(fweight, axis=1)[cls]).sum(axis=1).clip(0, 2)
+    centre = f_start[trial, f] + rel * (f_end[trial, f] - f_start[trial, f])
+    units = centre + rng.normal(0.0, 0.025 * channels, total)
+    broadband = rng.random(total) < 0.1
+    units[broadband] = rng.uniform(0, channels, int(broadband.sum()))
+    units = np.clip(units, 0, channels - 1).astype(np.int32)
+    # sort within each trial: one argsort of trial * 2 ** 20 + time (times < 2 ** 20 ms, exact in float64)
+    order = np.argsort(trial * float(2 ** 20) + times)
+    return times[order], units[order], offsets, labels, durations
+
+
+def spike_batch(dataset, first: int, count: int, duration: Optional[float]) -> SpikeBatch:
+    """Trials first..first+count-1 of a shd_like_dataset (or shd_digits_dataset) as a SpikeBatch, every trial
+    `duration` ms long; duration None: each trial's own length (a shd_digits_dataset's fifth array)."""
+    times, units, offsets, labels = dataset[:4]
     a, b = offsets[first], offsets[first + count]
+    durations = np.array(dataset[4][first:first + count], dtype=np.float64) if duration is None else \
+        np.full(count, float(duration))
     return SpikeBatch(times=times[a:b], units=units[a:b], offsets=offsets[first:first + count + 1] - a,
-                      labels=labels[first:first + count], durations=np.full(count, duration))
+                      labels=labels[first:first + count], durations=durations)
 
 
 class GPUMemory:
