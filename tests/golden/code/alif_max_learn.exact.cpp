@@ -988,6 +988,7 @@ struct Workspace {
     std::vector<std::vector<double>> hidden_trace = std::vector<std::vector<double>>(hidden_N);   // walk states
     std::vector<int> hidden_stamp = std::vector<int>(hidden_N, -1);   // step of each trace
     std::vector<size_t> hidden_seen = std::vector<size_t>(hidden_N);   // insertions each trace accounts for
+    std::vector<size_t> hidden_traced = std::vector<size_t>(hidden_N);   // states in each trace
     std::vector<Candidate> hidden_cand = std::vector<Candidate>(hidden_N);   // crossing found by the last walk
     std::vector<unsigned char> hidden_known = std::vector<unsigned char>(hidden_N);   // 0 none, 1 interval, 2 time
     std::vector<double> hidden_ub = std::vector<double>(hidden_N), hidden_gs = std::vector<double>(hidden_N), hidden_gf = std::vector<double>(hidden_N), hidden_bend = std::vector<double>(hidden_N), hidden_rf = std::vector<double>(hidden_N), hidden_rise = std::vector<double>(hidden_N);   // bounds of g over the step (step_bound, jump_rise)
@@ -1034,22 +1035,24 @@ __attribute__((noinline)) static bool hidden_interval_crossing(const Params& P, 
 // step the walk resumes at the insertion instead of the step start.
 static bool hidden_walk(const Params& P, Workspace& ws, const scalar* W, int j, int k, double t0, double t1,
                      Candidate& c) {
-    std::vector<double>& trace = ws.hidden_trace[j];
+    std::vector<double>& trace = ws.hidden_trace[j];   // states after events 0 .. length - 1 (the first: at t0)
+    size_t& length = ws.hidden_traced[j];
+    const size_t n_events = ws.step_events.size();
+    if (trace.size() < (n_events + 1) * hidden_VARS) trace.resize(2 * (n_events + 1) * hidden_VARS);   // grows only
     size_t q0 = 0;
     if (ws.hidden_stamp[j] != k) {
         ws.hidden_stamp[j] = k;
-        trace.resize(hidden_VARS);
         for (int v = 0; v < hidden_VARS; v++) trace[v] = ws.hidden_x[v * hidden_N + j];
     } else {
-        q0 = trace.size() / hidden_VARS - 1;
+        q0 = length - 1;
         for (size_t m = ws.hidden_seen[j]; m < ws.inserted.size(); m++) q0 = std::min(q0, ws.inserted[m]);
-        trace.resize((q0 + 1) * hidden_VARS);
     }
+    length = q0 + 1;
     ws.hidden_seen[j] = ws.inserted.size();
     double xs[MAX_VARS], xe[MAX_VARS];
     for (int v = 0; v < hidden_VARS; v++) xs[v] = trace[q0 * hidden_VARS + v];
     double t = q0 == 0 ? t0 : ws.step_events[q0 - 1].t;
-    const size_t n_events = ws.step_events.size();
+    double* out = trace.data() + (q0 + 1) * hidden_VARS;   // where the next state goes
     // g'' >= -bend on every interval of the step: the free flow's bound and the events' (rise / (dt^2 / 8))
     const double bend = ws.hidden_bend[j] + ws.hidden_rise[j] * (8.0 / (P.dt * P.dt));
     for (size_t q = q0; q <= n_events; q++) {
@@ -1080,7 +1083,8 @@ static bool hidden_walk(const Params& P, Workspace& ws, const scalar* W, int j, 
         const Event& e = ws.step_events[q];
         if (own) hidden_reset_single(P, xs, j);
         if (e.pop < 0) hidden_jump_single(P, xs, (double)W[W_input_to_hidden + (long long)e.idx * hidden_N + j], j);   // input_to_hidden
-        trace.insert(trace.end(), xs, xs + hidden_VARS);
+        for (int v = 0; v < hidden_VARS; v++) *out++ = xs[v];
+        length++;
     }
     return false;
 }
