@@ -41,26 +41,33 @@ class ExactDelivery(Delivery):
                   f"ws.{p}_tight.data(), ws.{p}_flags.data(), ws.{p}_list.data());",
                   f"                for (int m = 0; m < n_may; m++) {{",
                   f"                    const int j = ws.{p}_list[m];",
-                  f"                    if (!ws.{p}_known[j]) {{   // walk only neurons whose trajectory changed",
+                  f"                    if (!ws.{p}_known[j]) {{   // walk now the neurons a spike may have pushed up",
                   f"                        if (!{p}_walk(P, ws, W, j, k, t0, t1, ws.{p}_cand[j])) {{ ws.{p}_skip[j] = 1; continue; }}",
                   f"                        ws.{p}_known[j] = 1;",
                   "                    }",
-                  f"                    ws.order.push_back(Pick{{ws.{p}_cand[j].t_a + ws.{p}_cand[j].lo, POP_{p}, j}});",
+                  f"                    ws.order.push_back(Pick{{pick_time(ws.{p}_cand[j], ws.{p}_known[j]), POP_{p}, j}});",
                   "                } }"]
-        L += ["            // exact times only where needed: in order of interval start, until no later one can be earlier",
-              "            std::sort(ws.order.begin(), ws.order.end(), [](const Pick& a, const Pick& b) { return a.t_a < b.t_a; });",
+        L += ["            // the earliest crossing: candidates by a lower bound of their time (a stale one's old bracket, an",
+              "            // interval's bracket, an exact time), refined in that order until an exact time comes first",
+              "            std::make_heap(ws.order.begin(), ws.order.end(), later_pick);",
               "            double best_t = INFINITY, best_x[MAX_VARS]; int best_pop = -1, best_i = -1;",
-              "            for (const Pick& o : ws.order) {",
-              "                if (o.t_a >= best_t) break;",
-              "                Candidate* cand = nullptr;"]
+              "            while (!ws.order.empty()) {",
+              "                std::pop_heap(ws.order.begin(), ws.order.end(), later_pick);",
+              "                const Pick o = ws.order.back(); ws.order.pop_back();"]
         for p in self.nw.spiking:
-            L.append(f"                if (o.pop == POP_{p}) {{ cand = &ws.{p}_cand[o.idx]; "
-                     f"if (ws.{p}_known[o.idx] == 1) {{ {p}_cross(P, *cand); ws.{p}_known[o.idx] = 2; }} }}")
-        L += ["                if (cand->t_cross < best_t) {",
-              "                    best_t = cand->t_cross; best_pop = o.pop; best_i = o.idx;",
-              "                    std::memcpy(best_x, cand->x_cross, sizeof(best_x));",
-              "                }",
-              "            }"]
+            L += [f"                if (o.pop == POP_{p}) {{",
+                  f"                    const int j = o.idx; Candidate& c = ws.{p}_cand[j];",
+                  f"                    if (ws.{p}_known[j] == 2) {{ best_t = c.t_cross; best_pop = o.pop; best_i = j; std::memcpy(best_x, c.x_cross, sizeof(best_x)); break; }}",
+                  f"                    if (ws.{p}_known[j] == 3) {{   // stale: walked again now that it may be the earliest",
+                  f"                        if (!{p}_walk(P, ws, W, j, k, t0, t1, c)) {{ ws.{p}_skip[j] = 1; ws.{p}_known[j] = 0; continue; }}",
+                  f"                        ws.{p}_known[j] = 1;",
+                  "                    } else {",
+                  f"                        {p}_cross(P, c); ws.{p}_known[j] = 2;",
+                  "                    }",
+                  f"                    ws.order.push_back(Pick{{pick_time(c, ws.{p}_known[j]), o.pop, j}});",
+                  "                    std::push_heap(ws.order.begin(), ws.order.end(), later_pick);",
+                  "                }"]
+        L += ["            }"]
         L += ["            PROFILE_ADD(ws.prof, PROF_SEARCH, search_start);",
               "            if (best_pop < 0) break;",
               "            PROFILE_START(commit_start);",

@@ -71,7 +71,7 @@ class NativeNetwork:
                 L.append(f"    std::vector<size_t> {n}_seen = std::vector<size_t>({n}_N);   // insertions each trace accounts for")
                 L.append(f"    std::vector<size_t> {n}_traced = std::vector<size_t>({n}_N);   // states in each trace")
                 L.append(f"    std::vector<Candidate> {n}_cand = std::vector<Candidate>({n}_N);   // crossing found by the last walk")
-                L.append(f"    std::vector<unsigned char> {n}_known = std::vector<unsigned char>({n}_N);   // 0 none, 1 interval, 2 time")
+                L.append(f"    std::vector<unsigned char> {n}_known = std::vector<unsigned char>({n}_N);   // 0 none, 1 interval, 2 time, 3 stale (a lower bound)")
                 L.append(f"    std::vector<double> {n}_ub = std::vector<double>({n}_N), {n}_gs = std::vector<double>({n}_N), "
                          f"{n}_gf = std::vector<double>({n}_N), {n}_bend = std::vector<double>({n}_N), "
                          f"{n}_rf = std::vector<double>({n}_N), {n}_rise = std::vector<double>({n}_N);   // bounds of g over the step (step_bound, jump_rise)")
@@ -123,7 +123,8 @@ class NativeNetwork:
                       *([f"{indent}        {gain}"] if gain else []),
                       *([f"{indent}        Rise R; {q}_jump_rise(P, {tau}, P.dt, r, R, j);",
                          f"{indent}        ws.{q}_rise[j] += std::max(wrow[j] * R.pos, wrow[j] * R.neg);"] if bound else []),
-                      *([f"{indent}        ws.{q}_known[j] = 0; if (std::max(wrow[j] * R.up, wrow[j] * R.down) > 0.0) ws.{q}_skip[j] = 0;"]
+                      *([f"{indent}        const bool raises = std::max(wrow[j] * R.up, wrow[j] * R.down) > 0.0;",
+                         f"{indent}        ws.{q}_known[j] = reopened(ws.{q}_known[j], raises); if (raises) ws.{q}_skip[j] = 0;"]
                         if bound and reopen else []),
                       f"{indent}    }}"]
             else:

@@ -27,8 +27,12 @@ static inline void add_response(scalar* x, int n, int vars, const scalar* wrow, 
 // curvature they bring; up and down bound the effect itself (per unit weight).
 struct Rise { double pos, neg, up, down; };
 // add_response and the rise in one pass over the weight row. With known and skip given (a spike committed during
-// the crossing search), every target's crossing is searched again, except where the spike can only lower g (then
-// a neuron shown not to cross still does not).
+// the crossing search), a target the spike may push up is searched again (known 0, skip 0). Where the spike can
+// only lower g, a neuron shown not to cross still does not (skip stays), and one with a candidate keeps it as a
+// lower bound of its crossing time (known 3, stale: walked again only if it may be the earliest).
+static inline unsigned char reopened(unsigned char known, bool raises) {
+    return raises ? 0 : (known ? 3 : 0);
+}
 // The indices of the flags that are set, ascending, into list; returns how many. Eight flags are read at once: few
 // are set. flags holds n + 8 bytes (the tail past n is never set).
 static inline int list_flags(const unsigned char* flags, int n, int* list) {
@@ -60,8 +64,9 @@ static inline void add_response_rise(scalar* __restrict x, int n, const scalar* 
         const scalar w = wrow[j];
         for (int v = 0; v < VARS; v++) x[(long long)v * n + j] += w * rv[v];
         rise[j] += std::max((double)w * R.pos, (double)w * R.neg);
-        known[j] = 0;
-        if (std::max((double)w * R.up, (double)w * R.down) > 0.0) skip[j] = 0;
+        const bool raises = std::max((double)w * R.up, (double)w * R.down) > 0.0;
+        known[j] = reopened(known[j], raises);
+        skip[j] = raises ? 0 : skip[j];
     }
 }
 

@@ -194,7 +194,16 @@ struct Status { int code; long long info[4]; };
 // A neuron that crosses in the step: the interval of its first crossing (start t_a, state xa there) with the
 // bracket [lo, hi] inside it from expsum_first_crossing, then the exact time.
 struct Candidate { int pop, idx; double t_a, lo, hi, xa[MAX_VARS], t_cross, x_cross[MAX_VARS]; };
+// A candidate in the search for the step's earliest crossing, by a lower bound of its crossing time: its exact
+// time once known (known 2), else the start of its bracket (known 1, or 3: stale, from before spikes that can only
+// have delayed it).
 struct Pick { double t_a; int pop, idx; };
+static inline double pick_time(const Candidate& c, unsigned char known) { return known == 2 ? c.t_cross : c.t_a + c.lo; }
+// The heap's order (std::make_heap keeps the largest first): later times last, ties by population and neuron.
+static inline bool later_pick(const Pick& a, const Pick& b) {
+    if (a.t_a != b.t_a) return a.t_a > b.t_a;
+    return a.pop != b.pop ? a.pop > b.pop : a.idx > b.idx;
+}
 
 static inline void add_response(scalar* x, int n, int vars, const scalar* wrow, const double* r) {
     for (int v = 0; v < vars; v++) {
@@ -210,8 +219,12 @@ static inline void add_response(scalar* x, int n, int vars, const scalar* wrow, 
 // curvature they bring; up and down bound the effect itself (per unit weight).
 struct Rise { double pos, neg, up, down; };
 // add_response and the rise in one pass over the weight row. With known and skip given (a spike committed during
-// the crossing search), every target's crossing is searched again, except where the spike can only lower g (then
-// a neuron shown not to cross still does not).
+// the crossing search), a target the spike may push up is searched again (known 0, skip 0). Where the spike can
+// only lower g, a neuron shown not to cross still does not (skip stays), and one with a candidate keeps it as a
+// lower bound of its crossing time (known 3, stale: walked again only if it may be the earliest).
+static inline unsigned char reopened(unsigned char known, bool raises) {
+    return raises ? 0 : (known ? 3 : 0);
+}
 // The indices of the flags that are set, ascending, into list; returns how many. Eight flags are read at once: few
 // are set. flags holds n + 8 bytes (the tail past n is never set).
 static inline int list_flags(const unsigned char* flags, int n, int* list) {
@@ -243,8 +256,9 @@ static inline void add_response_rise(scalar* __restrict x, int n, const scalar* 
         const scalar w = wrow[j];
         for (int v = 0; v < VARS; v++) x[(long long)v * n + j] += w * rv[v];
         rise[j] += std::max((double)w * R.pos, (double)w * R.neg);
-        known[j] = 0;
-        if (std::max((double)w * R.up, (double)w * R.down) > 0.0) skip[j] = 0;
+        const bool raises = std::max((double)w * R.up, (double)w * R.down) > 0.0;
+        known[j] = reopened(known[j], raises);
+        skip[j] = raises ? 0 : skip[j];
     }
 }
 
@@ -752,7 +766,7 @@ struct Workspace {
     std::vector<size_t> hidden_seen = std::vector<size_t>(hidden_N);   // insertions each trace accounts for
     std::vector<size_t> hidden_traced = std::vector<size_t>(hidden_N);   // states in each trace
     std::vector<Candidate> hidden_cand = std::vector<Candidate>(hidden_N);   // crossing found by the last walk
-    std::vector<unsigned char> hidden_known = std::vector<unsigned char>(hidden_N);   // 0 none, 1 interval, 2 time
+    std::vector<unsigned char> hidden_known = std::vector<unsigned char>(hidden_N);   // 0 none, 1 interval, 2 time, 3 stale (a lower bound)
     std::vector<double> hidden_ub = std::vector<double>(hidden_N), hidden_gs = std::vector<double>(hidden_N), hidden_gf = std::vector<double>(hidden_N), hidden_bend = std::vector<double>(hidden_N), hidden_rf = std::vector<double>(hidden_N), hidden_rise = std::vector<double>(hidden_N);   // bounds of g over the step (step_bound, jump_rise)
     std::vector<unsigned char> hidden_tight = std::vector<unsigned char>(hidden_N);   // ub tightened this step (may_cross)
     std::vector<double> hidden_E = std::vector<double>(hidden_TERMS + 1);   // exp(r_k dt) of the threshold's terms
@@ -909,22 +923,30 @@ static int forward(const Params& P, Workspace& ws, const Sample& S, const scalar
             { const int n_may = hidden_may_cross(P, ws.hidden_end.data(), ws.hidden_x.data(), ws.hidden_E.data(), ws.hidden_ub.data(), ws.hidden_gs.data(), ws.hidden_gf.data(), ws.hidden_rf.data(), ws.hidden_bend.data(), ws.hidden_rise.data(), ws.hidden_skip.data(), ws.hidden_tight.data(), ws.hidden_flags.data(), ws.hidden_list.data());
                 for (int m = 0; m < n_may; m++) {
                     const int j = ws.hidden_list[m];
-                    if (!ws.hidden_known[j]) {   // walk only neurons whose trajectory changed
+                    if (!ws.hidden_known[j]) {   // walk now the neurons a spike may have pushed up
                         if (!hidden_walk(P, ws, W, j, k, t0, t1, ws.hidden_cand[j])) { ws.hidden_skip[j] = 1; continue; }
                         ws.hidden_known[j] = 1;
                     }
-                    ws.order.push_back(Pick{ws.hidden_cand[j].t_a + ws.hidden_cand[j].lo, POP_hidden, j});
+                    ws.order.push_back(Pick{pick_time(ws.hidden_cand[j], ws.hidden_known[j]), POP_hidden, j});
                 } }
-            // exact times only where needed: in order of interval start, until no later one can be earlier
-            std::sort(ws.order.begin(), ws.order.end(), [](const Pick& a, const Pick& b) { return a.t_a < b.t_a; });
+            // the earliest crossing: candidates by a lower bound of their time (a stale one's old bracket, an
+            // interval's bracket, an exact time), refined in that order until an exact time comes first
+            std::make_heap(ws.order.begin(), ws.order.end(), later_pick);
             double best_t = INFINITY, best_x[MAX_VARS]; int best_pop = -1, best_i = -1;
-            for (const Pick& o : ws.order) {
-                if (o.t_a >= best_t) break;
-                Candidate* cand = nullptr;
-                if (o.pop == POP_hidden) { cand = &ws.hidden_cand[o.idx]; if (ws.hidden_known[o.idx] == 1) { hidden_cross(P, *cand); ws.hidden_known[o.idx] = 2; } }
-                if (cand->t_cross < best_t) {
-                    best_t = cand->t_cross; best_pop = o.pop; best_i = o.idx;
-                    std::memcpy(best_x, cand->x_cross, sizeof(best_x));
+            while (!ws.order.empty()) {
+                std::pop_heap(ws.order.begin(), ws.order.end(), later_pick);
+                const Pick o = ws.order.back(); ws.order.pop_back();
+                if (o.pop == POP_hidden) {
+                    const int j = o.idx; Candidate& c = ws.hidden_cand[j];
+                    if (ws.hidden_known[j] == 2) { best_t = c.t_cross; best_pop = o.pop; best_i = j; std::memcpy(best_x, c.x_cross, sizeof(best_x)); break; }
+                    if (ws.hidden_known[j] == 3) {   // stale: walked again now that it may be the earliest
+                        if (!hidden_walk(P, ws, W, j, k, t0, t1, c)) { ws.hidden_skip[j] = 1; ws.hidden_known[j] = 0; continue; }
+                        ws.hidden_known[j] = 1;
+                    } else {
+                        hidden_cross(P, c); ws.hidden_known[j] = 2;
+                    }
+                    ws.order.push_back(Pick{pick_time(c, ws.hidden_known[j]), o.pop, j});
+                    std::push_heap(ws.order.begin(), ws.order.end(), later_pick);
                 }
             }
             PROFILE_ADD(ws.prof, PROF_SEARCH, search_start);

@@ -194,7 +194,16 @@ struct Status { int code; long long info[4]; };
 // A neuron that crosses in the step: the interval of its first crossing (start t_a, state xa there) with the
 // bracket [lo, hi] inside it from expsum_first_crossing, then the exact time.
 struct Candidate { int pop, idx; double t_a, lo, hi, xa[MAX_VARS], t_cross, x_cross[MAX_VARS]; };
+// A candidate in the search for the step's earliest crossing, by a lower bound of its crossing time: its exact
+// time once known (known 2), else the start of its bracket (known 1, or 3: stale, from before spikes that can only
+// have delayed it).
 struct Pick { double t_a; int pop, idx; };
+static inline double pick_time(const Candidate& c, unsigned char known) { return known == 2 ? c.t_cross : c.t_a + c.lo; }
+// The heap's order (std::make_heap keeps the largest first): later times last, ties by population and neuron.
+static inline bool later_pick(const Pick& a, const Pick& b) {
+    if (a.t_a != b.t_a) return a.t_a > b.t_a;
+    return a.pop != b.pop ? a.pop > b.pop : a.idx > b.idx;
+}
 
 static inline void add_response(scalar* x, int n, int vars, const scalar* wrow, const double* r) {
     for (int v = 0; v < vars; v++) {
@@ -210,8 +219,12 @@ static inline void add_response(scalar* x, int n, int vars, const scalar* wrow, 
 // curvature they bring; up and down bound the effect itself (per unit weight).
 struct Rise { double pos, neg, up, down; };
 // add_response and the rise in one pass over the weight row. With known and skip given (a spike committed during
-// the crossing search), every target's crossing is searched again, except where the spike can only lower g (then
-// a neuron shown not to cross still does not).
+// the crossing search), a target the spike may push up is searched again (known 0, skip 0). Where the spike can
+// only lower g, a neuron shown not to cross still does not (skip stays), and one with a candidate keeps it as a
+// lower bound of its crossing time (known 3, stale: walked again only if it may be the earliest).
+static inline unsigned char reopened(unsigned char known, bool raises) {
+    return raises ? 0 : (known ? 3 : 0);
+}
 // The indices of the flags that are set, ascending, into list; returns how many. Eight flags are read at once: few
 // are set. flags holds n + 8 bytes (the tail past n is never set).
 static inline int list_flags(const unsigned char* flags, int n, int* list) {
@@ -243,8 +256,9 @@ static inline void add_response_rise(scalar* __restrict x, int n, const scalar* 
         const scalar w = wrow[j];
         for (int v = 0; v < VARS; v++) x[(long long)v * n + j] += w * rv[v];
         rise[j] += std::max((double)w * R.pos, (double)w * R.neg);
-        known[j] = 0;
-        if (std::max((double)w * R.up, (double)w * R.down) > 0.0) skip[j] = 0;
+        const bool raises = std::max((double)w * R.up, (double)w * R.down) > 0.0;
+        known[j] = reopened(known[j], raises);
+        skip[j] = raises ? 0 : skip[j];
     }
 }
 
@@ -752,7 +766,7 @@ struct Workspace {
     std::vector<size_t> hidden_seen = std::vector<size_t>(hidden_N);   // insertions each trace accounts for
     std::vector<size_t> hidden_traced = std::vector<size_t>(hidden_N);   // states in each trace
     std::vector<Candidate> hidden_cand = std::vector<Candidate>(hidden_N);   // crossing found by the last walk
-    std::vector<unsigned char> hidden_known = std::vector<unsigned char>(hidden_N);   // 0 none, 1 interval, 2 time
+    std::vector<unsigned char> hidden_known = std::vector<unsigned char>(hidden_N);   // 0 none, 1 interval, 2 time, 3 stale (a lower bound)
     std::vector<double> hidden_ub = std::vector<double>(hidden_N), hidden_gs = std::vector<double>(hidden_N), hidden_gf = std::vector<double>(hidden_N), hidden_bend = std::vector<double>(hidden_N), hidden_rf = std::vector<double>(hidden_N), hidden_rise = std::vector<double>(hidden_N);   // bounds of g over the step (step_bound, jump_rise)
     std::vector<unsigned char> hidden_tight = std::vector<unsigned char>(hidden_N);   // ub tightened this step (may_cross)
     std::vector<double> hidden_E = std::vector<double>(hidden_TERMS + 1);   // exp(r_k dt) of the threshold's terms
