@@ -65,3 +65,20 @@ def test_a_profiled_build_times_every_block_and_computes_the_same_results(tmp_pa
     parts = sum(v for k, v in seconds.items() if k not in ("trial", "reduce"))
     assert parts <= seconds["trial"] * 1.001   # the blocks lie inside the trials
     assert all(v == 0.0 for v in timed.profile_seconds().values())   # the last call reset the totals
+
+
+def test_a_batch_after_a_failed_batch_has_the_gradient_of_a_fresh_backend(tmp_path):
+    """Trial gradients live in a buffer kept between calls; a call that stops early must not leave its trials'
+    partial gradients in it."""
+    net = tiny_network(hidden=2)
+    weights = net.init_weights(np.random.default_rng(0))
+    batch = batch_from(random_samples(seed=1, n=3))
+    fresh = NativeBackend(net, precision="float64", max_spikes=50, cache_dir=str(tmp_path)).run_batch(weights, batch, 1.0)
+    be = NativeBackend(net, precision="float64", max_spikes=50, cache_dir=str(tmp_path), threads=1)
+    loud = {name: np.full(shape, 5.0) for name, shape in net.weight_shapes().items()}
+    flood = batch_from(random_samples(seed=1, n=2) + [(np.linspace(0.5, 45.0, 60), np.zeros(60, dtype=int), 0)])
+    with pytest.raises(SpikeBufferOverflow):
+        be.run_batch(loud, flood, 1.0)
+    after = be.run_batch(weights, batch, 1.0)
+    assert after.loss == fresh.loss
+    assert all(np.array_equal(after.grads[k], fresh.grads[k]) for k in fresh.grads)

@@ -1120,7 +1120,11 @@ extern "C" int gep_run(int n_samples, const double* in_t, const int* in_unit, co
                        long long* spikes_out, long long* info,
                        double* rec_t, int* rec_pop, int* rec_idx, long long rec_cap, long long* rec_n) {
     const Params P = read_params(params, dt);
-    std::vector<scalar> grad_per_sample(compute_grads ? (size_t)n_samples * N_WEIGHTS : 0);
+    // Each trial's gradient slice. The buffer outlives the call (one per calling thread) and is all zeros between
+    // calls: the reduction below clears what it reads, so no trial clears its slice and no call faults in fresh pages.
+    static thread_local std::vector<scalar> grad_buffer;
+    if (compute_grads && grad_buffer.size() < (size_t)n_samples * N_WEIGHTS) grad_buffer.resize((size_t)n_samples * N_WEIGHTS);
+    scalar* const grad_per_sample = grad_buffer.data();
     const int n_pgrads = 0;   // learnable parameters: none
     std::vector<double> pgrad_per_sample(compute_grads ? (size_t)n_samples * n_pgrads : 0);
     // The published regulariser reads each neuron's spikes summed over the batch: a forward pass of every trial first.
@@ -1181,8 +1185,7 @@ extern "C" int gep_run(int n_samples, const double* in_t, const int* in_unit, co
             }
             for (int p = 0; p < 2; p++) spikes_out[(long long)s * 2 + p] = ws.pop_spikes[p];
             if (compute_grads) {
-                scalar* g = grad_per_sample.data() + (size_t)s * N_WEIGHTS;
-                std::fill(g, g + N_WEIGHTS, (scalar)0);
+                scalar* g = grad_per_sample + (size_t)s * N_WEIGHTS;   // zeros (see grad_buffer)
                 double* pg = pgrad_per_sample.data() + (size_t)s * n_pgrads;
                 std::fill(pg, pg + n_pgrads, 0.0);
                 backward(P, ws, S, W, reg, loss_scale, batch_counts.data(), n_samples, g, pg);
@@ -1195,14 +1198,26 @@ extern "C" int gep_run(int n_samples, const double* in_t, const int* in_unit, co
     for (int k = 1; k < n_workers; k++) threads.emplace_back(worker);
     worker();
     for (auto& th : threads) th.join();
-    if (failure.code) { for (int k = 0; k < 4; k++) info[k] = failure.info[k]; return failure.code; }
+    if (failure.code) {
+        if (compute_grads) std::fill(grad_per_sample, grad_per_sample + (size_t)n_samples * N_WEIGHTS, (scalar)0);
+        for (int k = 0; k < 4; k++) info[k] = failure.info[k];
+        return failure.code;
+    }
     if (compute_grads) {
         PROFILE_START(reduce_start);
+        // grad_out[k] = sum over trials in trial order, a block of weights at a time (each slice read in order), and
+        // the slices cleared for the next call
         auto reduce = [&](long long begin, long long end) {
-            for (long long k = begin; k < end; k++) {
-                double sum = 0.0;
-                for (int s = 0; s < n_samples; s++) sum += grad_per_sample[(size_t)s * N_WEIGHTS + k];
-                grad_out[k] = sum;
+            const long long block = 512;
+            double sum[block];
+            for (long long b = begin; b < end; b += block) {
+                const long long m = std::min(block, end - b);
+                for (long long k = 0; k < m; k++) sum[k] = 0.0;
+                for (int s = 0; s < n_samples; s++) {
+                    scalar* g = grad_per_sample + (size_t)s * N_WEIGHTS + b;
+                    for (long long k = 0; k < m; k++) { sum[k] += g[k]; g[k] = (scalar)0; }
+                }
+                for (long long k = 0; k < m; k++) grad_out[b + k] = sum[k];
             }
         };
         for (int k = 0; k < n_pgrads; k++) {
