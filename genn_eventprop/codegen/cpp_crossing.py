@@ -80,8 +80,10 @@ def step_bound(pe, ct) -> str:
     at_end = {s: sp.Symbol(f"{s.name}_end") for s in pe.x}
     g1 = print_expr(pe.pop.threshold.xreplace(at_end))
     rate = pe.adj.spike.threshold_rate
-    body = pe.loop("i", pe.load_state("x") + [f"const double {s.name}_end = end[{v} * {pe.N} + i];"
-                                                  for v, s in enumerate(pe.x)] + _coefficients(ct) + [
+    new = pe.Phi * sp.Matrix(pe.x) + pe.Psi * pe.adj.linear.b   # the free flow (PopulationEmitter.advance)
+    free = [f"const scalar {s.name}_free = (scalar)({print_expr(new[v])});" for v, s in enumerate(pe.x)]
+    free += [f"end[{v} * {pe.N} + i] = {s.name}_free; const double {s.name}_end = {s.name}_free;" for v, s in enumerate(pe.x)]
+    body = pe.factor_head() + pe.loop("i", pe.load_state("x") + free + _coefficients(ct) + [
         "const double term = c_const" + "".join(f" + std::max(c{k}, c{k} * {E(k)})" for k in range(M)) + ";",
         "const double curv_down = " + (" + ".join(f"std::min(c{k}, c{k} * {E(k)}) * r{k} * r{k}" for k in range(M))
                                        or "0.0") + ";",
@@ -89,14 +91,15 @@ def step_bound(pe, ct) -> str:
         "const double chord = std::max(g_start, g_end) + 0.125 * dt * dt * std::max(0.0, -curv_down);",
         "ub[i] = std::min(term, chord);",
         f"gs[i] = g_start; gf[i] = g_end; rf[i] = {print_expr(rate.xreplace(at_end))}; bend[i] = std::max(0.0, -curv_down);",
-        "rise[i] = 0.0; tight[i] = 0;"])
+        "rise[i] = 0.0; tight[i] = 0;"], factors=True)
     return pe.function(
-        f"{pe.p}: ub >= g over a step of the free flow from the state x to the state end, with E = exp(r_k dt)"
+        f"{pe.p}: the free flow over a step, end = Phi x + Psi b (as {pe.p}_advance), and in the same pass\n"
+        f"  ub >= g over the step from the state x to the state end, with E = exp(r_k dt)"
         + (" per neuron" if het else "") + ":\n  the tighter of term by term (each term c_k exp(r_k s) of g along the flow is "
         "monotone: <= max(c_k, c_k E_k))\n  and by curvature (g'' >= -bend, so g <= max(g(x), g(end)) + bend dt^2 / 8); "
         "Taylor from either end tightens it\n  later, only for the neurons that may cross (taylor_bound, may_cross). Also "
         "kept: g at the start (gs), g and g' at the free end\n  (gf, rf), bend; the step's events add to rise (jump_rise)",
-        f"void {pe.p}_step_bound(const Params& P, const scalar* __restrict x, const scalar* __restrict end, "
+        f"void {pe.p}_step_bound(const Params& P, const {pe.p}_Factors* Fs, const scalar* __restrict x, scalar* __restrict end, "
         "const double* __restrict E, double* __restrict ub, double* __restrict gs, double* __restrict gf, "
         "double* __restrict rf, double* __restrict bend, double* __restrict rise, unsigned char* __restrict tight)",
         ["const double dt = P.dt;"] + body, over_neurons=True)

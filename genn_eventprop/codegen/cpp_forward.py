@@ -40,10 +40,11 @@ def forward_function(nw) -> List[str]:
         n = p.name
         if n == nw.out:
             L += nw.readout.native_free_step(n)
-        L.append(f"        {n}_advance(P, ws.{n}_Fdt.data(), ws.{n}_x.data(), ws.{n}_end.data());")
-    L += [f"        {p}_step_bound(P, ws.{p}_x.data(), ws.{p}_end.data(), ws.{p}_E.data(), ws.{p}_ub.data(), ws.{p}_gs.data(), "
-          f"ws.{p}_gf.data(), ws.{p}_rf.data(), ws.{p}_bend.data(), ws.{p}_rise.data(), ws.{p}_tight.data());   // g <= ub over the free step"
-          for p in nw.spiking]
+        if p.spiking:   # the free flow and the bound of g over it in one pass
+            L.append(f"        {n}_step_bound(P, ws.{n}_Fdt.data(), ws.{n}_x.data(), ws.{n}_end.data(), ws.{n}_E.data(), ws.{n}_ub.data(), "
+                     f"ws.{n}_gs.data(), ws.{n}_gf.data(), ws.{n}_rf.data(), ws.{n}_bend.data(), ws.{n}_rise.data(), ws.{n}_tight.data());")
+        else:
+            L.append(f"        {n}_advance(P, ws.{n}_Fdt.data(), ws.{n}_x.data(), ws.{n}_end.data());")
     L += nw.delivery.after_free_flow()
     L += ["        PROFILE_ADD(ws.prof, PROF_FREE_STEP, free_start);",
           "        // 2. the step's input spikes, each adding its effect on the end-of-step state",

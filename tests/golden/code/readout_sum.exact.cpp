@@ -547,21 +547,25 @@ static inline void hidden_jump_rise(const Params& P, double s, double dt, const 
     const double up = std::max(0.0, end) + 0.125 * s * s * bend_down, down = std::min(0.0, end) - 0.125 * s * s * bend_up;
     R = Rise{std::fabs(end) + up + q * bend_down, -std::fabs(end) + down - q * bend_up, up, down};
 }
-// hidden: ub >= g over a step of the free flow from the state x to the state end, with E = exp(r_k dt):
+// hidden: the free flow over a step, end = Phi x + Psi b (as hidden_advance), and in the same pass
+//   ub >= g over the step from the state x to the state end, with E = exp(r_k dt):
 //   the tighter of term by term (each term c_k exp(r_k s) of g along the flow is monotone: <= max(c_k, c_k E_k))
 //   and by curvature (g'' >= -bend, so g <= max(g(x), g(end)) + bend dt^2 / 8); Taylor from either end tightens it
 //   later, only for the neurons that may cross (taylor_bound, may_cross). Also kept: g at the start (gs), g and g' at the free end
 //   (gf, rf), bend; the step's events add to rise (jump_rise)
-static inline void hidden_step_bound(const Params& P, const scalar* __restrict x, const scalar* __restrict end, const double* __restrict E, double* __restrict ub, double* __restrict gs, double* __restrict gf, double* __restrict rf, double* __restrict bend, double* __restrict rise, unsigned char* __restrict tight) {
+static inline void hidden_step_bound(const Params& P, const hidden_Factors* Fs, const scalar* __restrict x, scalar* __restrict end, const double* __restrict E, double* __restrict ub, double* __restrict gs, double* __restrict gf, double* __restrict rf, double* __restrict bend, double* __restrict rise, unsigned char* __restrict tight) {
     const double tau_mem = P.hidden_tau_mem;
     const double theta = P.hidden_theta;
     const double tau_syn = P.hidden_tau_syn;
     const double dt = P.dt;
+    const hidden_Factors& F = Fs[0];
     for (int i = 0; i < hidden_N; i++) {
         const double V = x[0 * hidden_N + i];
         const double I = x[1 * hidden_N + i];
-        const double V_end = end[0 * hidden_N + i];
-        const double I_end = end[1 * hidden_N + i];
+        const scalar V_free = (scalar)(F.Phi_0_0*V + F.Phi_0_1*I);
+        const scalar I_free = (scalar)(F.Phi_1_1*I);
+        end[0 * hidden_N + i] = V_free; const double V_end = V_free;
+        end[1 * hidden_N + i] = I_free; const double I_end = I_free;
         const double t0 = tau_mem - tau_syn;
         const double t1 = (1.0/t0);
         const double t2 = I*tau_syn;
@@ -885,10 +889,9 @@ static int forward(const Params& P, Workspace& ws, const Sample& S, const scalar
         ws.step_events.clear(); ws.inserted.clear();
         // 1. every population evolves freely over the whole step
         PROFILE_START(free_start);
-        hidden_advance(P, ws.hidden_Fdt.data(), ws.hidden_x.data(), ws.hidden_end.data());
+        hidden_step_bound(P, ws.hidden_Fdt.data(), ws.hidden_x.data(), ws.hidden_end.data(), ws.hidden_E.data(), ws.hidden_ub.data(), ws.hidden_gs.data(), ws.hidden_gf.data(), ws.hidden_rf.data(), ws.hidden_bend.data(), ws.hidden_rise.data(), ws.hidden_tight.data());
         output_integrate(P, ws.output_Fdt.data(), ws.output_x.data(), wbar, ws.acc.data());
         output_advance(P, ws.output_Fdt.data(), ws.output_x.data(), ws.output_end.data());
-        hidden_step_bound(P, ws.hidden_x.data(), ws.hidden_end.data(), ws.hidden_E.data(), ws.hidden_ub.data(), ws.hidden_gs.data(), ws.hidden_gf.data(), ws.hidden_rf.data(), ws.hidden_bend.data(), ws.hidden_rise.data(), ws.hidden_tight.data());   // g <= ub over the free step
         PROFILE_ADD(ws.prof, PROF_FREE_STEP, free_start);
         // 2. the step's input spikes, each adding its effect on the end-of-step state
         PROFILE_START(input_start);
