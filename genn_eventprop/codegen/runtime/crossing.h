@@ -108,11 +108,13 @@ static bool expsum_first_crossing(const ExpSum& f, double len, double f_0, doubl
 // The crossing time (from x0) inside a bracket [lo, hi] that expsum_first_crossing returned: the Newton
 // search between the bracket's ends (at a bracket end when the state's g says the crossing is within rounding of it).
 static double bracketed_crossing(const Params& P, const double* x0, double lo, double hi, StateAt state_at,
-                                 Scalar1 g, Scalar1 g_rate, int i) {
+                                 Scalar1 g, Scalar1 g_rate, int i, double g_at_lo = NAN, double g_at_hi = NAN) {
+    // g_at_lo, g_at_hi: g at the bracket's ends where the caller has it (its lo is then 0: the state there is x0)
     double xa[MAX_VARS], xb[MAX_VARS];
-    state_at(P, lo, x0, xa, i);
-    state_at(P, hi, x0, xb, i);
-    const double ga = g(P, xa, i), gb = g(P, xb, i);
+    double ga = g_at_lo, gb = g_at_hi;
+    if (std::isnan(ga)) { state_at(P, lo, x0, xa, i); ga = g(P, xa, i); }
+    else std::memcpy(xa, x0, sizeof(xa));
+    if (std::isnan(gb)) { state_at(P, hi, x0, xb, i); gb = g(P, xb, i); }
     if (!(ga < 0.0)) return lo;
     if (!(gb >= 0.0)) return hi;
     return lo + crossing_time(P, xa, hi - lo, ga, gb, state_at, g, g_rate, i);

@@ -176,11 +176,13 @@ static bool expsum_first_crossing(const ExpSum& f, double len, double f_0, doubl
 // The crossing time (from x0) inside a bracket [lo, hi] that expsum_first_crossing returned: the Newton
 // search between the bracket's ends (at a bracket end when the state's g says the crossing is within rounding of it).
 static double bracketed_crossing(const Params& P, const double* x0, double lo, double hi, StateAt state_at,
-                                 Scalar1 g, Scalar1 g_rate, int i) {
+                                 Scalar1 g, Scalar1 g_rate, int i, double g_at_lo = NAN, double g_at_hi = NAN) {
+    // g_at_lo, g_at_hi: g at the bracket's ends where the caller has it (its lo is then 0: the state there is x0)
     double xa[MAX_VARS], xb[MAX_VARS];
-    state_at(P, lo, x0, xa, i);
-    state_at(P, hi, x0, xb, i);
-    const double ga = g(P, xa, i), gb = g(P, xb, i);
+    double ga = g_at_lo, gb = g_at_hi;
+    if (std::isnan(ga)) { state_at(P, lo, x0, xa, i); ga = g(P, xa, i); }
+    else std::memcpy(xa, x0, sizeof(xa));
+    if (std::isnan(gb)) { state_at(P, hi, x0, xb, i); gb = g(P, xb, i); }
     if (!(ga < 0.0)) return lo;
     if (!(gb >= 0.0)) return hi;
     return lo + crossing_time(P, xa, hi - lo, ga, gb, state_at, g, g_rate, i);
@@ -197,7 +199,8 @@ struct Status { int code; long long info[4]; };
 
 // A neuron that crosses in the step: the interval of its first crossing (start t_a, state xa there) with the
 // bracket [lo, hi] inside it from expsum_first_crossing, then the exact time.
-struct Candidate { int pop, idx; double t_a, lo, hi, xa[MAX_VARS], t_cross, x_cross[MAX_VARS]; };
+// g_lo, g_hi: g at the bracket's ends when the bracket is the whole interval (the walk has them), else NaN.
+struct Candidate { int pop, idx; double t_a, lo, hi, g_lo, g_hi, xa[MAX_VARS], t_cross, x_cross[MAX_VARS]; };
 // A candidate in the search for the step's earliest crossing, by a lower bound of its crossing time: its exact
 // time once known (known 2), else the start of its bracket (known 1, or 3: stale, from before spikes that can only
 // have delayed it).
@@ -1092,6 +1095,8 @@ static bool hidden_walk(const Params& P, Workspace& ws, const scalar* W, int j, 
                 if (!found) found = hidden_interval_crossing(P, len, xs, xe, g_lo, g_hi, j, lo, hi);
                 if (found) {
                     c.pop = POP_hidden; c.idx = j; c.t_a = t; c.lo = lo; c.hi = hi;
+                    const bool whole = lo == 0.0 && hi == len;
+                    c.g_lo = whole ? g_lo : NAN; c.g_hi = whole ? g_hi : NAN;
                     for (int v = 0; v < hidden_VARS; v++) c.xa[v] = xs[v];
                     return true;
                 }
@@ -1110,7 +1115,7 @@ static bool hidden_walk(const Params& P, Workspace& ws, const scalar* W, int j, 
 }
 // hidden: the exact crossing time within a candidate's interval and the state just before it
 static void hidden_cross(const Params& P, Candidate& c) {
-    const double s = bracketed_crossing(P, c.xa, c.lo, c.hi, hidden_state_at, hidden_threshold, hidden_threshold_rate, c.idx);
+    const double s = bracketed_crossing(P, c.xa, c.lo, c.hi, hidden_state_at, hidden_threshold, hidden_threshold_rate, c.idx, c.g_lo, c.g_hi);
     c.t_cross = c.t_a + s; hidden_state_at(P, s, c.xa, c.x_cross, c.idx);
 }
 
@@ -1200,7 +1205,8 @@ static int forward(const Params& P, Workspace& ws, const Sample& S, const scalar
                 ExpSum f; hidden_threshold_terms(P, xs, f, i);
                 double lo, hi;
                 if (!expsum_first_crossing(f, dt, g_lo, g_hi, lo, hi)) continue;
-                const double s = bracketed_crossing(P, xs, lo, hi, hidden_state_at, hidden_threshold, hidden_threshold_rate, i);
+                const double s = bracketed_crossing(P, xs, lo, hi, hidden_state_at, hidden_threshold, hidden_threshold_rate, i,
+                                                    lo == 0.0 ? g_lo : NAN, lo == 0.0 && hi == dt ? g_hi : NAN);
                 const double tc = t0 + s;
                 hidden_state_at(P, s, xs, xc, i);
                 if (++ws.hidden_count[i] > max_spikes) {
