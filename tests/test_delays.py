@@ -59,6 +59,21 @@ def test_a_delay_only_an_input_population_can_have():
                 [Connection("inp", "out")], "out", READOUTS["sum_exp"]())
 
 
+def test_the_delays_are_one_parameter_of_the_input_with_a_value_per_channel_and_the_last_gradient_slot():
+    from genn_eventprop.eventprop import derive
+    from genn_eventprop.ir import build_ir
+    from genn_eventprop.parameters import ParameterTable
+    net = network(InputDelay((1.0, 3.0), 20.0, learn=True))
+    net.population("hid").learn = ("tau_mem",)
+    ir = build_ir(net)
+    table = ParameterTable(ir, derive(ir))
+    row = table.by_label["inp.delay"]
+    assert (row.code_name, row.size, row.learnable, row.per_neuron, row.value) == ("inp_delay", 3, True, True, 2.0)
+    assert [p.label for p in table.learnable] == ["hid.tau_mem", "inp.delay"]
+    ir = build_ir(network())
+    assert "inp.delay" not in ParameterTable(ir, derive(ir)).by_label   # no delays: no parameter
+
+
 # -- config (no build) ----------------------------------------------------------------------------------------
 def test_the_config_key_builds_the_inputs_delays():
     from genn_eventprop.builder import build_network
