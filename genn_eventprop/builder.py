@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from typing import Callable, Dict
+from typing import Callable, Dict, Optional
 
 from genn_eventprop.errors import ConfigError
 from genn_eventprop.models import AdaptiveLeakyIntegrateFire, ExponentialSynapse, LeakyIntegrate, LeakyIntegrateFire, SpikeInput
 from genn_eventprop.models.base import NeuronModel
 from genn_eventprop.models.readouts import registry as readout_registry
-from genn_eventprop.network import Connection, Network, Normal, PerNeuron, Population
+from genn_eventprop.network import Connection, InputDelay, Network, Normal, PerNeuron, Population
 
 INPUT = "input"
 OUTPUT = "output"
@@ -46,6 +46,14 @@ def _user_neuron(spec: str, layer) -> NeuronModel:
     return model
 
 
+def _input_delay(cfg) -> Optional[InputDelay]:
+    """model.input.delays as the input's InputDelay, or None when the network has none (not learned, init 0)."""
+    d = cfg.model.input.delays
+    if not d.active:
+        return None
+    return InputDelay(tuple(d.init) if isinstance(d.init, list) else d.init, d.max, d.learn)
+
+
 def hidden_names(cfg) -> list:
     layers = cfg.model.hidden_layers
     return ["hidden"] if len(layers) == 1 else [f"hidden{k}" for k in range(len(layers))]
@@ -53,7 +61,7 @@ def hidden_names(cfg) -> list:
 
 def build_network(cfg, num_channels: int, num_classes: int) -> Network:
     """Input (one neuron per data channel) -> hidden LIF layers (optionally recurrent) -> leaky-integrator readout."""
-    pops = [Population(INPUT, num_channels, SpikeInput())]
+    pops = [Population(INPUT, num_channels, SpikeInput(), delay=_input_delay(cfg))]
     conns = []
     previous = INPUT
     for name, layer in zip(hidden_names(cfg), cfg.model.hidden_layers):

@@ -13,6 +13,10 @@ reset h (Wunderlich & Pehle 2021; docs/design/eventprop.md#jumps-at-spikes):
 For linear flows and jumps that add a multiple of w, the postsynaptic terms reduce to w_jn * k_j and
 lambda_j . e_j with per-neuron factors k_j ("error factor") and "grad factor", so the backward pass
 costs one dot product and one row update per spike, as in the forward pass.
+
+Input delays (docs/delays.md): an input spike of channel u arriving at a = t + d_u makes the same jumps as a
+spike of the network, so dL/da = sum_j w_uj k_j(a) with the same error factors, and dL/dd_u is its sum over
+the arrivals of u (docs/design/eventprop.md#input-delays); nothing more is derived for them.
 """
 from __future__ import annotations
 

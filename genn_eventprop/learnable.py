@@ -7,7 +7,8 @@ parameter is a 0-d array, or one value per neuron when it is also per-neuron; Ad
 weight. A per-neuron parameter that is not learned is drawn once and then stays fixed.
 
 After every step (and after drawing) the values are projected back into their bounds: a time constant
-never goes below its layer's learn_min_tau, an adaptation strength never below 0, and two time constants
+never goes below its layer's learn_min_tau, an adaptation strength never below 0, an input delay stays in
+[0, model.input.delays.max], and two time constants
 whose equality makes the exact update singular (tau_mem and tau_syn of one population) are kept at least
 SEPARATION apart, on the side they started (per neuron, for per-neuron values).
 """
@@ -20,6 +21,7 @@ import numpy as np
 
 from genn_eventprop.builder import OUTPUT, hidden_names
 from genn_eventprop.errors import ConfigError
+from genn_eventprop.network import DELAY
 
 SEPARATION = 1.02   # smallest ratio between two time constants whose difference is a denominator
 
@@ -37,6 +39,7 @@ class LearnedParameters:
     keys: Dict[str, str] = field(default_factory=dict)        # learned: "hidden.tau_mem" -> backend parameter key
     per_neuron: Dict[str, str] = field(default_factory=dict)  # per-neuron (learned or not) -> backend key
     lower: Dict[str, float] = field(default_factory=dict)     # every label above with a lower bound
+    upper: Dict[str, float] = field(default_factory=dict)     # ... with an upper bound (input delays: their max)
     lr_scale: Dict[str, float] = field(default_factory=dict)
     pairs: List[Tuple[str, str]] = field(default_factory=list)   # backend keys kept SEPARATION apart
 
@@ -46,10 +49,17 @@ class LearnedParameters:
         layers[OUTPUT] = cfg.model.output
         out = cls()
         out.per_neuron = dict(backend.per_neuron)
+        delays = cfg.model.input.delays
+        inp = backend.network.input_population
+        delay_label = f"{inp.name}.{DELAY}" if inp.delay is not None else None
         for label, key in backend.learnable.items():
             out.keys[label] = key
-            out.lr_scale[label] = layers[label.split(".", 1)[0]].learn_lr_scale
+            out.lr_scale[label] = delays.learn_lr_scale if label == delay_label else \
+                layers[label.split(".", 1)[0]].learn_lr_scale
         for label in {**out.keys, **out.per_neuron}:
+            if label == delay_label:   # input delays stay in [0, max] (docs/delays.md)
+                out.lower[label], out.upper[label] = 0.0, inp.delay.max
+                continue
             pop, name = label.split(".", 1)
             bound = _lower_bound(name, layers[pop].learn_min_tau)
             if bound is not None:
@@ -83,7 +93,7 @@ class LearnedParameters:
         missing = [label for label in self.per_neuron if label not in weights]
         if missing:
             raise ConfigError(f"these weights have no per-neuron values for {missing}: they come from a network "
-                              "without model.*.heterogeneous; evaluate them with the config they were trained with")
+                              "without model.*.heterogeneous (or model.input.delays); evaluate them with the config they were trained with")
         values = {key: weights[label] for label, key in self.labels.items() if label in weights}
         if values:
             backend.set_params(values)
@@ -104,6 +114,9 @@ class LearnedParameters:
         for label, low in self.lower.items():
             if label in weights:
                 np.maximum(weights[label], low, out=weights[label])
+        for label, high in self.upper.items():
+            if label in weights:
+                np.minimum(weights[label], high, out=weights[label])
         label_of = {key: label for label, key in self.labels.items() if label in weights}
 
         def value(key):

@@ -9,6 +9,8 @@ import numpy as np
 from genn_eventprop.models.base import InputModel, NeuronModel, SynapseModel
 from genn_eventprop.models.readouts import Readout
 
+DELAY = "delay"   # the name of an input population's delays: label "input.delay", code name "input_delay"
+
 
 @dataclass
 class Normal:
@@ -55,6 +57,38 @@ class PerNeuron:
 
 
 @dataclass
+class InputDelay:
+    """Axonal delays of an input population (docs/delays.md): every spike of channel u reaches all of u's targets
+    d_u ms later, 0 <= d_u <= max. init: one value for every channel, or a range (low, high) to draw each channel's
+    from (uniformly, after the weights and per-neuron values). learn: trained with the weights (exact gradient)."""
+
+    init: Union[float, Tuple[float, float]] = 0.0
+    max: float = 50.0
+    learn: bool = False
+
+    def __post_init__(self):
+        low, high = self.bounds
+        if not (0.0 <= low <= high <= self.max):
+            raise ValueError(f"input delays need 0 <= init <= max, got init {self.init!r} and max {self.max!r}")
+
+    @property
+    def bounds(self) -> Tuple[float, float]:
+        """The range initial delays are drawn from (low == high: one value)."""
+        if isinstance(self.init, (tuple, list)):
+            return float(self.init[0]), float(self.init[1])
+        return float(self.init), float(self.init)
+
+    @property
+    def mean(self) -> float:
+        return sum(self.bounds) / 2
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """Initial delays of n channels (a fixed value draws nothing from rng)."""
+        low, high = self.bounds
+        return np.full(n, low) if low == high else rng.uniform(low, high, size=n)
+
+
+@dataclass
 class Population:
     name: str
     size: int
@@ -62,6 +96,7 @@ class Population:
     synapse: Optional[SynapseModel] = None   # postsynaptic model of every connection into it
     learn: Tuple[str, ...] = ()              # names of neuron/synapse parameters trained with the weights
     heterogeneous: Dict[str, PerNeuron] = field(default_factory=dict)   # parameters with a value per neuron
+    delay: Optional[InputDelay] = None       # input populations only: a delay per channel (docs/delays.md)
 
     def parameter_value(self, name: str) -> float:
         """The model's (mean) value of a neuron or synapse parameter."""
@@ -106,6 +141,9 @@ class Network:
                 raise ValueError(f"connection {c.name} targets input population {c.post!r}")
             if self.population(c.post).synapse is None:
                 raise ValueError(f"population {c.post!r} receives {c.name} but has no synapse model")
+        for p in self.populations:
+            if p.delay is not None and not p.is_input:
+                raise ValueError(f"population {p.name!r} has delays, which only an input population can have")
         out = self.population(self.readout_population).neuron
         if self.readout.spiking_outputs:
             if not out.spiking:
@@ -130,9 +168,12 @@ class Network:
         return {c.name: (self.population(c.pre).size, self.population(c.post).size) for c in self.connections}
 
     def init_per_neuron(self, rng: np.random.Generator) -> Dict[str, np.ndarray]:
-        """Per-neuron parameter values, "population.name" -> float64 array, drawn after the weights."""
-        return {f"{p.name}.{n}": spec.sample(rng, p.parameter_value(n), p.size)
-                for p in self.populations for n, spec in p.heterogeneous.items()}
+        """Per-neuron parameter values, "population.name" -> float64 array, drawn after the weights; then the input
+        delays ("input.delay", one per channel), where the input has them."""
+        out = {f"{p.name}.{n}": spec.sample(rng, p.parameter_value(n), p.size)
+               for p in self.populations for n, spec in p.heterogeneous.items()}
+        out.update({f"{p.name}.{DELAY}": p.delay.sample(rng, p.size) for p in self.populations if p.delay is not None})
+        return out
 
     def init_weights(self, rng: np.random.Generator, dtype=np.float64) -> Dict[str, np.ndarray]:
         return {c.name: c.init.sample(rng, shape).astype(dtype)

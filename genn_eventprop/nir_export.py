@@ -30,6 +30,10 @@ def population_values(network, weights: Dict[str, np.ndarray]) -> Dict[str, Dict
 # -- export ----------------------------------------------------------------------------------------
 def network_to_nir(network, weights: Dict[str, np.ndarray], dt: float, metadata: Optional[dict] = None):
     """The NIRGraph of network with these weights; dt (ms) is the time step the graph's w_in is written for."""
+    if network.input_population.delay is not None:
+        from genn_eventprop.errors import ConfigError
+        raise ConfigError("this network has input delays (model.input.delays), which the NIR export does not write "
+                          "yet; export a network without them")
     nir = require_nir()
     kinds = {p.name: nir_kind(p) for p in network.populations if not p.is_input}
     values = population_values(network, weights)

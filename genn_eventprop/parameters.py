@@ -3,7 +3,8 @@
 A parameter has two names: its label "population.name" (checkpoints, configs, NIR, gradients handed to the
 optimiser) and its code name "population_name" (the generated code's Params, the backends' parameter dict),
 and a size: 1, or the population's size for a per-neuron (heterogeneous) value. The readout's parameters
-belong to the population "readout". Learnable parameters come in the order the EventProp pass derives them
+belong to the population "readout"; an input population's delays (docs/delays.md) are the per-neuron parameter
+"input.delay", one per channel, last. Learnable parameters come in the order the EventProp pass derives them
 (AdjointIR.params), which is also the order of the native code's gradient output. Pairs whose equality makes
 the exact update singular (tau_mem and tau_syn of one population) are named here too, so that a learning rule
 or a draw of per-neuron values can keep them apart.
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 from typing import Dict, List, Tuple
 
 import sympy as sp
+
+from genn_eventprop.network import DELAY
 
 READOUT = "readout"
 
@@ -48,11 +51,15 @@ class ParameterTable:
                 self.rows.append(Parameter(pop.name, s.name, v, pop.size if het else 1, s.name in learned, het))
         for s, v in ir.readout.params.items():
             self.rows.append(Parameter(READOUT, s.name, v, 1, False, False))
+        inp = ir.network.input_population
+        if inp.delay is not None:   # one delay per input channel (docs/delays.md); its gradient slots come last
+            self.rows.append(Parameter(inp.name, DELAY, inp.delay.mean, inp.size, inp.delay.learn, True))
         self.by_label: Dict[str, Parameter] = {p.label: p for p in self.rows}
         self.by_code_name: Dict[str, Parameter] = {p.code_name: p for p in self.rows}
         # learnable, in the pass's order (the native code's gradient slots)
         order = {(pop, a.symbol.name): k for pop in adjoint for k, a in enumerate(adjoint[pop].params)}
-        pops = list(ir.populations)
+        order[(inp.name, DELAY)] = 0
+        pops = list(ir.populations) + [inp.name]
         self.learnable: List[Parameter] = sorted(
             (p for p in self.rows if p.learnable), key=lambda p: (pops.index(p.population), order[(p.population, p.name)]))
         self.per_neuron: List[Parameter] = [p for p in self.rows if p.per_neuron]

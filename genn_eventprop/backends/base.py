@@ -41,7 +41,7 @@ from genn_eventprop.data.trials import trial_steps
 from genn_eventprop.errors import ConfigError, UserError
 from genn_eventprop.eventprop import derive
 from genn_eventprop.ir import build_ir
-from genn_eventprop.network import Network
+from genn_eventprop.network import DELAY, Network
 from genn_eventprop.parameters import ParameterTable
 
 PRECISIONS = ("float32", "float64")
@@ -122,6 +122,12 @@ class Backend(abc.ABC):
         # value) and learnable ones
         self.per_neuron = self.parameters.code_names(self.parameters.per_neuron)
         self.learnable = self.parameters.code_names(self.parameters.learnable)
+
+    @property
+    def delay_key(self) -> Optional[str]:
+        """The code name of the input's delays ("input_delay"), or None where the input has none (docs/delays.md)."""
+        inp = self.network.input_population
+        return self.parameters.code_name(inp.name, DELAY) if inp.delay is not None else None
 
     # -- what every backend implements -------------------------------------------------------------
     @property

@@ -43,6 +43,9 @@ class GeNNBackend(ModelBuilding, TrialIO, DeviceAdamSupport, Backend):
         computes dL/dw, which comes to the host."""
         if kind not in BACKENDS:
             raise ConfigError(f"GeNN backend must be one of {sorted(BACKENDS)}, got {kind!r}")
+        if network.input_population.delay is not None:
+            raise ConfigError(f"backend {kind} cannot run input delays (GeNN's delays are whole time steps, these are "
+                              "exact times in ms); use backend native (docs/delays.md)")
         super().__init__(network, precision, max_spikes)
         from genn_eventprop.backends.available import pygenn_backend_names
         if BACKENDS[kind] not in pygenn_backend_names():

@@ -22,6 +22,7 @@ import sympy as sp
 
 from genn_eventprop.backends.base import BatchResult, Backend, BuildStatus
 from genn_eventprop.codegen.cpp import EmittedProgram, emit_cpp
+from genn_eventprop.delays import arrivals
 from genn_eventprop.errors import ConfigError, SpikeBufferOverflow, UserError
 from genn_eventprop.files import atomic_output, atomic_write_text
 from genn_eventprop.parameters import propagator_denominators
@@ -231,6 +232,10 @@ class NativeBackend(Backend):
         labels = np.ascontiguousarray(batch.labels, dtype=np.int64)
         self.check_labels(labels)
         n_steps = np.ascontiguousarray(self.trial_steps(batch.durations, dt), dtype=np.int32)
+        delay_key = self.delay_key
+        if delay_key is not None:   # input delays: the spikes as they arrive (delays.py), in arrival order
+            delays = np.broadcast_to(np.asarray(self.params[delay_key], dtype=np.float64), (self.network.input_population.size,))
+            times, units, offsets = arrivals(times, units, offsets, delays, n_steps * float(dt))
         reg = np.array([v for p in prog.spiking for v in self.regularisation[p]] or [0.0], dtype=np.float64)
         grad = np.zeros(prog.n_weights, dtype=np.float64)
         pgrad = np.zeros(max(sum(prog.param_sizes[k] for k in prog.learn_names), 1), dtype=np.float64)

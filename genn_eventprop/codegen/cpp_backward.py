@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import List
 
+from genn_eventprop.network import DELAY
+
 
 class BackwardPass:
     """The blocks of backward() for one NativeNetwork (nw)."""
@@ -89,9 +91,19 @@ class BackwardPass:
                 out.append(f"{indent}}}")
             return out
 
+        # learnable input delays: an arrival of channel u moved later by da changes the loss by E da, with E its
+        # error as for a spike of the network (the pass's error factor, docs/design/eventprop.md#input-delays)
+        delay_slot = self.nw.learn_slot.get((self.nw.inp, DELAY))
+        arrival = [] if delay_slot is None else ["                double E = 0.0;   // dL/da of this arrival"]
+        if delay_slot is not None:
+            arrival_end = [f"                pgrad[{delay_slot} + u] += E;   // dL/dd_u += dL/da"]
+        else:
+            arrival_end = []
         L += ["            PROFILE_START(event_start);",
               "            if (ev.pop < 0) {", "                const int u = ev.idx;",
-              *grads(self.nw.inp, "u", "                ", False),
+              *arrival,
+              *grads(self.nw.inp, "u", "                ", delay_slot is not None),
+              *arrival_end,
               "                PROFILE_ADD(ws.prof, PROF_INPUT_GRAD, event_start);",
               "                continue;", "            }"]
         for p in self.nw.spiking:

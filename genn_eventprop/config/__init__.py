@@ -24,15 +24,15 @@ from genn_eventprop.config.data_sections import (Augment, Data, Delay, Encoder, 
 from genn_eventprop.config.fields import check_field, choice, nested, positive, ranged
 from genn_eventprop.config.yaml_files import load_config, read_yaml, save_config
 from genn_eventprop.config.load import KINDS_DOWNLOADED, KINDS_NEEDING_PATH, PATH_KEYS, config_from_dict
-from genn_eventprop.config.model_sections import READOUTS, Heterogeneity, Hidden, Init, Model, Output
+from genn_eventprop.config.model_sections import READOUTS, Delays, Heterogeneity, Hidden, Init, Input, Model, Output
 from genn_eventprop.config.overrides import apply_overrides
 from genn_eventprop.config.schema import Config
 from genn_eventprop.config.train_sections import Decay, Gradcheck, Optimiser, Regularisation, Train, Warmup
 from genn_eventprop.errors import ConfigError
 
 __all__ = [
-    "Augment", "Config", "ConfigError", "Data", "Decay", "Delay", "Encoder", "Gradcheck", "Heterogeneity", "Hidden",
-    "Init", "KINDS_DOWNLOADED", "KINDS_NEEDING_PATH", "Model", "Optimiser", "Output", "PATH_KEYS", "READOUTS",
+    "Augment", "Config", "ConfigError", "Data", "Decay", "Delay", "Delays", "Encoder", "Gradcheck", "Heterogeneity", "Hidden",
+    "Init", "Input", "KINDS_DOWNLOADED", "KINDS_NEEDING_PATH", "Model", "Optimiser", "Output", "PATH_KEYS", "READOUTS",
     "Regularisation", "TestSplit", "TonicData", "Train", "Validation", "Warmup", "YinYang", "apply_overrides",
     "check_field", "choice", "config_from_dict", "load_config", "nested", "positive", "ranged", "read_yaml",
     "save_config",

@@ -76,9 +76,28 @@ def _check_relations(cfg: Config, written_paths: dict, check_paths: bool):
     if cfg.train.optimiser.on == "device" and not cfg.backend.startswith("genn"):
         raise ConfigError(f"train.optimiser.on=device runs Adam as a GeNN custom update, but backend is "
                           f"{cfg.backend}; use a genn backend, or train.optimiser.on=auto")
+    _check_delays(cfg)
     if cfg.backend.startswith("genn") and cfg.delivery != "next_step":
         raise ConfigError(f"backend {cfg.backend} runs the timing model delivery: next_step (spikes reach their "
                           "targets at the next grid point); set delivery=next_step, or use backend native")
+
+
+def _check_delays(cfg: Config):
+    """model.input.delays (docs/delays.md): 0 <= init <= max, and a backend that can run them."""
+    d = cfg.model.input.delays
+    key = "model.input.delays"
+    low, high = (d.init if isinstance(d.init, list) else [d.init, d.init])
+    if low < 0.0:
+        raise ConfigError(f"config key '{key}.init' must be >= 0 ms (a delay cannot make a spike arrive before it "
+                          f"was sent), got {d.init!r}")
+    if low > high:
+        raise ConfigError(f"config key '{key}.init' is a range [low, high] with low <= high, got {d.init!r}")
+    if high > d.max:
+        raise ConfigError(f"config key '{key}.max' ({d.max!r}) is below {key}.init ({d.init!r}); raise {key}.max "
+                          f"or lower {key}.init")
+    if d.active and cfg.backend != "native":
+        raise ConfigError(f"{key}: backend {cfg.backend} cannot run input delays (GeNN's delays are whole time steps, "
+                          "these are exact times in ms); use backend native, or remove model.input.delays")
 
 
 def config_from_dict(raw: dict, base_dir: Optional[str] = None, check_paths: bool = True) -> Config:

@@ -22,6 +22,26 @@ class Init:
 
 
 @dataclass
+class Delays:
+    """Axonal delays of the input channels (docs/delays.md): channel u's spikes reach their targets d_u ms later."""
+    learn: bool = False                          # trained with the weights (native backend)
+    init: Union[float, List[float]] = 0.0        # ms: one value for every channel, or [low, high] to draw each from
+    max: float = ranged(50.0, 0.0)               # ms: delays stay in [0, max] after each step
+    learn_lr_scale: float = positive(10.0)       # their learning rate, as a multiple of train.optimiser.lr
+
+    @property
+    def active(self) -> bool:
+        """Whether the network has delays: learned, or fixed at a value other than 0."""
+        return self.learn or (self.init != 0.0 and self.init != [0.0, 0.0])
+
+
+@dataclass
+class Input:
+    """The input population: one neuron per data channel."""
+    delays: Delays = nested(Delays)
+
+
+@dataclass
 class Heterogeneity:
     """How per-neuron values are drawn: mean = the layer's value, cv = standard deviation / mean."""
     distribution: str = choice("gamma", "gamma", "lognormal", "normal", "uniform")
@@ -92,6 +112,7 @@ class Output:
 
 @dataclass
 class Model:
+    input: Input = nested(Input)
     hidden: Union[Hidden, List[Hidden]] = nested(Hidden)   # one layer, or a list of layers
     output: Output = nested(Output)
     # a NIR graph (nir_io.py): its layers, time constants, thresholds and weights replace the sizes, time

@@ -50,6 +50,12 @@ def _to_names(value, key: str) -> list:
     return list(value)
 
 
+def _to_range(value, key: str) -> list:
+    if len(value) != 2:
+        raise _type_error(key, "a number or a range [low, high]", value)
+    return [_to_float(v, key) for v in value]
+
+
 def _to_speakers(value, key: str) -> list:
     if not isinstance(value, list):
         raise _type_error(key, "a list such as [theo, jackson]", value)
@@ -68,6 +74,8 @@ def _coerce(value, tp, key: str, default):
         options = [a for a in args if a is not type(None)]
         if len(options) == 1:
             return _coerce(value, options[0], key, default)
+        if options[0] is float:   # Union[float, List[float]]: a number, or a range [low, high]
+            return _to_range(value, key) if isinstance(value, list) else _to_float(value, key)
         # Union[Section, List[Section]]: one mapping, or a list of them
         section = options[0]
         if isinstance(value, list):
