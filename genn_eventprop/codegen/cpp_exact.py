@@ -2,9 +2,11 @@
 
 Targets react within the step, so a step's spikes are found in time order: the neurons whose bound of g over
 the step reaches 0 are walked through the step's events (cpp_walk.py) to the interval of their first crossing;
-exact crossing times are computed in order of interval start until no later one can be earlier; the earliest is
-committed (its reset and outgoing jumps superposed on the end-of-step state), and the search repeats with the
-neurons it can push up.
+the candidates are refined in a heap ordered by a lower bound of their crossing time (the bracket's start, or
+the exact time once computed) until an exact time is in front; that earliest crossing is committed (its reset
+and outgoing jumps superposed on the end-of-step state), and the search repeats. A committed spike that may
+push a target up sends it back to be walked; one that can only lower g leaves the target's candidate as a lower
+bound (stale), walked again only when that bound is in front (docs/performance.md).
 """
 from __future__ import annotations
 
