@@ -89,6 +89,18 @@ def test_the_fsdd_readout_study_tests_on_each_speaker_and_never_validates_on_it(
             assert split.name not in data.validation.speakers
 
 
+def test_the_quick_fsdd_readout_study_tests_on_theo_and_validates_on_another_speaker():
+    from genn_eventprop.config import load_config
+    from genn_eventprop.study import splits_of
+    cfg = load_study_config(os.path.join(ROOT, "configs", "study_fsdd_readouts_quick.yaml"))
+    assert len(cfg.seeds) >= 5 and {v.name for v in cfg.variants} == {"sum_exp", "gauss", "max", "first_spike"}
+    for v in cfg.variants:
+        assert v.search is None
+        for split in splits_of(cfg, v):
+            data = load_config(cfg.base, v.overrides + split.overrides).data
+            assert data.test.speakers == ["theo"] and data.validation.speakers == ["jackson"]
+
+
 # -- statistics ------------------------------------------------------------------------------------
 def results(a, b):
     keys = [(s, sp) for s in (1, 2, 3) for sp in ("x", "y")]
