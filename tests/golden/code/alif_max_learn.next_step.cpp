@@ -291,36 +291,29 @@ static inline void add_projection(const scalar* __restrict lam, int n, const dou
 }
 
 // Backward, a spike of the network: its gradient row as add_projection, and the error it returns,
-// sum_j w_j lambda_j . re, in the same pass. The sum is kept in 8 partial sums, added in a fixed order at the end,
-// so that it vectorises and its rounding does not depend on the compiler.
+// sum_j w_j lambda_j . re, in the same pass. The sum is kept in 8 partial sums (target j in part j mod 8), added
+// in a fixed order at the end, so that it vectorises and its rounding does not depend on the compiler.
+template <int VARS>
+static inline void error_and_projection_at(const scalar* __restrict lam, int n, int j, const double* re,
+                                           const double* r, const scalar* __restrict wrow, scalar* __restrict grow,
+                                           double& part) {
+    double fe = 0.0, f = 0.0;
+    for (int v = 0; v < VARS; v++) {
+        const double lv = (double)lam[(long long)v * n + j];
+        fe += lv * re[v];
+        f += lv * r[v];
+    }
+    part += (double)wrow[j] * fe;
+    grow[j] += (scalar)f;
+}
 template <int VARS>
 static inline double error_and_projection(const scalar* __restrict lam, int n, const double* re, const double* r,
                                           const scalar* __restrict wrow, scalar* __restrict grow) {
     double part[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
     int j0 = 0;
-    for (; j0 + 8 <= n; j0 += 8) {
-        for (int l = 0; l < 8; l++) {
-            const int j = j0 + l;
-            double fe = 0.0, f = 0.0;
-            for (int v = 0; v < VARS; v++) {
-                const double lv = (double)lam[(long long)v * n + j];
-                fe += lv * re[v];
-                f += lv * r[v];
-            }
-            part[l] += (double)wrow[j] * fe;
-            grow[j] += (scalar)f;
-        }
-    }
-    for (int j = j0; j < n; j++) {
-        double fe = 0.0, f = 0.0;
-        for (int v = 0; v < VARS; v++) {
-            const double lv = (double)lam[(long long)v * n + j];
-            fe += lv * re[v];
-            f += lv * r[v];
-        }
-        part[j - j0] += (double)wrow[j] * fe;
-        grow[j] += (scalar)f;
-    }
+    for (; j0 + 8 <= n; j0 += 8)
+        for (int l = 0; l < 8; l++) error_and_projection_at<VARS>(lam, n, j0 + l, re, r, wrow, grow, part[l]);
+    for (int j = j0; j < n; j++) error_and_projection_at<VARS>(lam, n, j, re, r, wrow, grow, part[(j - j0) & 7]);
     return ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
 }
 
