@@ -101,6 +101,18 @@ def test_the_quick_fsdd_readout_study_tests_on_theo_and_validates_on_another_spe
             assert data.test.speakers == ["theo"] and data.validation.speakers == ["jackson"]
 
 
+def test_the_fsdd_delay_study_compares_delays_with_none_on_theo():
+    from genn_eventprop.config import load_config
+    from genn_eventprop.study import splits_of
+    cfg = load_study_config(os.path.join(ROOT, "configs", "study_fsdd_delays.yaml"))
+    assert len(cfg.seeds) >= 5 and [v.name for v in cfg.variants] == ["no_delays", "delays"]
+    for v in cfg.variants:
+        for split in splits_of(cfg, v):
+            c = load_config(cfg.base, v.overrides + split.overrides)
+            assert c.data.test.speakers == ["theo"] and c.data.validation.speakers == ["jackson"]
+            assert c.model.input.delays.learn == (v.name == "delays")
+
+
 # -- statistics ------------------------------------------------------------------------------------
 def results(a, b):
     keys = [(s, sp) for s in (1, 2, 3) for sp in ("x", "y")]
