@@ -277,12 +277,16 @@ static inline double regulariser(const double* rg, double n, double S, double B,
 }
 
 // Backward, a synaptic event: its gradient row, grow[j] += lambda_j . r (lam: VARS arrays of n), in one pass.
+// In the model's precision (the adjoints and the gradient are stored in it): float32 networks get twice the
+// vector lanes.
 template <int VARS>
 static inline void add_projection(const scalar* __restrict lam, int n, const double* r, scalar* __restrict grow) {
+    scalar rs[VARS];
+    for (int v = 0; v < VARS; v++) rs[v] = (scalar)r[v];
     for (int j = 0; j < n; j++) {
-        double f = 0.0;
-        for (int v = 0; v < VARS; v++) f += (double)lam[(long long)v * n + j] * r[v];
-        grow[j] += (scalar)f;
+        scalar f = 0;
+        for (int v = 0; v < VARS; v++) f += lam[(long long)v * n + j] * rs[v];
+        grow[j] += f;
     }
 }
 
@@ -293,14 +297,15 @@ template <int VARS>
 static inline void error_and_projection_at(const scalar* __restrict lam, int n, int j, const double* re,
                                            const double* r, const scalar* __restrict wrow, scalar* __restrict grow,
                                            double& part) {
-    double fe = 0.0, f = 0.0;
+    double fe = 0.0;
+    scalar f = 0;   // the gradient row in the model's precision (add_projection), the error in double
     for (int v = 0; v < VARS; v++) {
-        const double lv = (double)lam[(long long)v * n + j];
-        fe += lv * re[v];
-        f += lv * r[v];
+        const scalar lv = lam[(long long)v * n + j];
+        fe += (double)lv * re[v];
+        f += lv * (scalar)r[v];
     }
     part += (double)wrow[j] * fe;
-    grow[j] += (scalar)f;
+    grow[j] += f;
 }
 template <int VARS>
 static inline double error_and_projection(const scalar* __restrict lam, int n, const double* re, const double* r,
