@@ -130,6 +130,10 @@ class NativeBackend(Backend):
                        _DBL, _I32, _I32, ctypes.c_longlong, _I64]
         fn.restype = ctypes.c_int
         self._run = fn
+        self._profile = self._lib.gep_profile
+        self._profile.argtypes = [np.ctypeslib.ndpointer(np.uint64, flags="C_CONTIGUOUS"), ctypes.c_int,
+                                  ctypes.POINTER(ctypes.c_double)]
+        self._profile.restype = ctypes.c_int
         self.regularisation = {p: (0.0, 0.0, 0.0, 0.0, 0.0, 1.0) for p in self.program.spiking}
         self._denominators = self._singular_denominators()
 
@@ -142,10 +146,7 @@ class NativeBackend(Backend):
         (runtime/profile.h, PROFILE_BLOCKS); empty unless built with profile=True."""
         ticks = np.zeros(len(PROFILE_BLOCKS), dtype=np.uint64)
         rate = ctypes.c_double(0.0)
-        fn = self._lib.gep_profile
-        fn.argtypes = [np.ctypeslib.ndpointer(np.uint64, flags="C_CONTIGUOUS"), ctypes.c_int, ctypes.POINTER(ctypes.c_double)]
-        fn.restype = ctypes.c_int
-        n = fn(ticks, int(reset), ctypes.byref(rate))
+        n = self._profile(ticks, int(reset), ctypes.byref(rate))
         if n == 0:
             return {}
         if n != len(PROFILE_BLOCKS):

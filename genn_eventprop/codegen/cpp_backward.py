@@ -94,11 +94,9 @@ class BackwardPass:
         # learnable input delays: an arrival of channel u moved later by da changes the loss by E da, with E its
         # error as for a spike of the network (the pass's error factor, docs/design/eventprop.md#input-delays)
         delay_slot = self.nw.learn_slot.get((self.nw.inp, DELAY))
-        arrival = [] if delay_slot is None else ["                double E = 0.0;   // dL/da of this arrival"]
-        if delay_slot is not None:
-            arrival_end = [f"                pgrad[{delay_slot} + u] += E;   // dL/dd_u += dL/da"]
-        else:
-            arrival_end = []
+        arrival, arrival_end = ([], []) if delay_slot is None else (
+            ["                double E = 0.0;   // dL/da of this arrival"],
+            [f"                pgrad[{delay_slot} + u] += E;   // dL/dd_u += dL/da"])
         L += ["            PROFILE_START(event_start);",
               "            if (ev.pop < 0) {", "                const int u = ev.idx;",
               *arrival,

@@ -98,7 +98,7 @@ class NativeNetwork:
               "    std::vector<double> xlog;             // state of each spiking neuron just before its spike",
               "    std::vector<PendingJump> pending;     // adjoint jumps of the current step (backward)",
               "    double loss_scale = 1.0;",
-              "    std::vector<Pick> order;              // candidates of the current step by interval start (forward)",
+              "    std::vector<Pick> order;              // candidates of the current step, a heap by a lower bound of their time (forward)",
               "    std::vector<size_t> inserted;         // where this step's spikes went into step_events",
               f"    long long pop_spikes[{max(1, len(self.pops))}];",
               "    unsigned long long prof[PROF_BLOCKS] = {0};   // profile ticks of this thread (-DGEP_PROFILE only)",

@@ -24,10 +24,10 @@ struct Candidate { int pop, idx; double t_a, lo, hi, g_lo, g_hi, xa[MAX_VARS], t
 // A candidate in the search for the step's earliest crossing, by a lower bound of its crossing time: its exact
 // time once known (known 2), else the start of its bracket (known 1, or 3: stale, from before spikes that can only
 // have delayed it).
-struct Pick { double t_a; int pop, idx; };
+struct Pick { double t; int pop, idx; };
 static inline double pick_time(const Candidate& c, unsigned char known) { return known == 2 ? c.t_cross : c.t_a + c.lo; }
 // The heap's order (std::make_heap keeps the largest first): later times last, ties by population and neuron.
 static inline bool later_pick(const Pick& a, const Pick& b) {
-    if (a.t_a != b.t_a) return a.t_a > b.t_a;
+    if (a.t != b.t) return a.t > b.t;
     return a.pop != b.pop ? a.pop > b.pop : a.idx > b.idx;
 }

@@ -204,11 +204,11 @@ struct Candidate { int pop, idx; double t_a, lo, hi, g_lo, g_hi, xa[MAX_VARS], t
 // A candidate in the search for the step's earliest crossing, by a lower bound of its crossing time: its exact
 // time once known (known 2), else the start of its bracket (known 1, or 3: stale, from before spikes that can only
 // have delayed it).
-struct Pick { double t_a; int pop, idx; };
+struct Pick { double t; int pop, idx; };
 static inline double pick_time(const Candidate& c, unsigned char known) { return known == 2 ? c.t_cross : c.t_a + c.lo; }
 // The heap's order (std::make_heap keeps the largest first): later times last, ties by population and neuron.
 static inline bool later_pick(const Pick& a, const Pick& b) {
-    if (a.t_a != b.t_a) return a.t_a > b.t_a;
+    if (a.t != b.t) return a.t > b.t;
     return a.pop != b.pop ? a.pop > b.pop : a.idx > b.idx;
 }
 
@@ -225,13 +225,6 @@ static inline void add_response(scalar* x, int n, int vars, const scalar* wrow, 
 // and w neg (pos >= 0 >= neg) to rise, which holds the effects taken out of g's end value plus dt^2 / 8 times the
 // curvature they bring; up and down bound the effect itself (per unit weight).
 struct Rise { double pos, neg, up, down; };
-// add_response and the rise in one pass over the weight row. With known and skip given (a spike committed during
-// the crossing search), a target the spike may push up is searched again (known 0, skip 0). Where the spike can
-// only lower g, a neuron shown not to cross still does not (skip stays), and one with a candidate keeps it as a
-// lower bound of its crossing time (known 3, stale: walked again only if it may be the earliest).
-static inline unsigned char reopened(unsigned char known, bool raises) {
-    return raises ? 0 : (known ? 3 : 0);
-}
 // The indices of the flags that are set, ascending, into list; returns how many. Eight flags are read at once: few
 // are set. flags holds n + 8 bytes (the tail past n is never set).
 static inline int list_flags(const unsigned char* flags, int n, int* list) {
@@ -245,6 +238,14 @@ static inline int list_flags(const unsigned char* flags, int n, int* list) {
     return m;
 }
 
+// add_response and the rise in one pass over the weight row. With known and skip given (a spike committed during
+// the crossing search), a target the spike may push up is searched again (known 0, skip 0). Where the spike can
+// only lower g, a neuron shown not to cross still does not (skip stays), and one with a candidate keeps it as a
+// lower bound of its crossing time (known 3, stale: walked again only if it may be the earliest).
+// A target's known state after such a spike (0 none, 1 interval, 2 time, 3 stale).
+static inline unsigned char reopened(unsigned char known, bool raises) {
+    return raises ? 0 : (known ? 3 : 0);
+}
 template <int VARS>
 static inline void add_response_rise(scalar* __restrict x, int n, const scalar* __restrict wrow, const double* r,
                                      double* __restrict rise, const Rise& R, unsigned char* __restrict known = nullptr,
@@ -1031,7 +1032,7 @@ struct Workspace {
     std::vector<double> xlog;             // state of each spiking neuron just before its spike
     std::vector<PendingJump> pending;     // adjoint jumps of the current step (backward)
     double loss_scale = 1.0;
-    std::vector<Pick> order;              // candidates of the current step by interval start (forward)
+    std::vector<Pick> order;              // candidates of the current step, a heap by a lower bound of their time (forward)
     std::vector<size_t> inserted;         // where this step's spikes went into step_events
     long long pop_spikes[2];
     unsigned long long prof[PROF_BLOCKS] = {0};   // profile ticks of this thread (-DGEP_PROFILE only)
