@@ -54,8 +54,7 @@ def _load_other_data(cfg, path: str, run_dir: str, encoder_settings: Optional[di
         encoder = CochleaEncoder(**encoder_settings)
     else:
         e = cfg.data.encoder
-        encoder = CochleaEncoder(channels=e.channels, f_min=e.f_min, f_max=e.f_max, compression=e.compression,
-                                 floor_db=e.floor_db, max_rate=e.max_rate, peak_db=e.peak_db)
+        encoder = CochleaEncoder(**e.to_dict())
     names = class_names if class_names and any(n != str(i) for i, n in enumerate(class_names)) else None
     return load_audio_folder(path, pattern=cfg.data.pattern, encoder=encoder, cache_dir=cfg.data.cache_dir,
                              class_names=names)

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 from scipy.io import wavfile
 
+from genn_eventprop.config.data_sections import Encoder
 from genn_eventprop.data.audio import load_audio_folder
 from genn_eventprop.data.cochlea import CochleaEncoder, erb_number
 from genn_eventprop.errors import ConfigError, DataError
@@ -103,6 +104,19 @@ def test_peak_normalisation_makes_spikes_independent_of_recording_level():
     loud_times, loud_units = encoder.encode(tone(600.0, 0.5), RATE)
     assert np.array_equal(quiet_units, loud_units)
     assert np.allclose(quiet_times, loud_times)
+
+
+def test_wider_filters_spread_a_tone_over_more_channels():
+    narrow = np.unique(CochleaEncoder().encode(tone(1000.0, 0.03), RATE)[1])
+    wide = np.unique(CochleaEncoder(bandwidth=3.0).encode(tone(1000.0, 0.03), RATE)[1])
+    assert len(wide) > 2 * len(narrow)
+
+
+def test_every_key_of_the_config_encoder_section_reaches_the_encoder():
+    section = Encoder(channels=64, f_min=80.0, f_max=3000.0, bandwidth=2.5, compression="cbrt", floor_db=-50.0,
+                      max_rate=80.0, peak_db=-12.0)
+    encoder = CochleaEncoder(**section.to_dict())
+    assert {k: getattr(encoder, k) for k in section.to_dict()} == section.to_dict()
 
 
 def test_16khz_audio_gets_channels_up_to_72_khz():

@@ -44,10 +44,15 @@ class Encoder:
     channels: int = ranged(700, 1)
     f_min: float = positive(50.0)
     f_max: Optional[float] = positive(None)      # null: 0.45 x the lowest sample rate
+    bandwidth: float = positive(1.019)           # filter width in ERB: wider filters blur the harmonics of the voice's pitch
     compression: str = choice("log", "log", "cbrt")
     floor_db: float = ranged(-60.0, high=0.0, high_open=True)   # channels stay silent below this level (dB FS)
     max_rate: float = positive(50.0)             # spikes/s of a channel at full scale
     peak_db: Optional[float] = None              # normalise each recording's peak to this level (null: keep)
+
+    def to_dict(self) -> dict:
+        """The settings as CochleaEncoder's keyword arguments (its fields carry the same names)."""
+        return dataclasses.asdict(self)
 
 
 @dataclass

@@ -76,8 +76,7 @@ def load_data(cfg) -> Splits:
         from genn_eventprop.data.audio import load_audio_folder
         from genn_eventprop.data.cochlea import CochleaEncoder
         e = d.encoder
-        encoder = CochleaEncoder(channels=e.channels, f_min=e.f_min, f_max=e.f_max, compression=e.compression,
-                                 floor_db=e.floor_db, max_rate=e.max_rate, peak_db=e.peak_db)
+        encoder = CochleaEncoder(**e.to_dict())
         train = load_audio_folder(d.path, pattern=d.pattern, encoder=encoder, cache_dir=d.cache_dir)
         check_classes_used(train, f"data.path '{d.path}'")
     else:
