@@ -101,6 +101,18 @@ def test_the_quick_fsdd_readout_study_tests_on_theo_and_validates_on_another_spe
             assert data.test.speakers == ["theo"] and data.validation.speakers == ["jackson"]
 
 
+def test_the_tuned_theo_readout_study_searches_every_readout_and_tests_on_theo_only():
+    from genn_eventprop.config import load_config
+    from genn_eventprop.study import splits_of
+    cfg = load_study_config(os.path.join(ROOT, "configs", "study_fsdd_readouts_theo.yaml"))
+    assert len(cfg.seeds) >= 5 and {v.name for v in cfg.variants} == {"sum_exp", "gauss", "max", "first_spike"}
+    for v in cfg.variants:
+        assert v.search is not None and v.search.trials >= v.search.initial_points
+        for split in splits_of(cfg, v):
+            data = load_config(cfg.base, v.overrides + split.overrides).data
+            assert data.test.speakers == ["theo"] and data.validation.speakers == ["jackson"]
+
+
 def test_the_fsdd_delay_study_compares_delays_with_none_on_theo():
     from genn_eventprop.config import load_config
     from genn_eventprop.study import splits_of
