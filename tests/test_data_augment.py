@@ -16,7 +16,7 @@ def dataset(n=20, channels=50, t_max=100.0, seed=0):
     return SpikeDataset(times=times, units=units, labels=rng.integers(0, 3, n), num_channels=channels, num_classes=3)
 
 
-@pytest.mark.parametrize("config", [{"shift": 10}, {"blend": 1.0}, {"dilation": 0.3}, {"jitter": 5.0},
+@pytest.mark.parametrize("config", [{"shift": 10}, {"blend": 1.0}, {"drop": 0.3}, {"dilation": 0.3}, {"jitter": 5.0},
                                     {"shift": 5, "blend": 0.5, "dilation": 0.2, "jitter": 1.0}])
 def test_labels_kept_and_spikes_in_range(config):
     d = dataset()
@@ -81,6 +81,16 @@ def test_blend_partners_come_from_the_same_class():
     out = Augmenter({"blend": 1.0}, d.num_channels, np.random.default_rng(0))(d)
     np.testing.assert_array_equal(out.times[2], [5.0])      # alone in its class: left as it is
     assert not set(out.units[0].tolist()) & {45}
+
+
+def test_drop_deletes_about_its_fraction_of_spikes_and_moves_none():
+    d = dataset(n=50)
+    out = Augmenter({"drop": 0.25}, d.num_channels, np.random.default_rng(4))(d)
+    kept = sum(len(t) for t in out.times) / sum(len(t) for t in d.times)
+    assert 0.72 <= kept <= 0.78   # 2,000 spikes: 0.75 +- 3 standard deviations
+    for t, u, t_out, u_out in zip(d.times, d.units, out.times, out.units):
+        original = set(zip(t.tolist(), u.tolist()))
+        assert set(zip(t_out.tolist(), u_out.tolist())) <= original
 
 
 def test_jitter_moves_times_but_loses_no_spike():

@@ -30,6 +30,7 @@ class Delay:
 class Augment:
     shift: int = ranged(0, 0)
     blend: float = ranged(0.0, 0.0, 1.0)
+    drop: float = ranged(0.0, 0.0, 1.0, high_open=True)   # probability that each input spike is deleted
     dilation: float = ranged(0.0, 0.0, 1.0)
     jitter: float = ranged(0.0, 0.0)
     delay: Delay = nested(Delay)

@@ -12,6 +12,8 @@ blend     probability that a sample is blended with another sample of its class 
           both are moved so that their centres of mass (mean time, mean channel, channel offset rounded)
           meet at the average of the two centres, then each spike of either is kept with probability 1/2,
           so a blend has about the mean spike count of the two. Spikes moved out of range are dropped.
+drop      probability p: every spike is deleted independently with probability p (spike deletion: the
+          network cannot rely on any single input spike).
 dilation  fraction d: all times of a sample are scaled by one factor drawn uniformly from [1 - d, 1 + d];
           spikes pushed past t_max are dropped.
 jitter    ms: every spike time gets independent Gaussian noise of this standard deviation, clipped into
@@ -21,7 +23,7 @@ delay     {count, spacing} (spacing in ms; 'spacing_ms' is accepted too): delay 
           k * spacing. The output has num_channels * (count + 1) channels (Augmenter.output_channels).
           Delay lines are part of the encoding, not noise: apply them to evaluation data too.
 
-The order within a sample is blend, shift, dilation, jitter, delay.
+The order within a sample is blend, shift, drop, dilation, jitter, delay.
 """
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ from genn_eventprop.data.dataset import SpikeDataset
 from genn_eventprop.errors import ConfigError, DataError
 
 Sample = Tuple[np.ndarray, np.ndarray]
-KEYS = ("shift", "blend", "dilation", "jitter", "delay")
+KEYS = ("shift", "blend", "drop", "dilation", "jitter", "delay")
 
 
 def _in_range(t, u, num_channels: int, t_max: float) -> Sample:
@@ -48,6 +50,11 @@ def _in_range(t, u, num_channels: int, t_max: float) -> Sample:
 def shift_channels(t, u, rng: np.random.Generator, max_shift: int, num_channels: int) -> Sample:
     offset = int(rng.integers(-max_shift, max_shift + 1))
     return _in_range(t, np.asarray(u, dtype=np.int64) + offset, num_channels, np.inf)
+
+
+def drop_spikes(t, u, rng: np.random.Generator, probability: float) -> Sample:
+    keep = rng.random(len(t)) >= probability
+    return np.asarray(t, dtype=np.float64)[keep], np.asarray(u, dtype=np.int32)[keep]
 
 
 def dilate(t, u, rng: np.random.Generator, amount: float, num_channels: int, t_max: float) -> Sample:
@@ -106,6 +113,7 @@ class Augmenter:
             raise ConfigError(f"data.augment: unknown key(s) {', '.join(unknown)}; known: {', '.join(KEYS)}")
         self.shift = _number(config, "shift", int)
         self.blend = _number(config, "blend", float, high=1.0)
+        self.drop = _number(config, "drop", float, high=1.0)
         self.dilation = _number(config, "dilation", float, high=1.0)
         self.jitter = _number(config, "jitter", float)
         delay = dict(config.get("delay") or {})
@@ -131,6 +139,8 @@ class Augmenter:
             t, u = blend(t, u, partner[0], partner[1], rng, channels, t_max)
         if self.shift:
             t, u = shift_channels(t, u, rng, self.shift, channels)
+        if self.drop:
+            t, u = drop_spikes(t, u, rng, self.drop)
         if self.dilation:
             t, u = dilate(t, u, rng, self.dilation, channels, t_max)
         if self.jitter:
