@@ -105,8 +105,8 @@ class Trainer:
         self.schedule = LearningRateSchedule(o.lr, warmup_start=o.warmup.start, warmup_factor=o.warmup.factor,
                                              decay_factor=o.decay.factor, decay_every=o.decay.every)
         a = cfg.data.augment
-        if a.shift or a.blend or a.dilation or a.jitter or a.delay.count:
-            self.augmenter_config = a.to_dict() if hasattr(a, "to_dict") else vars(a)
+        if a.active:
+            self.augmenter_config = a.to_dict()
         else:
             self.augmenter_config = None
 

@@ -121,3 +121,12 @@ def test_the_same_seed_gives_the_same_augmentation():
     b = Augmenter(config, d.num_channels, np.random.default_rng(7))(d)
     for ta, tb in zip(a.times, b.times):
         np.testing.assert_array_equal(ta, tb)
+
+
+def test_every_augmentation_key_switches_augmentation_on_in_training():
+    from dataclasses import fields
+    from genn_eventprop.config.data_sections import Augment, Delay
+    assert not Augment().active
+    for f in fields(Augment):
+        value = Delay(count=1, spacing=1.0) if f.name == "delay" else 0.5
+        assert Augment(**{f.name: value}).active, f.name

@@ -38,6 +38,13 @@ class Augment:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    @property
+    def active(self) -> bool:
+        """Whether any augmentation is on: a key not 0 (for delay, its count). Read from the fields, so that
+        a new key cannot be left out here."""
+        return any(value.count if isinstance(value, Delay) else value
+                   for value in (getattr(self, f.name) for f in dataclasses.fields(self)))
+
 
 @dataclass
 class Encoder:
