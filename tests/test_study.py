@@ -113,6 +113,19 @@ def test_the_tuned_theo_readout_study_searches_every_readout_and_tests_on_theo_o
             assert data.test.speakers == ["theo"] and data.validation.speakers == ["jackson"]
 
 
+def test_the_fsdd_recipe_study_compares_the_recipe_with_stop_22s_and_without_its_delays_on_theo():
+    from genn_eventprop.config import load_config
+    from genn_eventprop.study import splits_of
+    cfg = load_study_config(os.path.join(ROOT, "configs", "study_fsdd_recipe.yaml"))
+    assert len(cfg.seeds) >= 6 and [v.name for v in cfg.variants] == ["before", "no_delays", "fsdd"]
+    for v in cfg.variants:
+        for split in splits_of(cfg, v):
+            c = load_config(cfg.base, v.overrides + split.overrides)
+            assert c.data.test.speakers == ["theo"] and c.data.validation.speakers == ["jackson"]
+            assert c.model.input.delays.active == (v.name == "fsdd")
+            assert c.data.augment.active == (v.name == "before")
+
+
 def test_the_fsdd_delay_study_compares_delays_with_none_on_theo():
     from genn_eventprop.config import load_config
     from genn_eventprop.study import splits_of
