@@ -8,6 +8,7 @@ accuracy on training, validation and test data for each C.
 
     python benchmarks/linear_baseline.py [configs/fsdd.yaml] [--set KEY=VALUE ...] [--bins 8 --bin-ms 50 --groups 35]
     python benchmarks/linear_baseline.py --pool-validation     # train on the validation speakers too
+    python benchmarks/linear_baseline.py --mlp                 # and a small MLP on the same features
 
 --pool-validation adds the validation split to the training data (no selection is then left to validation:
 it shows what one more training speaker is worth, not a number to report as selected).
@@ -19,6 +20,7 @@ import os
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
+from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -47,6 +49,7 @@ def main():
     ap.add_argument("--groups", type=int, default=35)
     ap.add_argument("--C", type=float, nargs="+", default=[0.003, 0.01, 0.03, 0.1, 0.3])
     ap.add_argument("--pool-validation", action="store_true")
+    ap.add_argument("--mlp", action="store_true", help="also one MLP: 256 ReLU units, alpha 1, seed 0")
     args = ap.parse_args()
     splits = load_data(load_config(args.config, args.overrides))
     if splits.valid is None or splits.test is None:
@@ -64,6 +67,11 @@ def main():
         model = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=5000)).fit(X, y)
         scores = [100.0 * model.score(*features[name]) for name in ("train", "valid", "test")]
         print(f"{C:7g} {scores[0]:8.1f} {scores[1]:8.1f} {scores[2]:7.1f}")
+    if args.mlp:
+        mlp = MLPClassifier((256,), alpha=1.0, max_iter=500, random_state=0)
+        model = make_pipeline(StandardScaler(), mlp).fit(X, y)
+        scores = [100.0 * model.score(*features[name]) for name in ("train", "valid", "test")]
+        print(f"{'MLP':>7} {scores[0]:8.1f} {scores[1]:8.1f} {scores[2]:7.1f}")
 
 
 if __name__ == "__main__":
