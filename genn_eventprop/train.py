@@ -288,9 +288,14 @@ class Trainer:
                 if not np.isfinite(r.loss):
                     raise UserError(f"the loss became {r.loss} in epoch {epoch + 1}: training diverged; lower "
                                     "train.optimiser.lr or the initial weights")
+                grads = {**r.grads, **self.learned.gradients(r)}
+                broken = sorted(k for k, g in grads.items() if not np.all(np.isfinite(g)))
+                if broken:   # a step with them would make those parameters NaN for good, silently
+                    raise UserError(f"the gradient of {', '.join(broken)} became infinite or NaN in epoch {epoch + 1} "
+                                    f"(loss {r.loss:.3g}): training diverged; lower train.optimiser.lr or the initial "
+                                    "weights, or check the readout's loss terms for these trial lengths")
                 previous = self.learned.previous(weights)
-                self.optimiser.step(self.learned.trainable(weights), {**r.grads, **self.learned.gradients(r)}, lr,
-                                    self.learned.lr_scale)
+                self.optimiser.step(self.learned.trainable(weights), grads, lr, self.learned.lr_scale)
                 self.learned.project(weights, previous, self.backend)
                 batches_done += 1
                 losses.append(r.losses)

@@ -75,3 +75,15 @@ def test_resume_after_a_kill_ends_exactly_as_an_uninterrupted_run(tmp_path):
             np.testing.assert_array_equal(a[key], b[key])
     assert (whole / "metrics.csv").read_text().splitlines()[-1].split(",")[:4] == \
         (broken / "metrics.csv").read_text().splitlines()[-1].split(",")[:4]
+
+
+def test_a_gradient_that_overflows_stops_training_with_one_line_before_any_weight_turns_nan(tmp_path, monkeypatch):
+    # exp(t_y / tau1) of the early-spike term: about 1e40 or more for t_y of 20 ms and more, finite in the (double)
+    # loss but past float32 in the gradients; a step with them would turn the weights into NaN and train on
+    from genn_eventprop.errors import UserError
+    monkeypatch.setenv("GENN_EVENTPROP_CACHE", str(tmp_path / "cache"))
+    cfg = small_config(["train.epochs=2", "model.output.readout=first_spike", "model.output.neuron=lif",
+                        "model.output.first_spike.tau1=0.2", "model.output.first_spike.alpha=1.0"])
+    with pytest.raises(UserError, match=r"the gradient of .* became infinite or NaN in epoch 1 \(loss [0-9.e+]+\)"):
+        Trainer(cfg, str(tmp_path), log=lambda *a: None).train()
+    assert not (tmp_path / "checkpoints" / "last.npz").exists()
