@@ -63,15 +63,13 @@ def main():
           f"{len(features['valid'][1])} validation, {len(features['test'][1])} test; features {X.shape[1]} "
           f"({args.bins} bins of {args.bin_ms:g} ms x {args.groups} channel groups, log(1 + count))")
     print(f"{'C':>7} {'train %':>8} {'valid %':>8} {'test %':>7}")
-    for C in args.C:
-        model = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=5000)).fit(X, y)
-        scores = [100.0 * model.score(*features[name]) for name in ("train", "valid", "test")]
-        print(f"{C:7g} {scores[0]:8.1f} {scores[1]:8.1f} {scores[2]:7.1f}")
+    models = [(f"{C:g}", LogisticRegression(C=C, max_iter=5000)) for C in args.C]
     if args.mlp:
-        mlp = MLPClassifier((256,), alpha=1.0, max_iter=500, random_state=0)
-        model = make_pipeline(StandardScaler(), mlp).fit(X, y)
+        models.append(("MLP", MLPClassifier((256,), alpha=1.0, max_iter=500, random_state=0)))
+    for label, classifier in models:
+        model = make_pipeline(StandardScaler(), classifier).fit(X, y)
         scores = [100.0 * model.score(*features[name]) for name in ("train", "valid", "test")]
-        print(f"{'MLP':>7} {scores[0]:8.1f} {scores[1]:8.1f} {scores[2]:7.1f}")
+        print(f"{label:>7} {scores[0]:8.1f} {scores[1]:8.1f} {scores[2]:7.1f}")
 
 
 if __name__ == "__main__":

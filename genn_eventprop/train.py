@@ -123,8 +123,7 @@ class Trainer:
         """Delay lines are part of the input encoding, so evaluation data gets them too."""
         if self.augmenter_config and self.cfg.data.augment.delay.count:
             from genn_eventprop.data.augment import Augmenter
-            only_delay = {"shift": 0, "blend": 0.0, "dilation": 0.0, "jitter": 0.0,
-                          "delay": self.augmenter_config["delay"]}
+            only_delay = {"delay": self.augmenter_config["delay"]}   # every other key absent is off
             return Augmenter(only_delay, dataset.num_channels, np.random.default_rng(0))(dataset)
         return dataset
 
