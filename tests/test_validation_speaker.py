@@ -41,3 +41,11 @@ def test_fsdd_validates_on_a_training_speaker_not_the_test_speaker():
     cfg = load_config(os.path.join(ROOT, "configs", "fsdd.yaml"), ["data.path=."])
     assert cfg.data.validation.by == "speaker" and cfg.data.validation.speakers
     assert not set(cfg.data.validation.speakers) & set(cfg.data.test.speakers)
+
+
+def test_without_validation_the_validation_speaker_trains_and_the_test_speaker_stays_out(tmp_path):
+    """fsdd.yaml's last step (--set data.validation.by=none): every speaker but the test one is trained on."""
+    cfg = load_config(h5_config(tmp_path, "[2]", "[1]"), ["data.validation.by=none"])
+    splits = load_data(cfg)
+    assert splits.valid is None or not len(splits.valid)
+    assert set(splits.train.speakers.tolist()) == {0, 1} and set(splits.test.speakers.tolist()) == {2}
