@@ -26,10 +26,10 @@ from genn_eventprop.backends.native import NativeBackend  # noqa: E402
 from genn_eventprop.optim import Adam  # noqa: E402
 
 # The rows of the table: the timed blocks (runtime/profile.h), what each one covers.
-ROWS = [("free_step", "forward: free flow of every neuron over the step, bounds of g"),
-        ("input", "forward: input-spike deliveries"),
-        ("search", "forward: crossing search (which neurons may cross, walks, exact times)"),
-        ("commit", "forward: spike commits (reset, recurrent and output deliveries)"),
+ROWS = [("free_step", "forward: free flow over the step (non-swept populations), bounds of g"),
+        ("input", "forward: input-spike deliveries (exact: their jumps in the sweep)"),
+        ("search", "forward: crossing search (exact: the sweep, flagged neurons' exact times)"),
+        ("commit", "forward: spike commits (flow to the spike, reset, deliveries)"),
         ("adjoint_step", "backward: adjoint flow over each step, jumps carried back"),
         ("input_grad", "backward: input-spike gradient rows"),
         ("spike_grad", "backward: network-spike gradient rows, errors, adjoint jumps"),

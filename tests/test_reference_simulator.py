@@ -177,3 +177,27 @@ def test_a_crossing_that_grazes_the_threshold_inside_a_step_is_a_spike_with_exac
     g = run.grads["inp_to_hid"][0, 0]
     assert fd is not None
     assert abs(g - fd) <= 1e-6 * abs(fd), f"EventProp {g!r}, reference FD {fd!r}"
+
+
+@pytest.mark.parametrize("recurrent", [False, True])
+def test_two_identical_neurons_spike_together_every_time(recurrent, build_cache):
+    # Hidden neurons 0 and 1 get the same input weights (and, recurrent, the same weights in and out of the
+    # layer): their crossings coincide to the last bit, and the second is committed at the first one's time,
+    # not lost and not a rounding later. Feed-forward, each is the reference's neuron 0 (computed without the
+    # twin: the reference takes one crossing per instant).
+    backend = tool_backend("lif", "exact", build_cache)
+    weights, times, units, label = random_trial(7, "lif", recurrent)
+    weights["inp_to_hid"][:, 1] = weights["inp_to_hid"][:, 0]
+    if recurrent:
+        weights["hid_to_hid"][1] = weights["hid_to_hid"][0]         # the same effect on the others
+        weights["hid_to_hid"][:, 1] = weights["hid_to_hid"][:, 0]   # the same input from the others
+        weights["hid_to_hid"][0, 0] = weights["hid_to_hid"][1, 1] = weights["hid_to_hid"][0, 1]
+    run = backend.run_batch(weights, batch_from([(times, units, label)], DURATION), 1.0, loss_scale=1.0, record=True)
+    t, idx = run.recorded["hid"]
+    assert (idx == 0).sum() >= 3 and t[idx == 0].tolist() == t[idx == 1].tolist()
+    if not recurrent:
+        alone = dict(weights, inp_to_hid=weights["inp_to_hid"].copy())
+        alone["inp_to_hid"][:, 1] = 0.0
+        ref = simulate(reference(alone, "lif", False), times, units, label, DURATION, 1.0, "exact")
+        expected = ref.spike_times[ref.spike_neurons == 0]
+        assert len(t[idx == 0]) == len(expected) and np.max(np.abs(t[idx == 0] - expected)) <= 1e-9

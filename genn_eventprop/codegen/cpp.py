@@ -2,15 +2,14 @@
 
 The simulation is exact in continuous time (docs/design/eventprop.md#forward-exact-simulation): every input spike arrives at its
 own time and every spike is placed at the exact threshold crossing (a safeguarded Newton search on the
-exact trajectory). Because the dynamics between events are linear, a step is computed by superposition:
-each population is advanced over the whole step once, and every event adds its effect on the
-end-of-step state, Phi(t_end - t_event) times the jump, at O(1) cost per neuron, and what it can add to an
-upper bound of the neuron's threshold function g over the step. A neuron whose bound reaches 0 is walked
-through the step's events: between two events g is a sum of exponentials (the pass's ThresholdTerms), so
-each interval is bounded (term by term, by curvature, by Taylor) and halved until a crossing is ruled out or
-bracketed; none is missed, even one that falls back below threshold. The earliest crossing of the whole
-network is committed first; its reset and its outgoing jumps are added the same way. The backward pass runs the same superposition on
-the adjoints, replaying the logged events in reverse. The grid only sets the readout weighting (held
+exact trajectory). The dynamics between events are linear: with delivery exact the spiking populations are
+swept through each step's events, every interval one exact update of all their neurons (cpp_sweep.py); where
+g may cross 0 inside an interval (between two events g is a sum of exponentials, the pass's ThresholdTerms),
+the interval is bounded (term by term, by curvature, by Taylor) and halved until a crossing is ruled out or
+bracketed; none is missed, even one that falls back below threshold. The earliest crossing is committed and
+the sweep goes on from it (cpp_exact.py). Populations that do not spike get each event's effect on their
+end-of-step state, Phi(t_end - t_event) times the jump (superposition). The backward pass runs the
+superposition on the adjoints, replaying the logged events in reverse. The grid only sets the readout weighting (held
 constant within a step) and where threshold crossings are looked for (at step ends).
 """
 from __future__ import annotations
@@ -23,7 +22,7 @@ from genn_eventprop.codegen.cpp_forward import forward_function
 from genn_eventprop.codegen.cpp_network import DELIVERY_MODELS, NativeNetwork
 from genn_eventprop.codegen.cpp_population import PopulationEmitter
 from genn_eventprop.codegen.cpp_runtime import runtime_source
-from genn_eventprop.codegen.cpp_walk import walk_functions
+from genn_eventprop.codegen.cpp_sweep import sweep_functions
 from genn_eventprop.codegen.printer import print_expr
 from genn_eventprop.errors import ConfigError
 from genn_eventprop.eventprop import AdjointIR
@@ -116,7 +115,7 @@ def emit_cpp(ir: NetworkIR, adjoint: Dict[str, AdjointIR], precision: str = "flo
           "static inline double readout_weight(const Params& P, double t, double T) {", "    (void)P;",
           f"    return {print_expr(readout.weighting, rename)};", "}", ""]
     nw = NativeNetwork(net, pops, emitters, out.name, spiking, inp.name, pid, readout.model, delivery, table)
-    L += nw.workspace() + walk_functions(nw) + forward_function(nw) + BackwardPass(nw).backward()
+    L += nw.workspace() + sweep_functions(nw) + forward_function(nw) + BackwardPass(nw).backward()
     L += ["}  // namespace", ""] + nw.entry()
     return EmittedProgram("\n".join(L) + "\n", param_names, spiking, [p.name for p in pops], offsets, n_w, out.size,
                           nw.learn_names, param_sizes)

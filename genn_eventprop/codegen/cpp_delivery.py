@@ -1,7 +1,7 @@
 """The delivery models of the native C++: when a spike reaches its targets, as two strategies with one method set.
 
 * exact (cpp_exact.py): at its own time. Targets react within the step, so the step's spikes are found one
-  after another, earliest first, each neuron walked through the events before it (cpp_walk.py).
+  after another, earliest first, the spiking populations swept through the step's events (cpp_sweep.py).
 * next_step (cpp_next_step.py): at the next grid point, as the jump it has grown into by then (the model GeNN
   runs). The neurons of a step are independent: each one's free trajectory is searched once.
 
@@ -22,6 +22,7 @@ class Delivery:
 
     name = ""
     within_step = True   # a spike's effect reaches its targets within the step (at its own time)
+    sweeps = False       # the spiking populations go through the step's events one by one (else: superposition)
 
     def __init__(self, nw):
         self.nw = nw
@@ -29,6 +30,14 @@ class Delivery:
     # -- forward ------------------------------------------------------------------------------------------
     def workspace(self, p: str) -> List[str]:
         """Extra per-thread arrays of spiking population p."""
+        return []
+
+    def trial_start(self) -> List[str]:
+        """After the trial's initial state is set, before the first step."""
+        return []
+
+    def trial_end(self) -> List[str]:
+        """After the last step, before the readout's end of trial."""
         return []
 
     def step_start(self) -> List[str]:

@@ -1,12 +1,12 @@
 """The exact delivery model of the native C++: every spike acts at its own time (cpp_delivery.py).
 
-Targets react within the step, so a step's spikes are found in time order: the neurons whose bound of g over
-the step reaches 0 are walked through the step's events (cpp_walk.py) to the interval of their first crossing;
-the candidates are refined in a heap ordered by a lower bound of their crossing time (the bracket's start, or
-the exact time once computed) until an exact time is in front; that earliest crossing is committed (its reset
-and outgoing jumps superposed on the end-of-step state), and the search repeats. A committed spike that may
-push a target up sends it back to be walked; one that can only lower g leaves the target's candidate as a lower
-bound (stale), walked again only when that bound is in front (docs/performance.md).
+Targets react within the step, so the spiking populations go through the step's events in time order, in
+double: each interval between two events is swept over all their neurons at once (cpp_sweep.py: the flow, and a
+flag where g may cross 0 inside it); a flagged neuron gets the exact search (bracket, then Newton); the
+earliest crossing is committed (the neuron's reset and its jumps into the spiking targets at its time; into the
+others, superposed on their end-of-step state), and the sweep goes on from it. An input spike's jumps into
+spiking targets are made when the sweep reaches it. A neuron the flow to a crossing leaves at or above threshold
+crossed within rounding of it and spikes at the same time (two identical neurons stay identical).
 """
 from __future__ import annotations
 
@@ -18,90 +18,163 @@ from genn_eventprop.codegen.cpp_delivery import Delivery
 class ExactDelivery(Delivery):
     name = "exact"
     within_step = True
+    sweeps = True   # spiking targets are advanced event by event by the sweep, not by superposition
+
+    def workspace(self, p: str) -> List[str]:
+        return [f"    std::vector<double> {p}_xs = std::vector<double>({p}_VARS * {p}_N), "
+                f"{p}_xe = std::vector<double>({p}_VARS * {p}_N);   // the sweep's state at an interval's start and end"]
+
+    def trial_start(self) -> List[str]:
+        """The swept state (double) starts from the initial state; the populations' own state arrays are not
+        rounded to the model's precision at every step (the backward pass reads the spikes' logged states)."""
+        return [*(f"    for (int v = 0; v < {p}_VARS * {p}_N; v++) ws.{p}_xs[v] = ws.{p}_x[v];" for p in self.nw.spiking),
+                "    double t_swept = 0.0;   // the time of the swept state",
+                f"    bool quiet = {self.all_quiet()};   // no neuron can cross before the next event"]
+
+    def all_quiet(self) -> str:
+        return " && ".join(f"{p}_quiet(P, ws.{p}_xs.data())" for p in self.nw.spiking)
+
+    def trial_end(self) -> List[str]:
+        """The end state, where the readout reads it (first_spike: a silent neuron's phantom spike at T)."""
+        return ["    if (t_swept < T) {   // quiet since t_swept: the free flow to the end",
+                *(f"        {{ {p}_Factors F{{}}; {'' if self.nw.het[p] else f'{p}_update_factors(P, T - t_swept, F, 0); '}"
+                  f"{p}_flow(P, T - t_swept, F, ws.{p}_xs.data(), ws.{p}_xe.data()); ws.{p}_xs.swap(ws.{p}_xe); }}"
+                  for p in self.nw.spiking),
+                "    }",
+                *(f"    for (int v = 0; v < {p}_VARS * {p}_N; v++) ws.{p}_x[v] = (scalar)ws.{p}_xs[v];" for p in self.nw.spiking)]
+
+    def jumps_now(self, pre: str, who: str, indent: str) -> List[str]:
+        """The jumps of a spike of pre's neuron `who` into its spiking targets' swept state (xs), now."""
+        L = []
+        for c in self.nw.conns_from(pre):
+            q = c.post
+            if q not in self.nw.spiking:
+                continue
+            L += [f"{indent}{{   // {c.name}: the jump of each target, at the spike's time",
+                  f"{indent}    const scalar* wrow = W + W_{c.name} + (long long){who} * {q}_N;",
+                  f"{indent}    double* x = ws.{q}_xs.data();",
+                  f"{indent}    for (int j = 0; j < {q}_N; j++) {{",
+                  f"{indent}        double a[MAX_VARS];",
+                  f"{indent}        for (int v = 0; v < {q}_VARS; v++) a[v] = x[v * {q}_N + j];",
+                  f"{indent}        {q}_jump_single(P, a, (double)wrow[j], j);",
+                  f"{indent}        for (int v = 0; v < {q}_VARS; v++) x[v * {q}_N + j] = a[v];",
+                  f"{indent}    }}",
+                  f"{indent}}}"]
+        return L
+
+    def commit(self, p: str, indent: str) -> List[str]:
+        """Neuron i of p spikes at best_t, state xm just before: its count, log, event, reset and jumps. The sweep's
+        state is then at best_t (in xs)."""
+        return [*self.count_spike(p, indent),
+                f"{indent}for (int v = 0; v < {p}_VARS; v++) ws.xlog.push_back(xm[v]);",
+                f"{indent}ws.step_events.insert(ws.step_events.begin() + q, Event{{best_t, POP_{p}, i, (long long)ws.xlog.size() - {p}_VARS}});",
+                f"{indent}q++;   // the event the sweep was heading for moved one on",
+                *self.output_spike(p, "best_t", indent),
+                f"{indent}double h[MAX_VARS]; std::memcpy(h, xm, sizeof(h)); {p}_reset_single(P, h, i);",
+                f"{indent}for (int v = 0; v < {p}_VARS; v++) ws.{p}_xs[v * {p}_N + i] = h[v];",
+                *self.jumps_now(p, "i", indent),
+                *self.nw.deliver_end(p, "i", "t1 - best_t", indent)]
 
     def step_spikes(self) -> List[str]:
-        """The step's spikes, earliest first (per-interval factors first, where a population shares its factors)."""
-        L = ["        PROFILE_START(segments_start);"]
-        for p in (q for q in self.nw.spiking if not self.nw.het[q]):   # (per-neuron factors are computed in the walk)
-            L += [f"        ws.{p}_seg.resize(ws.step_events.size() + 1);   // {p}: factors of each interval between events",
-                  "        for (size_t q = 0; q <= ws.step_events.size(); q++) {",
-                  "            const double a = q == 0 ? t0 : ws.step_events[q - 1].t;",
-                  "            const double b = q == ws.step_events.size() ? t1 : ws.step_events[q].t;",
-                  f"            {p}_update_factors(P, b - a, ws.{p}_seg[q], 0);",
-                  "        }"]
-        L += ["        // 3. the step's spikes, earliest first: a neuron above threshold at the step end is walked",
-              "        //    through the step to its crossing; its reset and outgoing jumps are superposed too.",
-              *(f"        std::fill(ws.{p}_skip.begin(), ws.{p}_skip.end(), 0); std::fill(ws.{p}_known.begin(), ws.{p}_known.end(), 0);"
-                for p in self.nw.spiking),
-              "        PROFILE_ADD(ws.prof, PROF_SEARCH, segments_start);",
-              "        while (true) {",
-              "            PROFILE_START(search_start);",
-              "            ws.order.clear();"]
-        for p in self.nw.spiking:
-            L += [f"            {{ const int n_may = {p}_may_cross(P, ws.{p}_end.data(), ws.{p}_x.data(), ws.{p}_E.data(), ws.{p}_ub.data(), "
-                  f"ws.{p}_gs.data(), ws.{p}_gf.data(), ws.{p}_rf.data(), ws.{p}_bend.data(), ws.{p}_rise.data(), ws.{p}_skip.data(), "
-                  f"ws.{p}_tight.data(), ws.{p}_flags.data(), ws.{p}_list.data());",
-                  f"                for (int m = 0; m < n_may; m++) {{",
+        """The sweep through the step's events (the input spikes, then the network's spikes as they are found)."""
+        nw = self.nw
+        S = nw.spiking
+        L = ["        // 3. the spiking populations through the step's events in time order: each interval swept over all",
+             "        //    neurons; the earliest crossing in it committed and the sweep resumed there; then the event's jumps",
+             "        PROFILE_MARK(lap);   // (profile builds: the time since the last lap goes to the block just ended)"]
+        L += ["        // a step without events while quiet (no neuron can cross without one) is not swept: the next sweep",
+              "        // starts where the last one ended (t_swept), its first interval longer",
+              "        if (!(quiet && ws.step_events.empty())) {"]
+        outer = len(L)
+        L += ["        double t = t_swept;",
+              "        for (size_t q = 0; ; q++) {",
+              "            const bool last = q == ws.step_events.size();",
+              "            const double te = last ? t1 : ws.step_events[q].t;",
+              "            while (te > t) {   // the interval [t, te], split at each crossing found in it",
+              "                const double len = te - t;"]
+        for p in S:
+            L += [f"                {p}_Factors F_{p}{{}};",
+                  *([] if nw.het[p] else [f"                {p}_update_factors(P, len, F_{p}, 0);"]),
+                  f"                const int n_{p} = {p}_sweep(P, len, F_{p}, ws.{p}_xs.data(), ws.{p}_xe.data(), "
+                  f"ws.{p}_flags.data(), ws.{p}_list.data());"]
+        L += ["                // the flagged neurons' crossings, bracketed and ordered by a lower bound of their time; the exact",
+              "                // times in that order until the next bound comes after the earliest exact time (ties: population,",
+              "                // then neuron)",
+              "                ws.order.clear();"]
+        for p in S:
+            found = ("g_hi >= 0.0 || " if nw.em[p].adj.crossing.one_extremum else "") + \
+                f"{p}_interval_crossing(P, len, E_{p}, a, b, g_lo, g_hi, j, lo, hi)"
+            L += [f"                double E_{p}[MAX_TERMS] = {{0.0}};   // exp(r_k len), for the flagged neurons' bounds" +
+                  ("" if nw.het[p] else f"\n                if (n_{p}) {p}_rate_exps(P, len, E_{p}, 0);"),
+                  f"                for (int m = 0; m < n_{p}; m++) {{",
                   f"                    const int j = ws.{p}_list[m];",
-                  f"                    if (!ws.{p}_known[j]) {{   // walk now the neurons a spike may have pushed up",
-                  f"                        if (!{p}_walk(P, ws, W, j, k, t0, t1, ws.{p}_cand[j])) {{ ws.{p}_skip[j] = 1; continue; }}",
-                  f"                        ws.{p}_known[j] = 1;",
-                  "                    }",
-                  f"                    ws.order.push_back(Pick{{pick_time(ws.{p}_cand[j], ws.{p}_known[j]), POP_{p}, j}});",
-                  "                } }"]
-        L += ["            // the earliest crossing: candidates by a lower bound of their time (a stale one's old bracket, an",
-              "            // interval's bracket, an exact time), refined in that order until an exact time comes first",
-              "            std::make_heap(ws.order.begin(), ws.order.end(), later_pick);",
-              "            double best_t = INFINITY, best_x[MAX_VARS]; int best_pop = -1, best_i = -1;",
-              "            while (!ws.order.empty()) {",
-              "                std::pop_heap(ws.order.begin(), ws.order.end(), later_pick);",
-              "                const Pick o = ws.order.back(); ws.order.pop_back();"]
-        for p in self.nw.spiking:
-            L += [f"                if (o.pop == POP_{p}) {{",
-                  f"                    const int j = o.idx; Candidate& c = ws.{p}_cand[j];",
-                  f"                    if (ws.{p}_known[j] == 2) {{ best_t = c.t_cross; best_pop = o.pop; best_i = j; std::memcpy(best_x, c.x_cross, sizeof(best_x)); break; }}",
-                  f"                    if (ws.{p}_known[j] == 3) {{   // stale: walked again now that it may be the earliest",
-                  f"                        if (!{p}_walk(P, ws, W, j, k, t0, t1, c)) {{ ws.{p}_skip[j] = 1; ws.{p}_known[j] = 0; continue; }}",
-                  f"                        ws.{p}_known[j] = 1;",
-                  "                    } else {",
-                  f"                        {p}_cross(P, c); ws.{p}_known[j] = 2;",
-                  "                    }",
-                  f"                    ws.order.push_back(Pick{{pick_time(c, ws.{p}_known[j]), o.pop, j}});",
-                  "                    std::push_heap(ws.order.begin(), ws.order.end(), later_pick);",
+                  "                    double a[MAX_VARS], b[MAX_VARS];",
+                  f"                    for (int v = 0; v < {p}_VARS; v++) {{ a[v] = ws.{p}_xs[v * {p}_N + j]; b[v] = ws.{p}_xe[v * {p}_N + j]; }}",
+                  f"                    const double g_lo = {p}_threshold(P, a, j), g_hi = {p}_threshold(P, b, j);",
+                  "                    double lo = 0.0, hi = len;",
+                  f"                    if (!({found})) {{ ws.{p}_flags[j] = 0; continue; }}",
+                  f"                    Candidate& c = ws.{p}_cand[j];",
+                  f"                    c.pop = POP_{p}; c.idx = j; c.t_a = t; c.lo = lo; c.hi = hi;",
+                  "                    const bool whole = lo == 0.0 && hi == len;",
+                  "                    c.g_lo = whole ? g_lo : NAN; c.g_hi = whole ? g_hi : NAN;",
+                  "                    std::memcpy(c.xa, a, sizeof(c.xa)); c.t_cross = INFINITY;   // (not searched yet)",
+                  f"                    ws.order.push_back(Pick{{t + {p}_crossing_after(P, len, E_{p}, a, g_lo, lo, hi, j), POP_{p}, j}});",
                   "                }"]
-        L += ["            }"]
-        L += ["            PROFILE_ADD(ws.prof, PROF_SEARCH, search_start);",
-              "            if (best_pop < 0) break;",
-              "            PROFILE_START(commit_start);",
-              "            const int i = best_i;",
-              "            const Event ev{best_t, best_pop, i, (long long)ws.xlog.size()};",
-              "            const auto at = std::upper_bound(ws.step_events.begin(), ws.step_events.end(), ev,",
-              "                [](const Event& a, const Event& b) { return a.t < b.t; });",
-              "            const size_t pos = at - ws.step_events.begin();",
-              "            ws.step_events.insert(at, ev);",
-              "            ws.inserted.push_back(pos);",
-              "            const double before = pos == 0 ? t0 : ws.step_events[pos - 1].t;",
-              "            const double after = pos + 1 == ws.step_events.size() ? t1 : ws.step_events[pos + 1].t;"]
-        for p in (q for q in self.nw.spiking if not self.nw.het[q]):
-            L += [f"            ws.{p}_seg.insert(ws.{p}_seg.begin() + pos, {p}_Factors());   // split the interval at the spike",
-                  f"            {p}_update_factors(P, best_t - before, ws.{p}_seg[pos], 0);",
-                  f"            {p}_update_factors(P, after - best_t, ws.{p}_seg[pos + 1], 0);"]
-
-        for p in self.nw.spiking:
-            L += [f"            if (best_pop == POP_{p}) {{",
-                  *self.count_spike(p, "                "),
-                  f"                for (int v = 0; v < {p}_VARS; v++) ws.xlog.push_back(best_x[v]);",
-                  *self.output_spike(p, "best_t", "                "),
-                  *self.reset_on_end(p, "best_x", "best_t", "                "),
-                  *self.nw.deliver_end(p, "i", "t1 - best_t", "                ", reopen=True),
-                  f"                {{   // the rest of its step starts from the reset: its bound is the chord from there (may_cross)",
-                  f"                    ExpSum f; {p}_threshold_terms(P, h, f, i); double E[MAX_TERMS]; {p}_rate_exps(P, t1 - best_t, E, i);",
-                  f"                    ws.{p}_gs[i] = {p}_threshold(P, h, i); ws.{p}_bend[i] = expsum_bend(f, E); ws.{p}_ub[i] = INFINITY; ws.{p}_tight[i] = 1;",
-                  f"                    ws.{p}_known[i] = 0; ws.{p}_skip[i] = 0;",
-                  "                }",
-                  "            }"]
-        L += ["            PROFILE_ADD(ws.prof, PROF_COMMIT, commit_start);",
-              "        }"]
+        L += ["                std::sort(ws.order.begin(), ws.order.end(), [](const Pick& x, const Pick& y) { return later_pick(y, x); });",
+              "                double best_t = INFINITY, best_s = 0.0; int best_pop = -1, best_i = -1;",
+              "                for (const Pick& o : ws.order) {",
+              "                    if (o.t > best_t) break;"]
+        for p in S:
+            L += [f"                    if (o.pop == POP_{p}) {{",
+                  f"                        Candidate& c = ws.{p}_cand[o.idx];",
+                  f"                        {p}_cross(P, c);",
+                  "                        if (c.t_cross < best_t || (c.t_cross == best_t && (o.pop < best_pop || (o.pop == best_pop && o.idx < best_i)))) {",
+                  "                            best_t = c.t_cross; best_s = c.s_cross; best_pop = o.pop; best_i = o.idx;",
+                  "                        }",
+                  "                    }"]
+        L += ["                }"]
+        L += ["                if (best_pop < 0) {   // no crossing: on to the event",
+              *(f"                    ws.{p}_xs.swap(ws.{p}_xe);" for p in S),
+              "                    t = te;",
+              "                    break;",
+              "                }",
+              "                PROFILE_LAP(ws.prof, PROF_SEARCH, lap);",
+              "                // every neuron to the crossing; the winner spikes, then (ties) any neuron whose search gave the same",
+              "                // time, or that the flow leaves at or above threshold there (its crossing within rounding of it)"]
+        for p in S:
+            L += [f"                {{ {p}_Factors F{{}}; {'' if nw.het[p] else f'{p}_update_factors(P, best_s, F, 0); '}"
+                  f"{p}_flow(P, best_s, F, ws.{p}_xs.data(), ws.{p}_xe.data()); ws.{p}_xs.swap(ws.{p}_xe); }}"]
+        for p in S:
+            L += [f"                if (best_pop == POP_{p}) {{",
+                  "                    const int i = best_i;",
+                  f"                    const double* xm = ws.{p}_cand[i].x_cross;",
+                  f"                    ws.{p}_flags[i] = 0;",
+                  *self.commit(p, "                    "),
+                  "                }"]
+        for p in S:
+            L += [f"                for (int m = 0; m < n_{p}; m++) {{",
+                  f"                    const int i = ws.{p}_list[m];",
+                  f"                    if (!ws.{p}_flags[i]) continue;",
+                  "                    double xm[MAX_VARS];",
+                  f"                    for (int v = 0; v < {p}_VARS; v++) xm[v] = ws.{p}_xs[v * {p}_N + i];",
+                  f"                    if (!(ws.{p}_cand[i].t_cross == best_t || {p}_threshold(P, xm, i) >= 0.0)) continue;",
+                  *self.commit(p, "                    "),
+                  "                }"]
+        L += ["                t = best_t;",
+              "                PROFILE_LAP(ws.prof, PROF_COMMIT, lap);",
+              "            }",
+              "            if (last) break;",
+              "            const Event& e = ws.step_events[q];   // an input spike (the network's are made when committed)",
+              "            const int u = e.idx;",
+              "            PROFILE_LAP(ws.prof, PROF_SEARCH, lap);",
+              *self.jumps_now(nw.inp, "u", "            "),
+              "            PROFILE_LAP(ws.prof, PROF_INPUT, lap);",
+              "        }",
+              "        t_swept = t1;"]
+        L[outer:] = ["    " + line for line in L[outer:]]
+        L += [f"            quiet = ws.step_events.empty() && {self.all_quiet()};   // checked after a step without events",
+              "        }",
+              "        PROFILE_LAP(ws.prof, PROF_SEARCH, lap);"]
         return L
 
     def step_end(self) -> List[str]:

@@ -1,8 +1,10 @@
-"""forward() of the native C++: one trial, step by step, by superposition on the end-of-step state.
+"""forward() of the native C++: one trial, step by step.
 
 In each step every population first evolves freely over the whole step; then each event (an input spike, a
-spike of the network) adds its effect on the end-of-step state (NativeNetwork.deliver_end). Where and when the
-network's spikes are found is the delivery model's part (cpp_delivery.py: exact, cpp_next_step.py: next_step).
+spike of the network) adds its effect on the end-of-step state (NativeNetwork.deliver_end), except where the
+delivery model sweeps the spiking populations through the step's events itself (exact: Delivery.sweeps). Where
+and when the network's spikes are found is the delivery model's part (cpp_delivery.py: exact, cpp_next_step.py:
+next_step).
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ def forward_function(nw) -> List[str]:
             L.append(f"    std::fill(ws.{p.name}_x.begin() + {v} * {p.name}_N, ws.{p.name}_x.begin() + {v + 1} * {p.name}_N, (scalar){init!r});")
         if p.spiking:
             L.append(f"    std::fill(ws.{p.name}_count.begin(), ws.{p.name}_count.end(), 0);")
-            L.append(f"    std::fill(ws.{p.name}_stamp.begin(), ws.{p.name}_stamp.end(), -1);   // no trace from another trial")
+    L += nw.delivery.trial_start()
     L += nw.fill_step_factors()
     L += [f"    for (int i = 0; i < {f'{p}_N' if nw.het[p] else '1'}; i++) {p}_rate_exps(P, dt, ws.{p}_E.data() + i * {p}_TERMS, i);"
           for p in nw.spiking]
@@ -32,7 +34,7 @@ def forward_function(nw) -> List[str]:
           "    for (int k = 0; k < S.n_steps; k++) {",
           "        const double t0 = k * dt, t1 = (k + 1) * dt;",
           "        const double wbar = readout_weight(P, (k + 0.5) * dt, T);",
-          "        ws.step_events.clear(); ws.inserted.clear();",
+          "        ws.step_events.clear();",
           *nw.delivery.step_start(),
           "        // 1. every population evolves freely over the whole step",
           "        PROFILE_START(free_start);"]
@@ -40,9 +42,11 @@ def forward_function(nw) -> List[str]:
         n = p.name
         if n == nw.out:
             L += nw.readout.native_free_step(n)
-        if p.spiking:   # the free flow and the bound of g over it in one pass
+        if p.spiking and nw.delivery.sweeps:
+            pass   # the delivery model sweeps it through the step's events (cpp_exact.py)
+        elif p.spiking:   # the free flow and the bound of g over it in one pass
             L.append(f"        {n}_step_bound(P, ws.{n}_Fdt.data(), ws.{n}_x.data(), ws.{n}_end.data(), ws.{n}_E.data(), ws.{n}_ub.data(), "
-                     f"ws.{n}_gs.data(), ws.{n}_gf.data(), ws.{n}_rf.data(), ws.{n}_bend.data(), ws.{n}_rise.data(), ws.{n}_tight.data());")
+                     f"ws.{n}_gs.data(), ws.{n}_gf.data(), ws.{n}_rf.data(), ws.{n}_bend.data(), ws.{n}_tight.data());")
         else:
             L.append(f"        {n}_advance(P, ws.{n}_Fdt.data(), ws.{n}_x.data(), ws.{n}_end.data());")
     L += nw.delivery.after_free_flow()
@@ -59,9 +63,11 @@ def forward_function(nw) -> List[str]:
     if nw.spiking:
         L += nw.delivery.step_spikes()
     L += ["        ws.events.insert(ws.events.end(), ws.step_events.begin(), ws.step_events.end());",
-          *(f"        ws.{p.name}_x.swap(ws.{p.name}_end);" for p in nw.pops),
+          *(f"        ws.{p.name}_x.swap(ws.{p.name}_end);" for p in nw.pops
+            if not (p.spiking and nw.delivery.sweeps)),
           *nw.delivery.step_end(),
           "    }"]
+    L += nw.delivery.trial_end()
     L += nw.readout.native_forward_end(nw.out)
     for p in nw.pops:
         k = nw.pid[p.name]

@@ -1,7 +1,7 @@
 """The native network's shared tables and blocks: population order, learnable-parameter slots, the workspace,
 a spike's effect on its targets' end-of-step state, and the entry point gep_run() (a template).
 
-The forward pass (cpp_forward.py), the backward pass (cpp_backward.py), the crossing walks (cpp_walk.py) and
+The forward pass (cpp_forward.py), the backward pass (cpp_backward.py), the crossing sweep (cpp_sweep.py) and
 the delivery models (cpp_delivery.py: exact, cpp_next_step.py: next_step) read the network from here.
 """
 from __future__ import annotations
@@ -65,16 +65,10 @@ class NativeNetwork:
                 L.append(f"    std::vector<unsigned char> {n}_flags = std::vector<unsigned char>({n}_N + 8), "
                          f"{n}_skip = std::vector<unsigned char>({n}_N);")
                 L.append(f"    std::vector<int> {n}_list = std::vector<int>({n}_N);   // the flagged neurons (may_cross)")
-                L.append(f"    std::vector<{n}_Factors> {n}_seg;   // update factors of the step's intervals between events")
-                L.append(f"    std::vector<std::vector<double>> {n}_trace = std::vector<std::vector<double>>({n}_N);   // walk states")
-                L.append(f"    std::vector<int> {n}_stamp = std::vector<int>({n}_N, -1);   // step of each trace")
-                L.append(f"    std::vector<size_t> {n}_seen = std::vector<size_t>({n}_N);   // insertions each trace accounts for")
-                L.append(f"    std::vector<size_t> {n}_traced = std::vector<size_t>({n}_N);   // states in each trace")
-                L.append(f"    std::vector<Candidate> {n}_cand = std::vector<Candidate>({n}_N);   // crossing found by the last walk")
-                L.append(f"    std::vector<unsigned char> {n}_known = std::vector<unsigned char>({n}_N);   // 0 none, 1 interval, 2 time, 3 stale (a lower bound)")
+                L.append(f"    std::vector<Candidate> {n}_cand = std::vector<Candidate>({n}_N);   // its crossing in the interval being swept")
                 L.append(f"    std::vector<double> {n}_ub = std::vector<double>({n}_N), {n}_gs = std::vector<double>({n}_N), "
                          f"{n}_gf = std::vector<double>({n}_N), {n}_bend = std::vector<double>({n}_N), "
-                         f"{n}_rf = std::vector<double>({n}_N), {n}_rise = std::vector<double>({n}_N);   // bounds of g over the step (step_bound, jump_rise)")
+                         f"{n}_rf = std::vector<double>({n}_N);   // bounds of g over the free step (step_bound, may_cross)")
                 L.append(f"    std::vector<unsigned char> {n}_tight = std::vector<unsigned char>({n}_N);   // ub tightened this step (may_cross)")
                 L.append(f"    std::vector<double> {n}_E = std::vector<double>({f'{n}_N * ' if self.het[n] else ''}{n}_TERMS + 1);   "
                          "// exp(r_k dt) of the threshold's terms" + (", per neuron" if self.het[n] else ""))
@@ -98,43 +92,33 @@ class NativeNetwork:
               "    std::vector<double> xlog;             // state of each spiking neuron just before its spike",
               "    std::vector<PendingJump> pending;     // adjoint jumps of the current step (backward)",
               "    double loss_scale = 1.0;",
-              "    std::vector<Pick> order;              // candidates of the current step, a heap by a lower bound of their time (forward)",
-              "    std::vector<size_t> inserted;         // where this step's spikes went into step_events",
+              "    std::vector<Pick> order;              // the interval's candidates by a lower bound of their time (forward)",
               f"    long long pop_spikes[{max(1, len(self.pops))}];",
               "    unsigned long long prof[PROF_BLOCKS] = {0};   // profile ticks of this thread (-DGEP_PROFILE only)",
               "};", ""]
         return L
 
-    def deliver_end(self, pre: str, who: str, tau: str, indent: str, reopen: bool = False) -> List[str]:
-        """Forward: add the end-of-step effect of a spike of pre's neuron `who` to every target population.
-        reopen (a spike committed during the crossing search): targets it may push up are searched again."""
+    def deliver_end(self, pre: str, who: str, tau: str, indent: str) -> List[str]:
+        """Forward: add the end-of-step effect of a spike of pre's neuron `who` to every target population (but
+        the spiking ones where the delivery model sweeps them through the step's events: it makes their jumps)."""
         L = []
         for c in self.conns_from(pre):
             q = c.post
+            if q in self.spiking and self.delivery.sweeps:
+                continue
             # the score's share of the jump (an integral readout's); next_step: it arrives at t1, after the step
             gain = self.readout.native_jump_gain(q) if q == self.out and self.delivery.within_step else None
             L += [f"{indent}{{   // {c.name}: x_end += w Phi({tau}) e" + (", acc += wbar w d.Psi e" if gain else ""),
                   f"{indent}    const scalar* wrow = W + W_{c.name} + (long long){who} * {q}_N;"]
-            bound = q in self.spiking and self.delivery.within_step   # exact: the jump's largest effect on g until t1 joins ub
             if self.het[q]:   # the response differs per neuron: its factors are computed for each
                 L += [f"{indent}    for (int j = 0; j < {q}_N; j++) {{",
                       f"{indent}        {q}_Factors F; {self.factors_fn(q)}(P, {tau}, F, j); double r[MAX_VARS]; {q}_jump_response(P, F, r, j);",
                       f"{indent}        for (int v = 0; v < {q}_VARS; v++) ws.{q}_end[v * {q}_N + j] += wrow[j] * (scalar)r[v];",
                       *([f"{indent}        {gain}"] if gain else []),
-                      *([f"{indent}        Rise R; {q}_jump_rise(P, {tau}, P.dt, r, R, j);",
-                         f"{indent}        ws.{q}_rise[j] += std::max(wrow[j] * R.pos, wrow[j] * R.neg);"] if bound else []),
-                      *([f"{indent}        const bool raises = std::max(wrow[j] * R.up, wrow[j] * R.down) > 0.0;",
-                         f"{indent}        ws.{q}_known[j] = reopened(ws.{q}_known[j], raises); if (raises) ws.{q}_skip[j] = 0;"]
-                        if bound and reopen else []),
                       f"{indent}    }}"]
             else:
-                L += [f"{indent}    {q}_Factors F; {self.factors_fn(q)}(P, {tau}, F, 0); double r[MAX_VARS]; {q}_jump_response(P, F, r, 0);"]
-                if bound:   # the response, what it adds to the bounds of g, and (reopen) the targets searched again
-                    searched = f", ws.{q}_known.data(), ws.{q}_skip.data()" if reopen else ""
-                    L += [f"{indent}    Rise R; {q}_jump_rise(P, {tau}, P.dt, r, R, 0);",
-                          f"{indent}    add_response_rise<{q}_VARS>(ws.{q}_end.data(), {q}_N, wrow, r, ws.{q}_rise.data(), R{searched});"]
-                else:
-                    L.append(f"{indent}    add_response(ws.{q}_end.data(), {q}_N, {q}_VARS, wrow, r);")
+                L += [f"{indent}    {q}_Factors F; {self.factors_fn(q)}(P, {tau}, F, 0); double r[MAX_VARS]; {q}_jump_response(P, F, r, 0);",
+                      f"{indent}    add_response(ws.{q}_end.data(), {q}_N, {q}_VARS, wrow, r);"]
                 if gain:
                     L.append(f"{indent}    for (int j = 0; j < {q}_N; j++) {gain}")
             L.append(f"{indent}}}")

@@ -84,7 +84,7 @@ class NextStepDelivery(Delivery):
                     "                    if (!expsum_first_crossing(f, dt, g_lo, g_hi, lo, hi)) continue;",
                     "                }"]
             L += [f"        for (int m = 0, n_may = {p}_may_cross(P, ws.{p}_free.data(), ws.{p}_x.data(), ws.{p}_E.data(), ws.{p}_ub.data(), "
-                  f"ws.{p}_gs.data(), ws.{p}_gf.data(), ws.{p}_rf.data(), ws.{p}_bend.data(), ws.{p}_rise.data(), ws.{p}_skip.data(), "
+                  f"ws.{p}_gs.data(), ws.{p}_gf.data(), ws.{p}_rf.data(), ws.{p}_bend.data(), ws.{p}_skip.data(), "
                   f"ws.{p}_tight.data(), ws.{p}_flags.data(), ws.{p}_list.data()); m < n_may; m++) {{",
                   f"                const int i = ws.{p}_list[m];",
                   f"                double xs[MAX_VARS], xe[MAX_VARS], xc[MAX_VARS];",

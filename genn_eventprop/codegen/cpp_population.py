@@ -112,7 +112,7 @@ class PopulationEmitter:
                                     "k = lambda . q with q = (f(x) - f(x + Delta)) / w"),
                       self.jump_single()]
         if self.pop.spiking:
-            parts += [self.threshold(), self.threshold_rate(), self.list_above(), self.reset_single(),
+            parts += [self.threshold(), self.threshold_rate(), self.threshold_rate_sign(), self.list_above(), self.reset_single(),
                       self.spike_jump(), self.reset_adjoint(), self.phantom_jump(), *crossing_blocks(self)]
         for par in self.adj.params:
             parts += self.parameter_blocks(par)
@@ -246,6 +246,26 @@ class PopulationEmitter:
         return self.function(f"{self.p}: dg/dt = g_x . f = {rate}",
                              f"double {self.p}_threshold_rate(const Params& P, const double* xs)",
                              self.load_single("xs", self.x) + [f"return {print_expr(rate)};"])
+
+    def threshold_rate_sign(self) -> str:
+        """dg/dt with each division by a parameter made a product with its reciprocal: the same sign (barring
+        underflow), and in a loop over neurons the reciprocal is computed once, so that the loop has no division
+        (the sweep's flags, cpp_sweep.py)."""
+        rate = self.adj.spike.threshold_rate
+        recip, inv = {}, []
+        for s in self.pop.params:
+            if s.name in self.het:
+                continue
+            for power in rate.atoms(sp.Pow):
+                if power.base == s and power.exp.is_negative:
+                    r = sp.Symbol(f"inv_{s.name}")
+                    recip[power] = r ** (-power.exp)
+                    if r not in inv:
+                        inv.append(r)
+        body = ([f"const double {r.name} = 1.0/{r.name[4:]};" for r in inv]
+                + self.load_single("xs", self.x) + [f"return {print_expr(rate.xreplace(recip))};"])
+        return self.function(f"{self.p}: a number with the sign of dg/dt = {rate}, without divisions by parameters",
+                             f"double {self.p}_threshold_rate_sign(const Params& P, const double* xs)", body)
 
     def list_above(self) -> str:
         g = self.pop.threshold

@@ -19,8 +19,8 @@ struct Status { int code; long long info[4]; };
 
 // A neuron that crosses in the step: the interval of its first crossing (start t_a, state xa there) with the
 // bracket [lo, hi] inside it from expsum_first_crossing, then the exact time.
-// g_lo, g_hi: g at the bracket's ends when the bracket is the whole interval (the walk has them), else NaN.
-struct Candidate { int pop, idx; double t_a, lo, hi, g_lo, g_hi, xa[MAX_VARS], t_cross, x_cross[MAX_VARS]; };
+// g_lo, g_hi: g at the bracket's ends when the bracket is the whole interval (the sweep has them), else NaN.
+struct Candidate { int pop, idx; double t_a, lo, hi, g_lo, g_hi, xa[MAX_VARS], s_cross, t_cross, x_cross[MAX_VARS]; };
 // A candidate in the search for the step's earliest crossing, by a lower bound of its crossing time: its exact
 // time once known (known 2), else the start of its bracket (known 1, or 3: stale, from before spikes that can only
 // have delayed it).

@@ -22,10 +22,6 @@ static inline void add_response(scalar* x, int n, int vars, const scalar* wrow, 
     }
 }
 
-// What a synaptic event adds to the bound of g of its targets (<pop>_jump_rise): weight w adds the larger of w pos
-// and w neg (pos >= 0 >= neg) to rise, which holds the effects taken out of g's end value plus dt^2 / 8 times the
-// curvature they bring; up and down bound the effect itself (per unit weight).
-struct Rise { double pos, neg, up, down; };
 // The indices of the flags that are set, ascending, into list; returns how many. Eight flags are read at once: few
 // are set. flags holds n + 8 bytes (the tail past n is never set).
 static inline int list_flags(const unsigned char* flags, int n, int* list) {
@@ -39,37 +35,6 @@ static inline int list_flags(const unsigned char* flags, int n, int* list) {
     return m;
 }
 
-// add_response and the rise in one pass over the weight row. With known and skip given (a spike committed during
-// the crossing search), a target the spike may push up is searched again (known 0, skip 0). Where the spike can
-// only lower g, a neuron shown not to cross still does not (skip stays), and one with a candidate keeps it as a
-// lower bound of its crossing time (known 3, stale: walked again only if it may be the earliest).
-// A target's known state after such a spike (0 none, 1 interval, 2 time, 3 stale).
-static inline unsigned char reopened(unsigned char known, bool raises) {
-    return raises ? 0 : (known ? 3 : 0);
-}
-template <int VARS>
-static inline void add_response_rise(scalar* __restrict x, int n, const scalar* __restrict wrow, const double* r,
-                                     double* __restrict rise, const Rise& R, unsigned char* __restrict known = nullptr,
-                                     unsigned char* __restrict skip = nullptr) {
-    scalar rv[VARS];
-    for (int v = 0; v < VARS; v++) rv[v] = (scalar)r[v];
-    if (!known) {
-        for (int j = 0; j < n; j++) {
-            const scalar w = wrow[j];
-            for (int v = 0; v < VARS; v++) x[(long long)v * n + j] += w * rv[v];
-            rise[j] += std::max((double)w * R.pos, (double)w * R.neg);
-        }
-        return;
-    }
-    for (int j = 0; j < n; j++) {
-        const scalar w = wrow[j];
-        for (int v = 0; v < VARS; v++) x[(long long)v * n + j] += w * rv[v];
-        rise[j] += std::max((double)w * R.pos, (double)w * R.neg);
-        const bool raises = std::max((double)w * R.up, (double)w * R.down) > 0.0;
-        known[j] = reopened(known[j], raises);
-        skip[j] = raises ? 0 : skip[j];
-    }
-}
 
 // The spike-count regulariser's share R of an own spike (the adjoint jump adds R g_x^T). rg: lambda_upper, nu_upper,
 // lambda_lower, nu_lower, convention, scale. Convention 0 (this tool's): n is the trial's count; lambda_upper above

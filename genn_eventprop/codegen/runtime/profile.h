@@ -16,9 +16,9 @@
 // ---- network.cpp from here ----
 enum ProfileBlock {
     PROF_FREE_STEP,      // forward: every population's free flow over the step and the bounds of g
-    PROF_INPUT,          // forward: the step's input spikes delivered to their targets
-    PROF_SEARCH,         // forward: which neurons may cross, their walks, the exact crossing times
-    PROF_COMMIT,         // forward: a spike committed: reset, outgoing jumps, its targets reopened
+    PROF_INPUT,          // forward: the step's input spikes delivered to their targets (exact: their jumps)
+    PROF_SEARCH,         // forward: the sweep through the step's events, the flagged neurons' exact crossing times
+    PROF_COMMIT,         // forward: a spike committed: the flow to it, its reset, its outgoing jumps
     PROF_ADJOINT_STEP,   // backward: the adjoint flow over the step and the step's jumps carried to its start
     PROF_INPUT_GRAD,     // backward: an input spike's gradient row (and parameters' share)
     PROF_SPIKE_GRAD,     // backward: a network spike's gradient rows, its error and its adjoint jump
@@ -37,10 +37,16 @@ static inline unsigned long long profile_ticks() {
 static std::atomic<unsigned long long> profile_totals[PROF_BLOCKS];
 #define PROFILE_START(name) const unsigned long long name = profile_ticks()
 #define PROFILE_ADD(counts, block, start) ((counts)[block] += profile_ticks() - (start))
+// a running mark: PROFILE_LAP gives the time since the mark to a block and moves the mark on (blocks that alternate)
+#define PROFILE_MARK(name) unsigned long long name = profile_ticks()
+#define PROFILE_LAP(counts, block, mark) do { const unsigned long long now_ = profile_ticks(); \
+    (counts)[block] += now_ - (mark); (mark) = now_; } while (0)
 #define PROFILE_MERGE(counts) do { for (int b_ = 0; b_ < PROF_BLOCKS; b_++) \
     profile_totals[b_].fetch_add((counts)[b_], std::memory_order_relaxed); } while (0)
 #else
 #define PROFILE_START(name) do {} while (0)
 #define PROFILE_ADD(counts, block, start) do {} while (0)
+#define PROFILE_MARK(name) do {} while (0)
+#define PROFILE_LAP(counts, block, mark) do {} while (0)
 #define PROFILE_MERGE(counts) do {} while (0)
 #endif

@@ -57,11 +57,17 @@ static inline unsigned long long profile_ticks() {
 static std::atomic<unsigned long long> profile_totals[PROF_BLOCKS];
 #define PROFILE_START(name) const unsigned long long name = profile_ticks()
 #define PROFILE_ADD(counts, block, start) ((counts)[block] += profile_ticks() - (start))
+// a running mark: PROFILE_LAP gives the time since the mark to a block and moves the mark on (blocks that alternate)
+#define PROFILE_MARK(name) unsigned long long name = profile_ticks()
+#define PROFILE_LAP(counts, block, mark) do { const unsigned long long now_ = profile_ticks(); \
+    (counts)[block] += now_ - (mark); (mark) = now_; } while (0)
 #define PROFILE_MERGE(counts) do { for (int b_ = 0; b_ < PROF_BLOCKS; b_++) \
     profile_totals[b_].fetch_add((counts)[b_], std::memory_order_relaxed); } while (0)
 #else
 #define PROFILE_START(name) do {} while (0)
 #define PROFILE_ADD(counts, block, start) do {} while (0)
+#define PROFILE_MARK(name) do {} while (0)
+#define PROFILE_LAP(counts, block, mark) do {} while (0)
 #define PROFILE_MERGE(counts) do {} while (0)
 #endif
 
@@ -196,7 +202,7 @@ struct Status { int code; long long info[4]; };
 // A neuron that crosses in the step: the interval of its first crossing (start t_a, state xa there) with the
 // bracket [lo, hi] inside it from expsum_first_crossing, then the exact time.
 // g_lo, g_hi: g at the bracket's ends when the bracket is the whole interval (the walk has them), else NaN.
-struct Candidate { int pop, idx; double t_a, lo, hi, g_lo, g_hi, xa[MAX_VARS], t_cross, x_cross[MAX_VARS]; };
+struct Candidate { int pop, idx; double t_a, lo, hi, g_lo, g_hi, xa[MAX_VARS], s_cross, t_cross, x_cross[MAX_VARS]; };
 // A candidate in the search for the step's earliest crossing, by a lower bound of its crossing time: its exact
 // time once known (known 2), else the start of its bracket (known 1, or 3: stale, from before spikes that can only
 // have delayed it).
@@ -217,10 +223,6 @@ static inline void add_response(scalar* x, int n, int vars, const scalar* wrow, 
     }
 }
 
-// What a synaptic event adds to the bound of g of its targets (<pop>_jump_rise): weight w adds the larger of w pos
-// and w neg (pos >= 0 >= neg) to rise, which holds the effects taken out of g's end value plus dt^2 / 8 times the
-// curvature they bring; up and down bound the effect itself (per unit weight).
-struct Rise { double pos, neg, up, down; };
 // The indices of the flags that are set, ascending, into list; returns how many. Eight flags are read at once: few
 // are set. flags holds n + 8 bytes (the tail past n is never set).
 static inline int list_flags(const unsigned char* flags, int n, int* list) {
@@ -234,37 +236,6 @@ static inline int list_flags(const unsigned char* flags, int n, int* list) {
     return m;
 }
 
-// add_response and the rise in one pass over the weight row. With known and skip given (a spike committed during
-// the crossing search), a target the spike may push up is searched again (known 0, skip 0). Where the spike can
-// only lower g, a neuron shown not to cross still does not (skip stays), and one with a candidate keeps it as a
-// lower bound of its crossing time (known 3, stale: walked again only if it may be the earliest).
-// A target's known state after such a spike (0 none, 1 interval, 2 time, 3 stale).
-static inline unsigned char reopened(unsigned char known, bool raises) {
-    return raises ? 0 : (known ? 3 : 0);
-}
-template <int VARS>
-static inline void add_response_rise(scalar* __restrict x, int n, const scalar* __restrict wrow, const double* r,
-                                     double* __restrict rise, const Rise& R, unsigned char* __restrict known = nullptr,
-                                     unsigned char* __restrict skip = nullptr) {
-    scalar rv[VARS];
-    for (int v = 0; v < VARS; v++) rv[v] = (scalar)r[v];
-    if (!known) {
-        for (int j = 0; j < n; j++) {
-            const scalar w = wrow[j];
-            for (int v = 0; v < VARS; v++) x[(long long)v * n + j] += w * rv[v];
-            rise[j] += std::max((double)w * R.pos, (double)w * R.neg);
-        }
-        return;
-    }
-    for (int j = 0; j < n; j++) {
-        const scalar w = wrow[j];
-        for (int v = 0; v < VARS; v++) x[(long long)v * n + j] += w * rv[v];
-        rise[j] += std::max((double)w * R.pos, (double)w * R.neg);
-        const bool raises = std::max((double)w * R.up, (double)w * R.down) > 0.0;
-        known[j] = reopened(known[j], raises);
-        skip[j] = raises ? 0 : skip[j];
-    }
-}
 
 // The spike-count regulariser's share R of an own spike (the adjoint jump adds R g_x^T). rg: lambda_upper, nu_upper,
 // lambda_lower, nu_lower, convention, scale. Convention 0 (this tool's): n is the trial's count; lambda_upper above
@@ -456,6 +427,14 @@ static inline double hidden_threshold_rate(const Params& P, const double* xs, in
     const double I = xs[1];
     return (I - V)/tau_mem;
 }
+// hidden: a number with the sign of dg/dt = (I - V)/tau_mem, without divisions by parameters
+static inline double hidden_threshold_rate_sign(const Params& P, const double* xs, int i) {
+    const double tau_mem = P.hidden_tau_mem;
+    const double inv_tau_mem = 1.0/tau_mem;
+    const double V = xs[0];
+    const double I = xs[1];
+    return inv_tau_mem*(I - V);
+}
 // hidden: list (ascending) the neurons with g = V - theta >= 0 (not marked skip); returns how many
 static inline int hidden_list_above(const Params& P, const scalar* x, const unsigned char* skip, unsigned char* flags, int* list) {
     const double theta = P.hidden_theta;
@@ -523,40 +502,13 @@ static inline void hidden_rate_exps(const Params& P, double tau, double* E, int 
     E[0] = exp(-tau/tau_mem);
     E[1] = exp(-tau/tau_syn);
 }
-// hidden: a synaptic event s ms before the step's end, as the target's bounds see it (struct Rise, may_cross).
-//   Its effect on g is w h(s'), h(s') = sum_k d_k exp(r_k s') (d = [tau_syn/(tau_mem - tau_syn), -tau_syn/(tau_mem - tau_syn)]), h(0) = 0, h(s) from r = Phi(s) e;
-//   |h''| <= bend_down / bend_up (the terms of one sign of h'' = sum_k d_k r_k^2 exp(r_k s')), which the target's
-//   curvature bound gets (w bend_down or |w| bend_up, times dt^2 / 8 in rise). h rising (h'(0) - s bend_down >= 0):
-//   w > 0 adds w h(s) to g's end after a convex kink; w < 0 only lowers g, so it is taken back out of g's end
-//   (|w| h(s) in rise). h falling: the mirror image. Otherwise the effect is taken out of g's end and added at its
-//   largest, the chord to h(s) plus the bend s^2 / 8
-static inline void hidden_jump_rise(const Params& P, double s, double dt, const double* r, Rise& R, int i) {
-    const double tau_mem = P.hidden_tau_mem;
-    const double tau_syn = P.hidden_tau_syn;
-    const double end = (1) * r[0];   // h(s) = g_x . Phi(s) e
-    double bend_down = 0.0, bend_up = 0.0;
-    { const double c = (tau_syn/((tau_mem*tau_mem)*(tau_mem - tau_syn))) * 1.0;   // d_k r_k^2, at its largest
-      if (c < 0.0) bend_down -= c; else bend_up += c; }
-    { const double c = (-1/(tau_syn*(tau_mem - tau_syn))) * 1.0;   // d_k r_k^2, at its largest
-      if (c < 0.0) bend_down -= c; else bend_up += c; }
-    const double slope0 = (1.0/tau_mem);   // h'(0) = g_x A e
-    const double q = 0.125 * dt * dt;   // curvature enters the bound times dt^2 / 8
-    if (slope0 - s * bend_down >= 0.0) {   // h rises on [0, s]: 0 <= h <= h(s)
-        R = Rise{q * bend_down, -end - q * bend_up, end, 0.0}; return;
-    }
-    if (slope0 + s * bend_up <= 0.0) {     // h falls on [0, s]: h(s) <= h <= 0
-        R = Rise{-end + q * bend_down, -q * bend_up, 0.0, end}; return;
-    }
-    const double up = std::max(0.0, end) + 0.125 * s * s * bend_down, down = std::min(0.0, end) - 0.125 * s * s * bend_up;
-    R = Rise{std::fabs(end) + up + q * bend_down, -std::fabs(end) + down - q * bend_up, up, down};
-}
 // hidden: the free flow over a step, end = Phi x + Psi b (as hidden_advance), and in the same pass
 //   ub >= g over the step from the state x to the state end, with E = exp(r_k dt):
 //   the tighter of term by term (each term c_k exp(r_k s) of g along the flow is monotone: <= max(c_k, c_k E_k))
 //   and by curvature (g'' >= -bend, so g <= max(g(x), g(end)) + bend dt^2 / 8); Taylor from either end tightens it
 //   later, only for the neurons that may cross (taylor_bound, may_cross). Also kept: g at the start (gs), g and g' at the free end
-//   (gf, rf), bend; the step's events add to rise (jump_rise)
-static inline void hidden_step_bound(const Params& P, const hidden_Factors* Fs, const scalar* __restrict x, scalar* __restrict end, const double* __restrict E, double* __restrict ub, double* __restrict gs, double* __restrict gf, double* __restrict rf, double* __restrict bend, double* __restrict rise, unsigned char* __restrict tight) {
+//   (gf, rf), bend
+static inline void hidden_step_bound(const Params& P, const hidden_Factors* Fs, const scalar* __restrict x, scalar* __restrict end, const double* __restrict E, double* __restrict ub, double* __restrict gs, double* __restrict gf, double* __restrict rf, double* __restrict bend, unsigned char* __restrict tight) {
     const double tau_mem = P.hidden_tau_mem;
     const double theta = P.hidden_theta;
     const double tau_syn = P.hidden_tau_syn;
@@ -583,7 +535,7 @@ static inline void hidden_step_bound(const Params& P, const hidden_Factors* Fs, 
         const double chord = std::max(g_start, g_end) + 0.125 * dt * dt * std::max(0.0, -curv_down);
         ub[i] = std::min(term, chord);
         gs[i] = g_start; gf[i] = g_end; rf[i] = (I_end - V_end)/tau_mem; bend[i] = std::max(0.0, -curv_down);
-        rise[i] = 0.0; tight[i] = 0;
+        tight[i] = 0;
     }
 }
 // hidden: g <= this over the free step (Taylor from either end, g'' <= curv_up), from the start state x and g, g' at the free end
@@ -605,19 +557,18 @@ static inline double hidden_taylor_bound(const Params& P, const scalar* x, const
 }
 // hidden: list (ascending) the neurons that may cross in the step, and return how many: g = V - theta >= 0 at its
 //   end (state x), or a bound >= 0,
-//   the smaller of: the free flow's bound ub plus what the events added to g's end (the rising ones add their
-//   largest there), and the chord over the whole step, max(g(start), g(end)) + bend dt^2 / 8 (rising inputs only
-//   make convex kinks); both plus rise: the events taken out of g's end, and their curvature (jump_rise).
+//   the smaller of: the free flow's bound ub plus what deliveries added to g's end, and the chord over the whole
+//   step, max(g(start), g(end)) + bend dt^2 / 8 (delivery next_step: the trajectory is the free flow's).
 //   A neuron flagged by the bound alone has ub tightened (taylor_bound, from the step's start state x0) before
 //   it is listed; tight marks the neurons whose ub needs no more
-static inline int hidden_may_cross(const Params& P, const scalar* x, const scalar* x0, const double* E, double* ub, const double* gs, const double* gf, const double* rf, const double* bend, const double* rise, const unsigned char* skip, unsigned char* tight, unsigned char* flags, int* list) {
+static inline int hidden_may_cross(const Params& P, const scalar* x, const scalar* x0, const double* E, double* ub, const double* gs, const double* gf, const double* rf, const double* bend, const unsigned char* skip, unsigned char* tight, unsigned char* flags, int* list) {
     const double theta = P.hidden_theta;
     const double q = 0.125 * P.dt * P.dt;
     for (int i = 0; i < hidden_N; i++) {
         const double V = x[0 * hidden_N + i];
         const double I = x[1 * hidden_N + i];
         const double g_end = V - theta;
-        const double bound = std::min(ub[i] + (g_end - gf[i]) + rise[i], std::max(gs[i], g_end) + q * bend[i] + rise[i]);
+        const double bound = std::min(ub[i] + (g_end - gf[i]), std::max(gs[i], g_end) + q * bend[i]);
         const int may = ((g_end >= 0.0) | (bound >= 0.0)) & !skip[i];
         flags[i] = (unsigned char)may;
     }
@@ -629,7 +580,7 @@ static inline int hidden_may_cross(const Params& P, const scalar* x, const scala
         const double g_end = V - theta;
         if (g_end < 0.0 && !tight[i]) {
             tight[i] = 1; ub[i] = std::min(ub[i], hidden_taylor_bound(P, x0, E, gs, gf, rf, i));
-            if (!(std::min(ub[i] + (g_end - gf[i]) + rise[i], std::max(gs[i], g_end) + q * bend[i] + rise[i]) >= 0.0)) { flags[i] = 0; continue; }
+            if (!(std::min(ub[i] + (g_end - gf[i]), std::max(gs[i], g_end) + q * bend[i]) >= 0.0)) { flags[i] = 0; continue; }
         }
         list[m++] = i;
     }
@@ -766,14 +717,8 @@ struct Workspace {
     std::vector<int> hidden_count = std::vector<int>(hidden_N);
     std::vector<unsigned char> hidden_flags = std::vector<unsigned char>(hidden_N + 8), hidden_skip = std::vector<unsigned char>(hidden_N);
     std::vector<int> hidden_list = std::vector<int>(hidden_N);   // the flagged neurons (may_cross)
-    std::vector<hidden_Factors> hidden_seg;   // update factors of the step's intervals between events
-    std::vector<std::vector<double>> hidden_trace = std::vector<std::vector<double>>(hidden_N);   // walk states
-    std::vector<int> hidden_stamp = std::vector<int>(hidden_N, -1);   // step of each trace
-    std::vector<size_t> hidden_seen = std::vector<size_t>(hidden_N);   // insertions each trace accounts for
-    std::vector<size_t> hidden_traced = std::vector<size_t>(hidden_N);   // states in each trace
-    std::vector<Candidate> hidden_cand = std::vector<Candidate>(hidden_N);   // crossing found by the last walk
-    std::vector<unsigned char> hidden_known = std::vector<unsigned char>(hidden_N);   // 0 none, 1 interval, 2 time, 3 stale (a lower bound)
-    std::vector<double> hidden_ub = std::vector<double>(hidden_N), hidden_gs = std::vector<double>(hidden_N), hidden_gf = std::vector<double>(hidden_N), hidden_bend = std::vector<double>(hidden_N), hidden_rf = std::vector<double>(hidden_N), hidden_rise = std::vector<double>(hidden_N);   // bounds of g over the step (step_bound, jump_rise)
+    std::vector<Candidate> hidden_cand = std::vector<Candidate>(hidden_N);   // its crossing in the interval being swept
+    std::vector<double> hidden_ub = std::vector<double>(hidden_N), hidden_gs = std::vector<double>(hidden_N), hidden_gf = std::vector<double>(hidden_N), hidden_bend = std::vector<double>(hidden_N), hidden_rf = std::vector<double>(hidden_N);   // bounds of g over the free step (step_bound, may_cross)
     std::vector<unsigned char> hidden_tight = std::vector<unsigned char>(hidden_N);   // ub tightened this step (may_cross)
     std::vector<double> hidden_E = std::vector<double>(hidden_TERMS + 1);   // exp(r_k dt) of the threshold's terms
     std::vector<scalar> hidden_free = std::vector<scalar>(hidden_VARS * hidden_N);   // end of step before deliveries
@@ -790,87 +735,95 @@ struct Workspace {
     std::vector<double> xlog;             // state of each spiking neuron just before its spike
     std::vector<PendingJump> pending;     // adjoint jumps of the current step (backward)
     double loss_scale = 1.0;
-    std::vector<Pick> order;              // candidates of the current step, a heap by a lower bound of their time (forward)
-    std::vector<size_t> inserted;         // where this step's spikes went into step_events
+    std::vector<Pick> order;              // the interval's candidates by a lower bound of their time (forward)
     long long pop_spikes[2];
     unsigned long long prof[PROF_BLOCKS] = {0};   // profile ticks of this thread (-DGEP_PROFILE only)
 };
 
-// hidden: the exact search in one interval of the walk (length len, from xs to xe, g from g_lo < 0 to g_hi): unless
-// g_hi >= 0, first the bound expsum_up (the interval's exp(r_k len), the slopes g' at both ends); then the
-// first crossing's bracket [lo, hi]. Out of line: the walk calls it only where its cheap bound reaches 0.
-__attribute__((noinline)) static bool hidden_interval_crossing(const Params& P, double len,
+// hidden: every neuron's flow over an interval of length len (factors F), from the states xs to xe (VARS arrays of
+// N, in double)
+static inline void hidden_flow(const Params& P, double len, const hidden_Factors& F, const double* __restrict xs,
+        double* __restrict xe) {
+    (void)F; (void)len;
+    for (int j = 0; j < hidden_N; j++) {
+        double a[MAX_VARS], b[MAX_VARS];
+        for (int v = 0; v < hidden_VARS; v++) a[v] = xs[v * hidden_N + j];
+        hidden_apply(P, F, a, b, j);
+        for (int v = 0; v < hidden_VARS; v++) xe[v * hidden_N + j] = b[v];
+    }
+}
+// hidden: the flow over one interval between the step's events (as hidden_flow; E[k] = exp(r_k len)), and the neurons
+// whose g may cross 0 from below inside it, flagged and listed (ascending). Returns how many. Most intervals
+// have none: the first loop only ORs the test together; the flags are written in a second loop, when needed.
+static inline int hidden_sweep(const Params& P, double len, const hidden_Factors& F,
+        const double* __restrict xs, double* __restrict xe, unsigned char* __restrict flags, int* __restrict list) {
+    (void)F;
+    long long any = 0;   // (64-bit, as wide as the lanes: no packing of the test masks)
+    for (int j = 0; j < hidden_N; j++) {
+        double a[MAX_VARS], b[MAX_VARS];
+        for (int v = 0; v < hidden_VARS; v++) a[v] = xs[v * hidden_N + j];
+        hidden_apply(P, F, a, b, j);
+        for (int v = 0; v < hidden_VARS; v++) xe[v * hidden_N + j] = b[v];
+        const double g_lo = hidden_threshold(P, a, j), g_hi = hidden_threshold(P, b, j);
+        const bool bump = (hidden_threshold_rate_sign(P, a, j) > 0.0) & (hidden_threshold_rate_sign(P, b, j) < 0.0);
+        const bool may = (g_lo < 0.0) & ((g_hi >= 0.0) | bump);
+        any |= (long long)may;
+    }
+    if (!any) return 0;
+    for (int j = 0; j < hidden_N; j++) {
+        double a[MAX_VARS], b[MAX_VARS];
+        for (int v = 0; v < hidden_VARS; v++) { a[v] = xs[v * hidden_N + j]; b[v] = xe[v * hidden_N + j]; }
+        const double g_lo = hidden_threshold(P, a, j), g_hi = hidden_threshold(P, b, j);
+        const bool bump = (hidden_threshold_rate_sign(P, a, j) > 0.0) & (hidden_threshold_rate_sign(P, b, j) < 0.0);
+        const bool may = (g_lo < 0.0) & ((g_hi >= 0.0) | bump);
+        flags[j] = (unsigned char)may;
+    }
+    return list_flags(flags, hidden_N, list);
+}
+// hidden: true when no neuron can cross before a new event reaches it: along its free flow g = c0 + sum_k c_k
+// exp(r_k s) never exceeds c0 + sum_k max(c_k, 0) when every rate r_k < 0. (Checked after a step without
+// events: quiet populations are not swept through the steps that have none.)
+static inline bool hidden_quiet(const Params& P, const double* __restrict xs) {
+    long long loud = 0;
+    for (int j = 0; j < hidden_N; j++) {
+        double a[MAX_VARS];
+        for (int v = 0; v < hidden_VARS; v++) a[v] = xs[v * hidden_N + j];
+        ExpSum f; hidden_threshold_terms(P, a, f, j);
+        double sup = f.c0; bool decays = true;
+        for (int m = 0; m < f.m; m++) { sup += std::max(f.c[m], 0.0); decays &= f.r[m] < 0.0; }
+        loud |= (long long)(!(sup < 0.0) | !decays);
+    }
+    return !loud;
+}
+// hidden: the exact search in one interval (length len, from xs to xe, g from g_lo < 0 to g_hi) of a flagged neuron:
+// unless g_hi >= 0, first the bound expsum_up (E[k] = exp(r_k len), the slopes g' at both ends); then the first
+// crossing's bracket [lo, hi]. Out of line: only flagged neurons get here.
+__attribute__((noinline)) static bool hidden_interval_crossing(const Params& P, double len, const double* E,
         const double* xs, const double* xe, double g_lo, double g_hi, int j, double& lo, double& hi) {
+    lo = 0.0; hi = len;
     ExpSum f; hidden_threshold_terms(P, xs, f, j);
-    double E[MAX_TERMS]; hidden_rate_exps(P, len, E, j);
+    (void)0;
     if (g_hi < 0.0 && expsum_up(f, len, E, g_lo, g_hi, hidden_threshold_rate(P, xs, j), hidden_threshold_rate(P, xe, j)) < 0.0)
         return false;
     return expsum_first_crossing(f, len, g_lo, g_hi, lo, hi);
 }
-// hidden: neuron j through the step's events, from its state at the step start, to the interval in which
-// it first crosses threshold (start t_a, state xa there, the crossing's bracket); false if it does not. The
-// interval that ends at one of its own logged spikes is that spike and is not searched again.
-// The states met at each event are kept (the trace), so that after a spike is inserted into the
-// step the walk resumes at the insertion instead of the step start.
-static bool hidden_walk(const Params& P, Workspace& ws, const scalar* W, int j, int k, double t0, double t1,
-                     Candidate& c) {
-    std::vector<double>& trace = ws.hidden_trace[j];   // states after events 0 .. length - 1 (the first: at t0)
-    size_t& length = ws.hidden_traced[j];
-    const size_t n_events = ws.step_events.size();
-    if (trace.size() < (n_events + 1) * hidden_VARS) trace.resize(2 * (n_events + 1) * hidden_VARS);   // grows only
-    size_t q0 = 0;
-    if (ws.hidden_stamp[j] != k) {
-        ws.hidden_stamp[j] = k;
-        for (int v = 0; v < hidden_VARS; v++) trace[v] = ws.hidden_x[v * hidden_N + j];
-    } else {
-        q0 = length - 1;
-        for (size_t m = ws.hidden_seen[j]; m < ws.inserted.size(); m++) q0 = std::min(q0, ws.inserted[m]);
-    }
-    length = q0 + 1;
-    ws.hidden_seen[j] = ws.inserted.size();
-    double xs[MAX_VARS], xe[MAX_VARS];
-    for (int v = 0; v < hidden_VARS; v++) xs[v] = trace[q0 * hidden_VARS + v];
-    double t = q0 == 0 ? t0 : ws.step_events[q0 - 1].t;
-    double* out = trace.data() + (q0 + 1) * hidden_VARS;   // where the next state goes
-    for (size_t q = q0; q <= n_events; q++) {
-        const bool last = q == n_events;
-        const double te = last ? t1 : ws.step_events[q].t;
-        const bool own = !last && ws.step_events[q].pop == POP_hidden && ws.step_events[q].idx == j;
-        if (te > t) {
-            hidden_apply(P, ws.hidden_seg[q], xs, xe, j);
-            const double g_lo = hidden_threshold(P, xs, j), g_hi = hidden_threshold(P, xe, j);
-            const double len = te - t;
-            // g has at most one extremum in the interval: a sign change brackets exactly one crossing;
-            // with both ends below 0, only a maximum inside (g' > 0 at the start, < 0 at the end) can cross
-            if (!own && g_lo < 0.0 && (g_hi >= 0.0 ||
-                    (hidden_threshold_rate(P, xs, j) > 0.0 && hidden_threshold_rate(P, xe, j) < 0.0))) {
-                double lo = 0.0, hi = len;
-                const bool found = g_hi >= 0.0 || hidden_interval_crossing(P, len, xs, xe, g_lo, g_hi, j, lo, hi);
-                if (found) {
-                    c.pop = POP_hidden; c.idx = j; c.t_a = t; c.lo = lo; c.hi = hi;
-                    const bool whole = lo == 0.0 && hi == len;
-                    c.g_lo = whole ? g_lo : NAN; c.g_hi = whole ? g_hi : NAN;
-                    for (int v = 0; v < hidden_VARS; v++) c.xa[v] = xs[v];
-                    return true;
-                }
-            }
-            for (int v = 0; v < hidden_VARS; v++) xs[v] = xe[v];
-            t = te;
-        }
-        if (last) break;
-        const Event& e = ws.step_events[q];
-        if (own) hidden_reset_single(P, xs, j);
-        if (e.pop < 0) hidden_jump_single(P, xs, (double)W[W_input_to_hidden + (long long)e.idx * hidden_N + j], j);   // input_to_hidden
-        if (e.pop == POP_hidden) hidden_jump_single(P, xs, (double)W[W_hidden_to_hidden + (long long)e.idx * hidden_N + j], j);   // hidden_to_hidden
-        for (int v = 0; v < hidden_VARS; v++) *out++ = xs[v];
-        length++;
-    }
-    return false;
+// hidden: a lower bound of the crossing time (from the interval's start) in the bracket [lo, hi] that
+// interval_crossing returned: over the whole interval g' <= D (each term of g' at its larger end), so g < 0
+// before -g_lo / D (shaved by 1e-12 against rounding); a narrower bracket's start. It orders the exact
+// searches: one whose bound comes after an exact time already found is not needed.
+static double hidden_crossing_after(const Params& P, double len, const double* E, const double* xs, double g_lo,
+        double lo, double hi, int j) {
+    if (lo != 0.0 || hi != len) return lo;
+    ExpSum f; hidden_threshold_terms(P, xs, f, j);
+    (void)0;
+    double D = 0.0;
+    for (int m = 0; m < f.m; m++) D += std::max(f.c[m] * f.r[m], f.c[m] * f.r[m] * E[m]);
+    return D > 0.0 ? std::min(hi, -g_lo / D) * (1.0 - 1e-12) : 0.0;
 }
 // hidden: the exact crossing time within a candidate's interval and the state just before it
 static void hidden_cross(const Params& P, Candidate& c) {
     const double s = bracketed_crossing(P, c.xa, c.lo, c.hi, hidden_state_at, hidden_threshold, hidden_threshold_rate, c.idx, c.g_lo, c.g_hi);
-    c.t_cross = c.t_a + s; hidden_state_at(P, s, c.xa, c.x_cross, c.idx);
+    c.s_cross = s; c.t_cross = c.t_a + s; hidden_state_at(P, s, c.xa, c.x_cross, c.idx);
 }
 
 // Forward pass of one trial; returns 0 or an error code.
@@ -880,7 +833,6 @@ static int forward(const Params& P, Workspace& ws, const Sample& S, const scalar
     std::fill(ws.hidden_x.begin() + 0 * hidden_N, ws.hidden_x.begin() + 1 * hidden_N, (scalar)0.0);
     std::fill(ws.hidden_x.begin() + 1 * hidden_N, ws.hidden_x.begin() + 2 * hidden_N, (scalar)0.0);
     std::fill(ws.hidden_count.begin(), ws.hidden_count.end(), 0);
-    std::fill(ws.hidden_stamp.begin(), ws.hidden_stamp.end(), -1);   // no trace from another trial
     std::fill(ws.output_x.begin() + 0 * output_N, ws.output_x.begin() + 1 * output_N, (scalar)0.0);
     std::fill(ws.output_x.begin() + 1 * output_N, ws.output_x.begin() + 2 * output_N, (scalar)0.0);
     for (int i = 0; i < (int)ws.hidden_Fdt.size(); i++) hidden_update_factors(P, dt, ws.hidden_Fdt[i], i);
@@ -893,7 +845,7 @@ static int forward(const Params& P, Workspace& ws, const Sample& S, const scalar
     for (int k = 0; k < S.n_steps; k++) {
         const double t0 = k * dt, t1 = (k + 1) * dt;
         const double wbar = readout_weight(P, (k + 0.5) * dt, T);
-        ws.step_events.clear(); ws.inserted.clear();
+        ws.step_events.clear();
         // 0. grid spikes: a neuron the deliveries at t0 left above threshold spikes at t0 (delivered at t1)
         std::fill(ws.hidden_skip.begin(), ws.hidden_skip.end(), 0);
         for (int m = 0, n_above = k > 0 ? hidden_list_above(P, ws.hidden_x.data(), ws.hidden_skip.data(), ws.hidden_flags.data(), ws.hidden_list.data()) : 0;
@@ -911,7 +863,7 @@ static int forward(const Params& P, Workspace& ws, const Sample& S, const scalar
             }
         // 1. every population evolves freely over the whole step
         PROFILE_START(free_start);
-        hidden_step_bound(P, ws.hidden_Fdt.data(), ws.hidden_x.data(), ws.hidden_end.data(), ws.hidden_E.data(), ws.hidden_ub.data(), ws.hidden_gs.data(), ws.hidden_gf.data(), ws.hidden_rf.data(), ws.hidden_bend.data(), ws.hidden_rise.data(), ws.hidden_tight.data());
+        hidden_step_bound(P, ws.hidden_Fdt.data(), ws.hidden_x.data(), ws.hidden_end.data(), ws.hidden_E.data(), ws.hidden_ub.data(), ws.hidden_gs.data(), ws.hidden_gf.data(), ws.hidden_rf.data(), ws.hidden_bend.data(), ws.hidden_tight.data());
         output_integrate(P, ws.output_Fdt.data(), ws.output_x.data(), wbar, ws.acc.data());
         output_advance(P, ws.output_Fdt.data(), ws.output_x.data(), ws.output_end.data());
         std::copy(ws.hidden_end.begin(), ws.hidden_end.end(), ws.hidden_free.begin());
@@ -946,7 +898,7 @@ static int forward(const Params& P, Workspace& ws, const Sample& S, const scalar
         // 3. flow spikes: crossings of each neuron's own trajectory (no other spike of this step reaches it
         //    before t1); the reset and the outgoing jumps are superposed on the end-of-step state
         PROFILE_START(search_start);   // (the profile counts the commits with the search here)
-        for (int m = 0, n_may = hidden_may_cross(P, ws.hidden_free.data(), ws.hidden_x.data(), ws.hidden_E.data(), ws.hidden_ub.data(), ws.hidden_gs.data(), ws.hidden_gf.data(), ws.hidden_rf.data(), ws.hidden_bend.data(), ws.hidden_rise.data(), ws.hidden_skip.data(), ws.hidden_tight.data(), ws.hidden_flags.data(), ws.hidden_list.data()); m < n_may; m++) {
+        for (int m = 0, n_may = hidden_may_cross(P, ws.hidden_free.data(), ws.hidden_x.data(), ws.hidden_E.data(), ws.hidden_ub.data(), ws.hidden_gs.data(), ws.hidden_gf.data(), ws.hidden_rf.data(), ws.hidden_bend.data(), ws.hidden_skip.data(), ws.hidden_tight.data(), ws.hidden_flags.data(), ws.hidden_list.data()); m < n_may; m++) {
                 const int i = ws.hidden_list[m];
                 double xs[MAX_VARS], xe[MAX_VARS], xc[MAX_VARS];
                 for (int v = 0; v < hidden_VARS; v++) xs[v] = ws.hidden_x[v * hidden_N + i];
