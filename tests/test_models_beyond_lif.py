@@ -116,3 +116,24 @@ def test_the_threshold_along_the_flow_is_the_sum_of_exponentials_the_crossing_se
     K = I * ts / (tm - ts)
     assert sp.simplify(terms[-1 / tm] - (V + K)) == 0 and sp.simplify(terms[-1 / ts] + K) == 0
     assert adj.crossing.constant == -theta
+
+
+@pytest.mark.slow
+def test_a_bias_driven_neuron_fires_on_time_in_a_trial_without_input(build_cache):
+    # V relaxes to v_rest + bias = 1.2 above theta = 1, so with no input at all it fires every tau_mem ln 5 ms.
+    # Every step is event-free: a population is only left unswept when no neuron can cross without an event,
+    # which the bias rules out (the constant term of g along the flow is above 0).
+    from genn_eventprop.models.examples import BiasedLeakyIntegrateFire
+    net = Network([Population("inp", 1, SpikeInput()),
+                   Population("hid", 2, BiasedLeakyIntegrateFire(tau_mem=20.0, v_rest=0.2, bias=1.0),
+                              ExponentialSynapse(5.0)),
+                   Population("out", 2, LeakyIntegrate(), ExponentialSynapse(5.0))],
+                  [Connection("inp", "hid", Normal()), Connection("hid", "out", Normal())], "out", SumExp())
+    backend = NativeBackend(net, precision="float64", cache_dir=build_cache)
+    weights = net.init_weights(np.random.default_rng(0))
+    run = backend.run_batch(weights, batch_from([(np.zeros(0), np.zeros(0, dtype=int), 0)], 100.0), 1.0,
+                            record=True)
+    t, idx = run.recorded["hid"]
+    period = 20.0 * np.log(5.0)
+    assert idx.tolist() == [0, 1] * 3
+    assert np.allclose(t, np.repeat(period * np.arange(1, 4), 2), rtol=0, atol=1e-9)
