@@ -63,14 +63,16 @@ class ExactDelivery(Delivery):
         return L
 
     def commit(self, p: str, indent: str) -> List[str]:
-        """Neuron i of p spikes at best_t, state xm just before: its count, log, event, reset and jumps. The sweep's
-        state is then at best_t (in xs)."""
+        """Neuron i of p spikes at best_t, state xm just before the instant (logged): its count, log, event, reset
+        and jumps. The sweep's state is at best_t (in xs)."""
         return [*self.count_spike(p, indent),
                 f"{indent}for (int v = 0; v < {p}_VARS; v++) ws.xlog.push_back(xm[v]);",
                 f"{indent}ws.step_events.insert(ws.step_events.begin() + q, Event{{best_t, POP_{p}, i, (long long)ws.xlog.size() - {p}_VARS}});",
                 f"{indent}q++;   // the event the sweep was heading for moved one on",
                 *self.output_spike(p, "best_t", indent),
-                f"{indent}double h[MAX_VARS]; std::memcpy(h, xm, sizeof(h)); {p}_reset_single(P, h, i);",
+                f"{indent}double h[MAX_VARS];   // the reset, of the state now (with the jumps of spikes of this instant before it)",
+                f"{indent}for (int v = 0; v < {p}_VARS; v++) h[v] = ws.{p}_xs[v * {p}_N + i];",
+                f"{indent}{p}_reset_single(P, h, i);",
                 f"{indent}for (int v = 0; v < {p}_VARS; v++) ws.{p}_xs[v * {p}_N + i] = h[v];",
                 *self.jumps_now(p, "i", indent),
                 *self.nw.deliver_end(p, "i", "t1 - best_t", indent)]
@@ -104,8 +106,8 @@ class ExactDelivery(Delivery):
         for p in S:
             found = ("g_hi >= 0.0 || " if nw.em[p].adj.crossing.one_extremum else "") + \
                 f"{p}_interval_crossing(P, len, E_{p}, a, b, g_lo, g_hi, j, lo, hi)"
-            L += [f"                double E_{p}[MAX_TERMS] = {{0.0}};   // exp(r_k len), for the flagged neurons' bounds" +
-                  ("" if nw.het[p] else f"\n                if (n_{p}) {p}_rate_exps(P, len, E_{p}, 0);"),
+            L += [f"                double E_{p}[MAX_TERMS] = {{0.0}};   // exp(r_k len), for the flagged neurons' bounds",
+                  *([] if nw.het[p] else [f"                if (n_{p}) {p}_rate_exps(P, len, E_{p}, 0);"]),
                   f"                for (int m = 0; m < n_{p}; m++) {{",
                   f"                    const int j = ws.{p}_list[m];",
                   "                    double a[MAX_VARS], b[MAX_VARS];",
@@ -140,26 +142,29 @@ class ExactDelivery(Delivery):
               "                }",
               "                PROFILE_LAP(ws.prof, PROF_SEARCH, lap);",
               "                // every neuron to the crossing; the winner spikes, then (ties) any neuron whose search gave the same",
-              "                // time, or that the flow leaves at or above threshold there (its crossing within rounding of it)"]
+              "                // time, or that the flow leaves at or above threshold there (its crossing within rounding of it);",
+              "                // each with its state just before the instant"]
         for p in S:
             L += [f"                {{ {p}_Factors F{{}}; {'' if nw.het[p] else f'{p}_update_factors(P, best_s, F, 0); '}"
                   f"{p}_flow(P, best_s, F, ws.{p}_xs.data(), ws.{p}_xe.data()); ws.{p}_xs.swap(ws.{p}_xe); }}"]
+        L += ["                ws.firing.clear();",
+              "                ws.firing.push_back(Firing{best_pop, best_i, {0.0}});"]
         for p in S:
-            L += [f"                if (best_pop == POP_{p}) {{",
-                  "                    const int i = best_i;",
-                  f"                    const double* xm = ws.{p}_cand[i].x_cross;",
-                  f"                    ws.{p}_flags[i] = 0;",
-                  *self.commit(p, "                    "),
-                  "                }"]
-        for p in S:
-            L += [f"                for (int m = 0; m < n_{p}; m++) {{",
+            L += [f"                if (best_pop == POP_{p}) std::memcpy(ws.firing[0].xm, ws.{p}_cand[best_i].x_cross, sizeof(ws.firing[0].xm));",
+                  f"                for (int m = 0; m < n_{p}; m++) {{",
                   f"                    const int i = ws.{p}_list[m];",
-                  f"                    if (!ws.{p}_flags[i]) continue;",
-                  "                    double xm[MAX_VARS];",
-                  f"                    for (int v = 0; v < {p}_VARS; v++) xm[v] = ws.{p}_xs[v * {p}_N + i];",
-                  f"                    if (!(ws.{p}_cand[i].t_cross == best_t || {p}_threshold(P, xm, i) >= 0.0)) continue;",
-                  *self.commit(p, "                    "),
+                  f"                    if (!ws.{p}_flags[i] || (best_pop == POP_{p} && i == best_i)) continue;",
+                  "                    Firing f{" + f"POP_{p}" + ", i, {0.0}};",
+                  f"                    for (int v = 0; v < {p}_VARS; v++) f.xm[v] = ws.{p}_xs[v * {p}_N + i];",
+                  f"                    if (ws.{p}_cand[i].t_cross == best_t || {p}_threshold(P, f.xm, i) >= 0.0) ws.firing.push_back(f);",
                   "                }"]
+        L += ["                for (const Firing& f : ws.firing) {",
+              "                    const int i = f.idx; const double* xm = f.xm;"]
+        for p in S:
+            L += [f"                    if (f.pop == POP_{p}) {{",
+                  *self.commit(p, "                        "),
+                  "                    }"]
+        L += ["                }"]
         L += ["                t = best_t;",
               "                PROFILE_LAP(ws.prof, PROF_COMMIT, lap);",
               "            }",

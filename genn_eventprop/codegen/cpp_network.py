@@ -93,6 +93,7 @@ class NativeNetwork:
               "    std::vector<PendingJump> pending;     // adjoint jumps of the current step (backward)",
               "    double loss_scale = 1.0;",
               "    std::vector<Pick> order;              // the interval's candidates by a lower bound of their time (forward)",
+              "    std::vector<Firing> firing;           // the spikes of the instant being committed (forward)",
               f"    long long pop_spikes[{max(1, len(self.pops))}];",
               "    unsigned long long prof[PROF_BLOCKS] = {0};   // profile ticks of this thread (-DGEP_PROFILE only)",
               "};", ""]

@@ -25,6 +25,8 @@ struct Candidate { int pop, idx; double t_a, lo, hi, g_lo, g_hi, xa[MAX_VARS], s
 // time once known (known 2), else the start of its bracket (known 1, or 3: stale, from before spikes that can only
 // have delayed it).
 struct Pick { double t; int pop, idx; };
+// A spike of the instant being committed (exact delivery): the neuron and its state just before the spike.
+struct Firing { int pop, idx; double xm[MAX_VARS]; };
 static inline double pick_time(const Candidate& c, unsigned char known) { return known == 2 ? c.t_cross : c.t_a + c.lo; }
 // The heap's order (std::make_heap keeps the largest first): later times last, ties by population and neuron.
 static inline bool later_pick(const Pick& a, const Pick& b) {

@@ -40,9 +40,9 @@ static Params read_params(const double* p, double dt) {
 
 enum ProfileBlock {
     PROF_FREE_STEP,      // forward: every population's free flow over the step and the bounds of g
-    PROF_INPUT,          // forward: the step's input spikes delivered to their targets
-    PROF_SEARCH,         // forward: which neurons may cross, their walks, the exact crossing times
-    PROF_COMMIT,         // forward: a spike committed: reset, outgoing jumps, its targets reopened
+    PROF_INPUT,          // forward: the step's input spikes delivered to their targets (exact: their jumps)
+    PROF_SEARCH,         // forward: the sweep through the step's events, the flagged neurons' exact crossing times
+    PROF_COMMIT,         // forward: a spike committed: the flow to it, its reset, its outgoing jumps
     PROF_ADJOINT_STEP,   // backward: the adjoint flow over the step and the step's jumps carried to its start
     PROF_INPUT_GRAD,     // backward: an input spike's gradient row (and parameters' share)
     PROF_SPIKE_GRAD,     // backward: a network spike's gradient rows, its error and its adjoint jump
@@ -205,12 +205,14 @@ struct Status { int code; long long info[4]; };
 
 // A neuron that crosses in the step: the interval of its first crossing (start t_a, state xa there) with the
 // bracket [lo, hi] inside it from expsum_first_crossing, then the exact time.
-// g_lo, g_hi: g at the bracket's ends when the bracket is the whole interval (the walk has them), else NaN.
+// g_lo, g_hi: g at the bracket's ends when the bracket is the whole interval (the sweep has them), else NaN.
 struct Candidate { int pop, idx; double t_a, lo, hi, g_lo, g_hi, xa[MAX_VARS], s_cross, t_cross, x_cross[MAX_VARS]; };
 // A candidate in the search for the step's earliest crossing, by a lower bound of its crossing time: its exact
 // time once known (known 2), else the start of its bracket (known 1, or 3: stale, from before spikes that can only
 // have delayed it).
 struct Pick { double t; int pop, idx; };
+// A spike of the instant being committed (exact delivery): the neuron and its state just before the spike.
+struct Firing { int pop, idx; double xm[MAX_VARS]; };
 static inline double pick_time(const Candidate& c, unsigned char known) { return known == 2 ? c.t_cross : c.t_a + c.lo; }
 // The heap's order (std::make_heap keeps the largest first): later times last, ties by population and neuron.
 static inline bool later_pick(const Pick& a, const Pick& b) {
@@ -981,6 +983,7 @@ struct Workspace {
     std::vector<PendingJump> pending;     // adjoint jumps of the current step (backward)
     double loss_scale = 1.0;
     std::vector<Pick> order;              // the interval's candidates by a lower bound of their time (forward)
+    std::vector<Firing> firing;           // the spikes of the instant being committed (forward)
     long long pop_spikes[2];
     unsigned long long prof[PROF_BLOCKS] = {0};   // profile ticks of this thread (-DGEP_PROFILE only)
 };

@@ -36,9 +36,9 @@ static Params read_params(const double* p, double dt) {
 
 enum ProfileBlock {
     PROF_FREE_STEP,      // forward: every population's free flow over the step and the bounds of g
-    PROF_INPUT,          // forward: the step's input spikes delivered to their targets
-    PROF_SEARCH,         // forward: which neurons may cross, their walks, the exact crossing times
-    PROF_COMMIT,         // forward: a spike committed: reset, outgoing jumps, its targets reopened
+    PROF_INPUT,          // forward: the step's input spikes delivered to their targets (exact: their jumps)
+    PROF_SEARCH,         // forward: the sweep through the step's events, the flagged neurons' exact crossing times
+    PROF_COMMIT,         // forward: a spike committed: the flow to it, its reset, its outgoing jumps
     PROF_ADJOINT_STEP,   // backward: the adjoint flow over the step and the step's jumps carried to its start
     PROF_INPUT_GRAD,     // backward: an input spike's gradient row (and parameters' share)
     PROF_SPIKE_GRAD,     // backward: a network spike's gradient rows, its error and its adjoint jump
@@ -201,12 +201,14 @@ struct Status { int code; long long info[4]; };
 
 // A neuron that crosses in the step: the interval of its first crossing (start t_a, state xa there) with the
 // bracket [lo, hi] inside it from expsum_first_crossing, then the exact time.
-// g_lo, g_hi: g at the bracket's ends when the bracket is the whole interval (the walk has them), else NaN.
+// g_lo, g_hi: g at the bracket's ends when the bracket is the whole interval (the sweep has them), else NaN.
 struct Candidate { int pop, idx; double t_a, lo, hi, g_lo, g_hi, xa[MAX_VARS], s_cross, t_cross, x_cross[MAX_VARS]; };
 // A candidate in the search for the step's earliest crossing, by a lower bound of its crossing time: its exact
 // time once known (known 2), else the start of its bracket (known 1, or 3: stale, from before spikes that can only
 // have delayed it).
 struct Pick { double t; int pop, idx; };
+// A spike of the instant being committed (exact delivery): the neuron and its state just before the spike.
+struct Firing { int pop, idx; double xm[MAX_VARS]; };
 static inline double pick_time(const Candidate& c, unsigned char known) { return known == 2 ? c.t_cross : c.t_a + c.lo; }
 // The heap's order (std::make_heap keeps the largest first): later times last, ties by population and neuron.
 static inline bool later_pick(const Pick& a, const Pick& b) {
@@ -735,6 +737,7 @@ struct Workspace {
     std::vector<PendingJump> pending;     // adjoint jumps of the current step (backward)
     double loss_scale = 1.0;
     std::vector<Pick> order;              // the interval's candidates by a lower bound of their time (forward)
+    std::vector<Firing> firing;           // the spikes of the instant being committed (forward)
     long long pop_spikes[2];
     unsigned long long prof[PROF_BLOCKS] = {0};   // profile ticks of this thread (-DGEP_PROFILE only)
 };
@@ -881,7 +884,7 @@ static int forward(const Params& P, Workspace& ws, const Sample& S, const scalar
                     // then neuron)
                     ws.order.clear();
                     double E_hidden[MAX_TERMS] = {0.0};   // exp(r_k len), for the flagged neurons' bounds
-                if (n_hidden) hidden_rate_exps(P, len, E_hidden, 0);
+                    if (n_hidden) hidden_rate_exps(P, len, E_hidden, 0);
                     for (int m = 0; m < n_hidden; m++) {
                         const int j = ws.hidden_list[m];
                         double a[MAX_VARS], b[MAX_VARS];
@@ -915,46 +918,38 @@ static int forward(const Params& P, Workspace& ws, const Sample& S, const scalar
                     }
                     PROFILE_LAP(ws.prof, PROF_SEARCH, lap);
                     // every neuron to the crossing; the winner spikes, then (ties) any neuron whose search gave the same
-                    // time, or that the flow leaves at or above threshold there (its crossing within rounding of it)
+                    // time, or that the flow leaves at or above threshold there (its crossing within rounding of it);
+                    // each with its state just before the instant
                     { hidden_Factors F{}; hidden_update_factors(P, best_s, F, 0); hidden_flow(P, best_s, F, ws.hidden_xs.data(), ws.hidden_xe.data()); ws.hidden_xs.swap(ws.hidden_xe); }
-                    if (best_pop == POP_hidden) {
-                        const int i = best_i;
-                        const double* xm = ws.hidden_cand[i].x_cross;
-                        ws.hidden_flags[i] = 0;
-                        if (++ws.hidden_count[i] > max_spikes) {
-                            st.code = 1; st.info[0] = POP_hidden; st.info[1] = i; st.info[3] = ws.hidden_count[i]; return 1;
-                        }
-                        for (int v = 0; v < hidden_VARS; v++) ws.xlog.push_back(xm[v]);
-                        ws.step_events.insert(ws.step_events.begin() + q, Event{best_t, POP_hidden, i, (long long)ws.xlog.size() - hidden_VARS});
-                        q++;   // the event the sweep was heading for moved one on
-                        double h[MAX_VARS]; std::memcpy(h, xm, sizeof(h)); hidden_reset_single(P, h, i);
-                        for (int v = 0; v < hidden_VARS; v++) ws.hidden_xs[v * hidden_N + i] = h[v];
-                        {   // hidden_to_output: x_end += w Phi(t1 - best_t) e, acc += wbar w d.Psi e
-                            const scalar* wrow = W + W_hidden_to_output + (long long)i * output_N;
-                            output_Factors F; output_factors(P, t1 - best_t, F, 0); double r[MAX_VARS]; output_jump_response(P, F, r, 0);
-                            add_response(ws.output_end.data(), output_N, output_VARS, wrow, r);
-                            for (int j = 0; j < output_N; j++) ws.acc[j] += wbar * r[output_VARS] * wrow[j];
-                        }
-                    }
+                    ws.firing.clear();
+                    ws.firing.push_back(Firing{best_pop, best_i, {0.0}});
+                    if (best_pop == POP_hidden) std::memcpy(ws.firing[0].xm, ws.hidden_cand[best_i].x_cross, sizeof(ws.firing[0].xm));
                     for (int m = 0; m < n_hidden; m++) {
                         const int i = ws.hidden_list[m];
-                        if (!ws.hidden_flags[i]) continue;
-                        double xm[MAX_VARS];
-                        for (int v = 0; v < hidden_VARS; v++) xm[v] = ws.hidden_xs[v * hidden_N + i];
-                        if (!(ws.hidden_cand[i].t_cross == best_t || hidden_threshold(P, xm, i) >= 0.0)) continue;
-                        if (++ws.hidden_count[i] > max_spikes) {
-                            st.code = 1; st.info[0] = POP_hidden; st.info[1] = i; st.info[3] = ws.hidden_count[i]; return 1;
-                        }
-                        for (int v = 0; v < hidden_VARS; v++) ws.xlog.push_back(xm[v]);
-                        ws.step_events.insert(ws.step_events.begin() + q, Event{best_t, POP_hidden, i, (long long)ws.xlog.size() - hidden_VARS});
-                        q++;   // the event the sweep was heading for moved one on
-                        double h[MAX_VARS]; std::memcpy(h, xm, sizeof(h)); hidden_reset_single(P, h, i);
-                        for (int v = 0; v < hidden_VARS; v++) ws.hidden_xs[v * hidden_N + i] = h[v];
-                        {   // hidden_to_output: x_end += w Phi(t1 - best_t) e, acc += wbar w d.Psi e
-                            const scalar* wrow = W + W_hidden_to_output + (long long)i * output_N;
-                            output_Factors F; output_factors(P, t1 - best_t, F, 0); double r[MAX_VARS]; output_jump_response(P, F, r, 0);
-                            add_response(ws.output_end.data(), output_N, output_VARS, wrow, r);
-                            for (int j = 0; j < output_N; j++) ws.acc[j] += wbar * r[output_VARS] * wrow[j];
+                        if (!ws.hidden_flags[i] || (best_pop == POP_hidden && i == best_i)) continue;
+                        Firing f{POP_hidden, i, {0.0}};
+                        for (int v = 0; v < hidden_VARS; v++) f.xm[v] = ws.hidden_xs[v * hidden_N + i];
+                        if (ws.hidden_cand[i].t_cross == best_t || hidden_threshold(P, f.xm, i) >= 0.0) ws.firing.push_back(f);
+                    }
+                    for (const Firing& f : ws.firing) {
+                        const int i = f.idx; const double* xm = f.xm;
+                        if (f.pop == POP_hidden) {
+                            if (++ws.hidden_count[i] > max_spikes) {
+                                st.code = 1; st.info[0] = POP_hidden; st.info[1] = i; st.info[3] = ws.hidden_count[i]; return 1;
+                            }
+                            for (int v = 0; v < hidden_VARS; v++) ws.xlog.push_back(xm[v]);
+                            ws.step_events.insert(ws.step_events.begin() + q, Event{best_t, POP_hidden, i, (long long)ws.xlog.size() - hidden_VARS});
+                            q++;   // the event the sweep was heading for moved one on
+                            double h[MAX_VARS];   // the reset, of the state now (with the jumps of spikes of this instant before it)
+                            for (int v = 0; v < hidden_VARS; v++) h[v] = ws.hidden_xs[v * hidden_N + i];
+                            hidden_reset_single(P, h, i);
+                            for (int v = 0; v < hidden_VARS; v++) ws.hidden_xs[v * hidden_N + i] = h[v];
+                            {   // hidden_to_output: x_end += w Phi(t1 - best_t) e, acc += wbar w d.Psi e
+                                const scalar* wrow = W + W_hidden_to_output + (long long)i * output_N;
+                                output_Factors F; output_factors(P, t1 - best_t, F, 0); double r[MAX_VARS]; output_jump_response(P, F, r, 0);
+                                add_response(ws.output_end.data(), output_N, output_VARS, wrow, r);
+                                for (int j = 0; j < output_N; j++) ws.acc[j] += wbar * r[output_VARS] * wrow[j];
+                            }
                         }
                     }
                     t = best_t;
