@@ -115,7 +115,7 @@ def emit_cpp(ir: NetworkIR, adjoint: Dict[str, AdjointIR], precision: str = "flo
           "static inline double readout_weight(const Params& P, double t, double T) {", "    (void)P;",
           f"    return {print_expr(readout.weighting, rename)};", "}", ""]
     nw = NativeNetwork(net, pops, emitters, out.name, spiking, inp.name, pid, readout.model, delivery, table)
-    L += nw.workspace() + sweep_functions(nw) + forward_function(nw) + BackwardPass(nw).backward()
+    L += nw.workspace() + (sweep_functions(nw) if nw.delivery.sweeps else []) + forward_function(nw) + BackwardPass(nw).backward()
     L += ["}  // namespace", ""] + nw.entry()
     return EmittedProgram("\n".join(L) + "\n", param_names, spiking, [p.name for p in pops], offsets, n_w, out.size,
                           nw.learn_names, param_sizes)

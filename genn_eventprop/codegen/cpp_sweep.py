@@ -5,7 +5,7 @@ and bracket search of one flagged neuron in that interval) and <pop>_cross (the 
 The sweep is a loop over the population's neurons with the interval's factors shared (per neuron only where
 parameters differ), so the compiler vectorises it: one interval costs a few vector operations per 8 neurons,
 against a dependent chain per neuron when single neurons were walked through the events (docs/performance.md).
-next_step searches each neuron's free trajectory only (cpp_next_step.py) and does not call them.
+next_step searches each neuron's free trajectory only (cpp_next_step.py): its programs do not have them.
 """
 from __future__ import annotations
 
