@@ -199,18 +199,15 @@ struct Sample {
 
 struct Status { int code; long long info[4]; };
 
-// A neuron that crosses in the step: the interval of its first crossing (start t_a, state xa there) with the
-// bracket [lo, hi] inside it from expsum_first_crossing, then the exact time.
+// A neuron that crosses in the interval being swept (start t_a, state xa there): the bracket [lo, hi] inside it
+// from expsum_first_crossing, then the exact time (offset s_cross from t_a, time t_cross) and the state there.
 // g_lo, g_hi: g at the bracket's ends when the bracket is the whole interval (the sweep has them), else NaN.
 struct Candidate { int pop, idx; double t_a, lo, hi, g_lo, g_hi, xa[MAX_VARS], s_cross, t_cross, x_cross[MAX_VARS]; };
-// A candidate in the search for the step's earliest crossing, by a lower bound of its crossing time: its exact
-// time once known (known 2), else the start of its bracket (known 1, or 3: stale, from before spikes that can only
-// have delayed it).
+// A candidate in the search for the interval's earliest crossing, by a lower bound t of its crossing time.
 struct Pick { double t; int pop, idx; };
 // A spike of the instant being committed (exact delivery): the neuron and its state just before the spike.
 struct Firing { int pop, idx; double xm[MAX_VARS]; };
-static inline double pick_time(const Candidate& c, unsigned char known) { return known == 2 ? c.t_cross : c.t_a + c.lo; }
-// The heap's order (std::make_heap keeps the largest first): later times last, ties by population and neuron.
+// later_pick(a, b): a comes after b (later time; ties by population, then neuron)
 static inline bool later_pick(const Pick& a, const Pick& b) {
     if (a.t != b.t) return a.t > b.t;
     return a.pop != b.pop ? a.pop > b.pop : a.idx > b.idx;
