@@ -55,7 +55,8 @@ def emit_cpp(ir: NetworkIR, adjoint: Dict[str, AdjointIR], precision: str = "flo
     net = ir.network
     scalar = {"float64": "double", "float32": "float"}[precision]
     pops = list(ir.populations.values())
-    emitters = {p.name: PopulationEmitter(p, adjoint[p.name]) for p in pops}
+    swept = DELIVERY_MODELS[delivery].sweeps
+    emitters = {p.name: PopulationEmitter(p, adjoint[p.name], swept=swept) for p in pops}
     spiking = [p.name for p in pops if p.spiking]
     inp = net.input_population
     readout = ir.readout

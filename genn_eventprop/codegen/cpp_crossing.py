@@ -12,8 +12,9 @@ import sympy as sp
 from genn_eventprop.codegen.printer import print_assignments, print_expr
 
 
-def crossing_blocks(pe) -> List[str]:
-    """The crossing search's functions of the population that PopulationEmitter pe emits."""
+def crossing_blocks(pe, free_step_bounds: bool = True) -> List[str]:
+    """The crossing search's functions of the population that PopulationEmitter pe emits; free_step_bounds: also
+    the bounds of g over a free step (delivery next_step)."""
     ct = pe.adj.crossing
     M = len(ct.rates)
     sum_eq = "g(x(s)) = c0 + sum_k c_k exp(r_k s): " + " + ".join(
@@ -27,7 +28,8 @@ def crossing_blocks(pe) -> List[str]:
     out.append(pe.function(f"{pe.p}: E_k = exp(r_k tau) for the rates of the threshold's terms ({', '.join(map(str, ct.rates))})",
                            f"void {pe.p}_rate_exps(const Params& P, double tau, double* E)",
                            [f"E[{k}] = {print_expr(sp.exp(r * sp.Symbol('tau')))};" for k, r in enumerate(ct.rates)]))
-    out += [step_bound(pe, ct), taylor_bound(pe, ct), may_cross(pe)]
+    if free_step_bounds:
+        out += [step_bound(pe, ct), taylor_bound(pe, ct), may_cross(pe)]
     return out
 
 

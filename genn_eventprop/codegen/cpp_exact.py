@@ -22,7 +22,8 @@ class ExactDelivery(Delivery):
 
     def workspace(self, p: str) -> List[str]:
         return [f"    std::vector<double> {p}_xs = std::vector<double>({p}_VARS * {p}_N), "
-                f"{p}_xe = std::vector<double>({p}_VARS * {p}_N);   // the sweep's state at an interval's start and end"]
+                f"{p}_xe = std::vector<double>({p}_VARS * {p}_N);   // the sweep's state at an interval's start and end",
+                f"    std::vector<Candidate> {p}_cand = std::vector<Candidate>({p}_N);   // its crossing in the interval being swept"]
 
     def trial_start(self) -> List[str]:
         """The swept state (double) starts from the initial state; the populations' own state arrays are not

@@ -24,8 +24,6 @@ def forward_function(nw) -> List[str]:
             L.append(f"    std::fill(ws.{p.name}_count.begin(), ws.{p.name}_count.end(), 0);")
     L += nw.delivery.trial_start()
     L += nw.fill_step_factors()
-    L += [f"    for (int i = 0; i < {f'{p}_N' if nw.het[p] else '1'}; i++) {p}_rate_exps(P, dt, ws.{p}_E.data() + i * {p}_TERMS, i);"
-          for p in nw.spiking]
     L += ["    std::fill(ws.acc.begin(), ws.acc.end(), 0.0);",
           "    std::fill(ws.first_t.begin(), ws.first_t.end(), INFINITY);",
           *nw.readout.native_forward_start(nw.out),

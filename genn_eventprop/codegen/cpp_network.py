@@ -62,16 +62,8 @@ class NativeNetwork:
                      f"{n}_end = std::vector<scalar>({n}_VARS * {n}_N), {n}_lam = std::vector<scalar>({n}_VARS * {n}_N);")
             if p.spiking:
                 L.append(f"    std::vector<int> {n}_count = std::vector<int>({n}_N);")
-                L.append(f"    std::vector<unsigned char> {n}_flags = std::vector<unsigned char>({n}_N + 8), "
-                         f"{n}_skip = std::vector<unsigned char>({n}_N);")
-                L.append(f"    std::vector<int> {n}_list = std::vector<int>({n}_N);   // the flagged neurons (may_cross)")
-                L.append(f"    std::vector<Candidate> {n}_cand = std::vector<Candidate>({n}_N);   // its crossing in the interval being swept")
-                L.append(f"    std::vector<double> {n}_ub = std::vector<double>({n}_N), {n}_gs = std::vector<double>({n}_N), "
-                         f"{n}_gf = std::vector<double>({n}_N), {n}_bend = std::vector<double>({n}_N), "
-                         f"{n}_rf = std::vector<double>({n}_N);   // bounds of g over the free step (step_bound, may_cross)")
-                L.append(f"    std::vector<unsigned char> {n}_tight = std::vector<unsigned char>({n}_N);   // ub tightened this step (may_cross)")
-                L.append(f"    std::vector<double> {n}_E = std::vector<double>({f'{n}_N * ' if self.het[n] else ''}{n}_TERMS + 1);   "
-                         "// exp(r_k dt) of the threshold's terms" + (", per neuron" if self.het[n] else ""))
+                L.append(f"    std::vector<unsigned char> {n}_flags = std::vector<unsigned char>({n}_N + 8);   // (list_flags reads 8 at once)")
+                L.append(f"    std::vector<int> {n}_list = std::vector<int>({n}_N);   // the flagged neurons")
                 L += self.delivery.workspace(n)
         for p in self.pops:
             if self.learn[p.name]:

@@ -27,7 +27,19 @@ class NextStepDelivery(Delivery):
     within_step = False   # a spike's effect arrives at t1, after the step
 
     def workspace(self, p: str) -> List[str]:
-        return [f"    std::vector<scalar> {p}_free = std::vector<scalar>({p}_VARS * {p}_N);   // end of step before deliveries"]
+        het = self.nw.het[p]
+        return [f"    std::vector<scalar> {p}_free = std::vector<scalar>({p}_VARS * {p}_N);   // end of step before deliveries",
+                f"    std::vector<unsigned char> {p}_skip = std::vector<unsigned char>({p}_N);   // spiked at t0 already",
+                f"    std::vector<double> {p}_ub = std::vector<double>({p}_N), {p}_gs = std::vector<double>({p}_N), "
+                f"{p}_gf = std::vector<double>({p}_N), {p}_bend = std::vector<double>({p}_N), "
+                f"{p}_rf = std::vector<double>({p}_N);   // bounds of g over the free step (step_bound, may_cross)",
+                f"    std::vector<unsigned char> {p}_tight = std::vector<unsigned char>({p}_N);   // ub tightened this step (may_cross)",
+                f"    std::vector<double> {p}_E = std::vector<double>({f'{p}_N * ' if het else ''}{p}_TERMS + 1);   "
+                "// exp(r_k dt) of the threshold's terms" + (", per neuron" if het else "")]
+
+    def trial_start(self) -> List[str]:
+        return [f"    for (int i = 0; i < {f'{p}_N' if self.nw.het[p] else '1'}; i++) {p}_rate_exps(P, dt, ws.{p}_E.data() + i * {p}_TERMS, i);"
+                for p in self.nw.spiking]
 
     def step_start(self) -> List[str]:
         """At the step start t0: neurons left above threshold by the deliveries at t0 spike there."""

@@ -39,8 +39,10 @@ def _factor_matrix(name: str, M: sp.Matrix, prefix: str = "F.") -> sp.Matrix:
 
 
 class PopulationEmitter:
-    def __init__(self, pop: PopulationIR, adj: AdjointIR):
-        self.pop, self.adj = pop, adj
+    def __init__(self, pop: PopulationIR, adj: AdjointIR, swept: bool = False):
+        """swept: the delivery model sweeps the population through each step's events (exact: the sweep's sign
+        test of dg/dt), else it bounds g over the free step (next_step: step_bound, may_cross, list_above)."""
+        self.pop, self.adj, self.swept = pop, adj, swept
         self.p = pop.name
         self.N = f"{pop.name}_N"
         self.x = pop.state
@@ -112,8 +114,10 @@ class PopulationEmitter:
                                     "k = lambda . q with q = (f(x) - f(x + Delta)) / w"),
                       self.jump_single()]
         if self.pop.spiking:
-            parts += [self.threshold(), self.threshold_rate(), self.threshold_rate_sign(), self.list_above(), self.reset_single(),
-                      self.spike_jump(), self.reset_adjoint(), self.phantom_jump(), *crossing_blocks(self)]
+            parts += [self.threshold(), self.threshold_rate(),
+                      self.threshold_rate_sign() if self.swept else self.list_above(), self.reset_single(),
+                      self.spike_jump(), self.reset_adjoint(), self.phantom_jump(),
+                      *crossing_blocks(self, free_step_bounds=not self.swept)]
         for par in self.adj.params:
             parts += self.parameter_blocks(par)
         return "\n".join(p for p in parts if p)

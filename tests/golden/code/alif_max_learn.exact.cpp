@@ -462,17 +462,6 @@ static inline double hidden_threshold_rate_sign(const Params& P, const double* x
     const double I = xs[2];
     return a*beta/tau_adapt + inv_tau_mem*(I - V);
 }
-// hidden: list (ascending) the neurons with g = V - a*beta - theta >= 0 (not marked skip); returns how many
-static inline int hidden_list_above(const Params& P, const scalar* x, const unsigned char* skip, unsigned char* flags, int* list) {
-    const double theta = P.hidden_theta;
-    const double beta = P.hidden_beta;
-    for (int i = 0; i < hidden_N; i++) {
-        const double V = x[0 * hidden_N + i];
-        const double a = x[1 * hidden_N + i];
-        flags[i] = (unsigned char)((V - a*beta - theta >= 0.0) & !skip[i]);
-    }
-    return list_flags(flags, hidden_N, list);
-}
 // hidden: reset at a spike: V <- V - a*beta - theta, a <- a + 1
 static inline void hidden_reset_single(const Params& P, double* xs, int i) {
     const double theta = P.hidden_theta;
@@ -559,107 +548,6 @@ static inline void hidden_rate_exps(const Params& P, double tau, double* E, int 
     E[0] = exp(-tau/tau_adapt);
     E[1] = exp(-tau/tau_mem);
     E[2] = exp(-tau/tau_syn);
-}
-// hidden: the free flow over a step, end = Phi x + Psi b (as hidden_advance), and in the same pass
-//   ub >= g over the step from the state x to the state end, with E = exp(r_k dt) per neuron:
-//   the tighter of term by term (each term c_k exp(r_k s) of g along the flow is monotone: <= max(c_k, c_k E_k))
-//   and by curvature (g'' >= -bend, so g <= max(g(x), g(end)) + bend dt^2 / 8); Taylor from either end tightens it
-//   later, only for the neurons that may cross (taylor_bound, may_cross). Also kept: g at the start (gs), g and g' at the free end
-//   (gf, rf), bend
-static inline void hidden_step_bound(const Params& P, const hidden_Factors* Fs, const scalar* __restrict x, scalar* __restrict end, const double* __restrict E, double* __restrict ub, double* __restrict gs, double* __restrict gf, double* __restrict rf, double* __restrict bend, unsigned char* __restrict tight) {
-    const double tau_mem = P.hidden_tau_mem;
-    const double theta = P.hidden_theta;
-    const double beta = P.hidden_beta;
-    const double dt = P.dt;
-    for (int i = 0; i < hidden_N; i++) {
-        const hidden_Factors& F = Fs[i];
-        const double tau_adapt = P.hidden_tau_adapt[i];
-        const double tau_syn = P.hidden_tau_syn[i];
-        const double V = x[0 * hidden_N + i];
-        const double a = x[1 * hidden_N + i];
-        const double I = x[2 * hidden_N + i];
-        const scalar V_free = (scalar)(F.Phi_0_0*V + F.Phi_0_2*I);
-        const scalar a_free = (scalar)(F.Phi_1_1*a);
-        const scalar I_free = (scalar)(F.Phi_2_2*I);
-        end[0 * hidden_N + i] = V_free; const double V_end = V_free;
-        end[1 * hidden_N + i] = a_free; const double a_end = a_free;
-        end[2 * hidden_N + i] = I_free; const double I_end = I_free;
-        const double t0 = tau_mem - tau_syn;
-        const double t1 = (1.0/t0);
-        const double t2 = I*tau_syn;
-        const double c0 = -a*beta;
-        const double c1 = t1*(V*t0 + t2);
-        const double c2 = -t1*t2;
-        const double r0 = -1/tau_adapt;
-        const double r1 = -1/tau_mem;
-        const double r2 = -1/tau_syn;
-        const double c_const = -theta;
-        const double term = c_const + std::max(c0, c0 * E[i * 3 + 0]) + std::max(c1, c1 * E[i * 3 + 1]) + std::max(c2, c2 * E[i * 3 + 2]);
-        const double curv_down = std::min(c0, c0 * E[i * 3 + 0]) * r0 * r0 + std::min(c1, c1 * E[i * 3 + 1]) * r1 * r1 + std::min(c2, c2 * E[i * 3 + 2]) * r2 * r2;
-        const double g_start = V - a*beta - theta, g_end = V_end - a_end*beta - theta;
-        const double chord = std::max(g_start, g_end) + 0.125 * dt * dt * std::max(0.0, -curv_down);
-        ub[i] = std::min(term, chord);
-        gs[i] = g_start; gf[i] = g_end; rf[i] = a_end*beta/tau_adapt + (I_end - V_end)/tau_mem; bend[i] = std::max(0.0, -curv_down);
-        tight[i] = 0;
-    }
-}
-// hidden: g <= this over the free step (Taylor from either end, g'' <= curv_up), from the start state x and g, g' at the free end
-static inline double hidden_taylor_bound(const Params& P, const scalar* x, const double* E, const double* gs, const double* gf, const double* rf, int i) {
-    const double tau_mem = P.hidden_tau_mem;
-    const double theta = P.hidden_theta;
-    const double tau_adapt = P.hidden_tau_adapt[i];
-    const double beta = P.hidden_beta;
-    const double tau_syn = P.hidden_tau_syn[i];
-    const double V = x[0 * hidden_N + i];
-    const double a = x[1 * hidden_N + i];
-    const double I = x[2 * hidden_N + i];
-    const double t0 = tau_mem - tau_syn;
-    const double t1 = (1.0/t0);
-    const double t2 = I*tau_syn;
-    const double c0 = -a*beta;
-    const double c1 = t1*(V*t0 + t2);
-    const double c2 = -t1*t2;
-    const double r0 = -1/tau_adapt;
-    const double r1 = -1/tau_mem;
-    const double r2 = -1/tau_syn;
-    const double curv_up = std::max(c0, c0 * E[i * 3 + 0]) * r0 * r0 + std::max(c1, c1 * E[i * 3 + 1]) * r1 * r1 + std::max(c2, c2 * E[i * 3 + 2]) * r2 * r2;
-    return std::min(taylor_up(gs[i], a*beta/tau_adapt + (I - V)/tau_mem, curv_up, P.dt), taylor_up(gf[i], -rf[i], curv_up, P.dt));
-}
-// hidden: list (ascending) the neurons that may cross in the step, and return how many: g = V - a*beta - theta >= 0 at its
-//   end (state x), or a bound >= 0,
-//   the smaller of: the free flow's bound ub plus what deliveries added to g's end, and the chord over the whole
-//   step, max(g(start), g(end)) + bend dt^2 / 8 (delivery next_step: the trajectory is the free flow's).
-//   A neuron flagged by the bound alone has ub tightened (taylor_bound, from the step's start state x0) before
-//   it is listed; tight marks the neurons whose ub needs no more
-static inline int hidden_may_cross(const Params& P, const scalar* x, const scalar* x0, const double* E, double* ub, const double* gs, const double* gf, const double* rf, const double* bend, const unsigned char* skip, unsigned char* tight, unsigned char* flags, int* list) {
-    const double theta = P.hidden_theta;
-    const double beta = P.hidden_beta;
-    const double q = 0.125 * P.dt * P.dt;
-    for (int i = 0; i < hidden_N; i++) {
-        const double tau_adapt = P.hidden_tau_adapt[i];
-        const double tau_syn = P.hidden_tau_syn[i];
-        const double V = x[0 * hidden_N + i];
-        const double a = x[1 * hidden_N + i];
-        const double I = x[2 * hidden_N + i];
-        const double g_end = V - a*beta - theta;
-        const double bound = std::min(ub[i] + (g_end - gf[i]), std::max(gs[i], g_end) + q * bend[i]);
-        const int may = ((g_end >= 0.0) | (bound >= 0.0)) & !skip[i];
-        flags[i] = (unsigned char)may;
-    }
-    const int n = list_flags(flags, hidden_N, list);
-    int m = 0;   // only the bound says so: tighten ub by Taylor once per step, and ask again
-    for (int k = 0; k < n; k++) {
-        const int i = list[k];
-        const double V = x[0 * hidden_N + i];
-        const double a = x[1 * hidden_N + i];
-        const double g_end = V - a*beta - theta;
-        if (g_end < 0.0 && !tight[i]) {
-            tight[i] = 1; ub[i] = std::min(ub[i], hidden_taylor_bound(P, x0, E, gs, gf, rf, i));
-            if (!(std::min(ub[i] + (g_end - gf[i]), std::max(gs[i], g_end) + q * bend[i]) >= 0.0)) { flags[i] = 0; continue; }
-        }
-        list[m++] = i;
-    }
-    return m;
 }
 // hidden: out = (dPhi(tau)/dtau_mem)^T d: what an adjoint d at time t adds to Q_tau_mem at t - tau
 static inline void hidden_dphiT_tau_mem(const Params& P, double tau, const double* d, double* out, int i) {
@@ -955,13 +843,10 @@ struct Workspace {
     std::vector<hidden_Factors> hidden_Fdt = std::vector<hidden_Factors>(hidden_N);   // factors of a step dt, per neuron
     std::vector<scalar> hidden_x = std::vector<scalar>(hidden_VARS * hidden_N), hidden_end = std::vector<scalar>(hidden_VARS * hidden_N), hidden_lam = std::vector<scalar>(hidden_VARS * hidden_N);
     std::vector<int> hidden_count = std::vector<int>(hidden_N);
-    std::vector<unsigned char> hidden_flags = std::vector<unsigned char>(hidden_N + 8), hidden_skip = std::vector<unsigned char>(hidden_N);
-    std::vector<int> hidden_list = std::vector<int>(hidden_N);   // the flagged neurons (may_cross)
-    std::vector<Candidate> hidden_cand = std::vector<Candidate>(hidden_N);   // its crossing in the interval being swept
-    std::vector<double> hidden_ub = std::vector<double>(hidden_N), hidden_gs = std::vector<double>(hidden_N), hidden_gf = std::vector<double>(hidden_N), hidden_bend = std::vector<double>(hidden_N), hidden_rf = std::vector<double>(hidden_N);   // bounds of g over the free step (step_bound, may_cross)
-    std::vector<unsigned char> hidden_tight = std::vector<unsigned char>(hidden_N);   // ub tightened this step (may_cross)
-    std::vector<double> hidden_E = std::vector<double>(hidden_N * hidden_TERMS + 1);   // exp(r_k dt) of the threshold's terms, per neuron
+    std::vector<unsigned char> hidden_flags = std::vector<unsigned char>(hidden_N + 8);   // (list_flags reads 8 at once)
+    std::vector<int> hidden_list = std::vector<int>(hidden_N);   // the flagged neurons
     std::vector<double> hidden_xs = std::vector<double>(hidden_VARS * hidden_N), hidden_xe = std::vector<double>(hidden_VARS * hidden_N);   // the sweep's state at an interval's start and end
+    std::vector<Candidate> hidden_cand = std::vector<Candidate>(hidden_N);   // its crossing in the interval being swept
     std::vector<output_Factors> output_Fdt = std::vector<output_Factors>(output_N);   // factors of a step dt, per neuron
     std::vector<scalar> output_x = std::vector<scalar>(output_VARS * output_N), output_end = std::vector<scalar>(output_VARS * output_N), output_lam = std::vector<scalar>(output_VARS * output_N);
     std::vector<scalar> hidden_Q = std::vector<scalar>(2 * hidden_VARS * hidden_N);   // Q of each learnable parameter (tau_mem, beta)
@@ -1104,7 +989,6 @@ static int forward(const Params& P, Workspace& ws, const Sample& S, const scalar
     bool quiet = hidden_quiet(P, ws.hidden_xs.data());   // no neuron can cross before the next event
     for (int i = 0; i < (int)ws.hidden_Fdt.size(); i++) hidden_update_factors(P, dt, ws.hidden_Fdt[i], i);
     for (int i = 0; i < (int)ws.output_Fdt.size(); i++) output_factors(P, dt, ws.output_Fdt[i], i);
-    for (int i = 0; i < hidden_N; i++) hidden_rate_exps(P, dt, ws.hidden_E.data() + i * hidden_TERMS, i);
     std::fill(ws.acc.begin(), ws.acc.end(), 0.0);
     std::fill(ws.first_t.begin(), ws.first_t.end(), INFINITY);
     ws.events.clear(); ws.xlog.clear();

@@ -451,17 +451,6 @@ static inline double hidden_threshold_rate(const Params& P, const double* xs, in
     const double I = xs[2];
     return a*beta/tau_adapt + (I - V)/tau_mem;
 }
-// hidden: a number with the sign of dg/dt = a*beta/tau_adapt + (I - V)/tau_mem, without divisions by parameters
-static inline double hidden_threshold_rate_sign(const Params& P, const double* xs, int i) {
-    const double tau_mem = P.hidden_tau_mem;
-    const double tau_adapt = P.hidden_tau_adapt[i];
-    const double beta = P.hidden_beta;
-    const double inv_tau_mem = 1.0/tau_mem;
-    const double V = xs[0];
-    const double a = xs[1];
-    const double I = xs[2];
-    return a*beta/tau_adapt + inv_tau_mem*(I - V);
-}
 // hidden: list (ascending) the neurons with g = V - a*beta - theta >= 0 (not marked skip); returns how many
 static inline int hidden_list_above(const Params& P, const scalar* x, const unsigned char* skip, unsigned char* flags, int* list) {
     const double theta = P.hidden_theta;
@@ -955,13 +944,13 @@ struct Workspace {
     std::vector<hidden_Factors> hidden_Fdt = std::vector<hidden_Factors>(hidden_N);   // factors of a step dt, per neuron
     std::vector<scalar> hidden_x = std::vector<scalar>(hidden_VARS * hidden_N), hidden_end = std::vector<scalar>(hidden_VARS * hidden_N), hidden_lam = std::vector<scalar>(hidden_VARS * hidden_N);
     std::vector<int> hidden_count = std::vector<int>(hidden_N);
-    std::vector<unsigned char> hidden_flags = std::vector<unsigned char>(hidden_N + 8), hidden_skip = std::vector<unsigned char>(hidden_N);
-    std::vector<int> hidden_list = std::vector<int>(hidden_N);   // the flagged neurons (may_cross)
-    std::vector<Candidate> hidden_cand = std::vector<Candidate>(hidden_N);   // its crossing in the interval being swept
+    std::vector<unsigned char> hidden_flags = std::vector<unsigned char>(hidden_N + 8);   // (list_flags reads 8 at once)
+    std::vector<int> hidden_list = std::vector<int>(hidden_N);   // the flagged neurons
+    std::vector<scalar> hidden_free = std::vector<scalar>(hidden_VARS * hidden_N);   // end of step before deliveries
+    std::vector<unsigned char> hidden_skip = std::vector<unsigned char>(hidden_N);   // spiked at t0 already
     std::vector<double> hidden_ub = std::vector<double>(hidden_N), hidden_gs = std::vector<double>(hidden_N), hidden_gf = std::vector<double>(hidden_N), hidden_bend = std::vector<double>(hidden_N), hidden_rf = std::vector<double>(hidden_N);   // bounds of g over the free step (step_bound, may_cross)
     std::vector<unsigned char> hidden_tight = std::vector<unsigned char>(hidden_N);   // ub tightened this step (may_cross)
     std::vector<double> hidden_E = std::vector<double>(hidden_N * hidden_TERMS + 1);   // exp(r_k dt) of the threshold's terms, per neuron
-    std::vector<scalar> hidden_free = std::vector<scalar>(hidden_VARS * hidden_N);   // end of step before deliveries
     std::vector<output_Factors> output_Fdt = std::vector<output_Factors>(output_N);   // factors of a step dt, per neuron
     std::vector<scalar> output_x = std::vector<scalar>(output_VARS * output_N), output_end = std::vector<scalar>(output_VARS * output_N), output_lam = std::vector<scalar>(output_VARS * output_N);
     std::vector<scalar> hidden_Q = std::vector<scalar>(2 * hidden_VARS * hidden_N);   // Q of each learnable parameter (tau_mem, beta)
@@ -995,9 +984,9 @@ static int forward(const Params& P, Workspace& ws, const Sample& S, const scalar
     std::fill(ws.hidden_count.begin(), ws.hidden_count.end(), 0);
     std::fill(ws.output_x.begin() + 0 * output_N, ws.output_x.begin() + 1 * output_N, (scalar)0.0);
     std::fill(ws.output_x.begin() + 1 * output_N, ws.output_x.begin() + 2 * output_N, (scalar)0.0);
+    for (int i = 0; i < hidden_N; i++) hidden_rate_exps(P, dt, ws.hidden_E.data() + i * hidden_TERMS, i);
     for (int i = 0; i < (int)ws.hidden_Fdt.size(); i++) hidden_update_factors(P, dt, ws.hidden_Fdt[i], i);
     for (int i = 0; i < (int)ws.output_Fdt.size(); i++) output_factors(P, dt, ws.output_Fdt[i], i);
-    for (int i = 0; i < hidden_N; i++) hidden_rate_exps(P, dt, ws.hidden_E.data() + i * hidden_TERMS, i);
     std::fill(ws.acc.begin(), ws.acc.end(), 0.0);
     std::fill(ws.first_t.begin(), ws.first_t.end(), INFINITY);
     ws.events.clear(); ws.xlog.clear();
