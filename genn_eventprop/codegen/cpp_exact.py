@@ -32,15 +32,19 @@ class ExactDelivery(Delivery):
                 "    double t_swept = 0.0;   // the time of the swept state",
                 f"    bool quiet = {self.all_quiet()};   // no neuron can cross before the next event"]
 
+    def flow_all(self, p: str, length: str, indent: str) -> str:
+        """Every neuron of p flows on by `length` (the swept state, xs, moves on)."""
+        factors = "" if self.nw.het[p] else f"{p}_update_factors(P, {length}, F, 0); "
+        return (f"{indent}{{ {p}_Factors F{{}}; {factors}{p}_flow(P, {length}, F, ws.{p}_xs.data(), ws.{p}_xe.data()); "
+                f"ws.{p}_xs.swap(ws.{p}_xe); }}")
+
     def all_quiet(self) -> str:
         return " && ".join(f"{p}_quiet(P, ws.{p}_xs.data())" for p in self.nw.spiking)
 
     def trial_end(self) -> List[str]:
         """The end state, where the readout reads it (first_spike: a silent neuron's phantom spike at T)."""
         return ["    if (t_swept < T) {   // quiet since t_swept: the free flow to the end",
-                *(f"        {{ {p}_Factors F{{}}; {'' if self.nw.het[p] else f'{p}_update_factors(P, T - t_swept, F, 0); '}"
-                  f"{p}_flow(P, T - t_swept, F, ws.{p}_xs.data(), ws.{p}_xe.data()); ws.{p}_xs.swap(ws.{p}_xe); }}"
-                  for p in self.nw.spiking),
+                *(self.flow_all(p, "T - t_swept", "        ") for p in self.nw.spiking),
                 "    }",
                 *(f"    for (int v = 0; v < {p}_VARS * {p}_N; v++) ws.{p}_x[v] = (scalar)ws.{p}_xs[v];" for p in self.nw.spiking)]
 
@@ -145,9 +149,7 @@ class ExactDelivery(Delivery):
               "                // every neuron to the crossing; the winner spikes, then (ties) any neuron whose search gave the same",
               "                // time, or that the flow leaves at or above threshold there (its crossing within rounding of it);",
               "                // each with its state just before the instant"]
-        for p in S:
-            L += [f"                {{ {p}_Factors F{{}}; {'' if nw.het[p] else f'{p}_update_factors(P, best_s, F, 0); '}"
-                  f"{p}_flow(P, best_s, F, ws.{p}_xs.data(), ws.{p}_xe.data()); ws.{p}_xs.swap(ws.{p}_xe); }}"]
+        L += [self.flow_all(p, "best_s", "                ") for p in S]
         L += ["                ws.firing.clear();",
               "                ws.firing.push_back(Firing{best_pop, best_i, {0.0}});"]
         for p in S:

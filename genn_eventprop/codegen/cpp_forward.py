@@ -41,8 +41,8 @@ def forward_function(nw) -> List[str]:
         if n == nw.out:
             L += nw.readout.native_free_step(n)
         if p.spiking and nw.delivery.sweeps:
-            pass   # the delivery model sweeps it through the step's events (cpp_exact.py)
-        elif p.spiking:   # the free flow and the bound of g over it in one pass
+            continue   # the delivery model sweeps it through the step's events (cpp_exact.py)
+        if p.spiking:   # the free flow and the bound of g over it in one pass
             L.append(f"        {n}_step_bound(P, ws.{n}_Fdt.data(), ws.{n}_x.data(), ws.{n}_end.data(), ws.{n}_E.data(), ws.{n}_ub.data(), "
                      f"ws.{n}_gs.data(), ws.{n}_gf.data(), ws.{n}_rf.data(), ws.{n}_bend.data(), ws.{n}_tight.data());")
         else:

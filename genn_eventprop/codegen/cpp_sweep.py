@@ -1,9 +1,11 @@
 """The exact delivery's crossing search through a step, per spiking population: <pop>_sweep (every neuron over one
-interval between the step's events, flagging those whose g may cross 0 in it), <pop>_interval_crossing (the bound
-and bracket search of one flagged neuron in that interval) and <pop>_cross (the Newton search in the bracket).
+interval between the step's events, flagging those whose g may cross 0 in it: <pop>_may_cross_in), <pop>_flow (the
+same update without the test), <pop>_quiet (no neuron can cross without a new event), <pop>_interval_crossing (the
+bound and bracket search of one flagged neuron in that interval), <pop>_crossing_after (a lower bound of its time)
+and <pop>_cross (the Newton search in the bracket).
 
 The sweep is a loop over the population's neurons with the interval's factors shared (per neuron only where
-parameters differ), so the compiler vectorises it: one interval costs a few vector operations per 8 neurons,
+parameters differ), so the compiler vectorises it: one interval costs a few vector operations per 4 neurons (AVX2 width),
 against a dependent chain per neuron when single neurons were walked through the events (docs/performance.md).
 next_step searches each neuron's free trajectory only (cpp_next_step.py): its programs do not have them.
 """
@@ -20,26 +22,17 @@ def sweep_functions(nw) -> List[str]:
         one_extremum = nw.em[p].adj.crossing.one_extremum   # eventprop.ThresholdTerms.one_extremum
         factors = ([f"        {p}_Factors Fj; {p}_update_factors(P, len, Fj, j);"] if het else [])
         apply = f"{p}_apply(P, {'Fj' if het else 'F'}, a, b, j);"
-        # without one_extremum: g along the flow is a sum of exponentials (each term monotone), bounded over the
-        # interval by the tighter of each term at its larger end and the chord plus the curvature bound len^2 / 8
-        bound = [f"        ExpSum f; {p}_threshold_terms(P, a, f, j);",
-                 *([f"        double E[MAX_TERMS]; {p}_rate_exps(P, len, E, j);"] if het else []),
-                 "        double term = f.c0, curv_down = 0.0;",
-                 "        for (int m = 0; m < f.m; m++) {",
-                 "            term += std::max(f.c[m], f.c[m] * E[m]);",
-                 "            curv_down += std::min(f.c[m], f.c[m] * E[m]) * f.r[m] * f.r[m];",
-                 "        }",
-                 "        const double chord = std::max(g_lo, g_hi) + 0.125 * len * len * std::max(0.0, -curv_down);",
-                 "        const bool below = std::min(term, chord) < 0.0;"]
-        if one_extremum:
-            # the first loop's test: at most one extremum of g inside, so a sign change or a maximum (g' > 0 at the
-            # start, < 0 at the end); no branches, so that the loop vectorises
-            quick = [f"        const bool bump = ({p}_threshold_rate_sign(P, a, j) > 0.0) & ({p}_threshold_rate_sign(P, b, j) < 0.0);",
-                     "        const bool may = (g_lo < 0.0) & ((g_hi >= 0.0) | bump);"]
+        # the test of one neuron over the interval (from a to b); without one_extremum, g along the flow is a sum of
+        # exponentials bounded over the interval by expsum_chord_up
+        if one_extremum:   # at most one extremum inside: a sign change, or a maximum (g' > 0 at a, < 0 at b)
+            test = [f"    const bool bump = ({p}_threshold_rate_sign(P, a, j) > 0.0) & ({p}_threshold_rate_sign(P, b, j) < 0.0);",
+                    "    return (g_lo < 0.0) & ((g_hi >= 0.0) | bump);"]
         else:
-            quick = [*bound, "        const bool may = (g_lo < 0.0) & ((g_hi >= 0.0) | !below);"]
-        # E[k] = exp(r_k len), shared (per neuron where parameters differ)
-        exps_first = [] if (one_extremum or het) else [f"    double E[MAX_TERMS]; {p}_rate_exps(P, len, E, 0);"]
+            test = [f"    ExpSum f; {p}_threshold_terms(P, a, f, j);",
+                    *([f"    double Ej[MAX_TERMS]; {p}_rate_exps(P, len, Ej, j); E = Ej;"] if het else []),
+                    "    return (g_lo < 0.0) & ((g_hi >= 0.0) | (expsum_chord_up(f, len, E, g_lo, g_hi) >= 0.0));"]
+        # E[k] = exp(r_k len), shared (per neuron where parameters differ); only the test without one_extremum reads it
+        exps = [] if (one_extremum or het) else [f"    double E[MAX_TERMS]; {p}_rate_exps(P, len, E, 0);"]
         E = f"double Ej[MAX_TERMS]; {p}_rate_exps(P, len, Ej, j); E = Ej;" if het else "(void)0;"
         head = [f"    for (int j = 0; j < {p}_N; j++) {{",
                 "        double a[MAX_VARS], b[MAX_VARS];",
@@ -56,26 +49,29 @@ f"// {p}: every neuron's flow over an interval of length len (factors F), from t
             *head,
             "    }",
             "}",
+f"// {p}: may g cross 0 from below inside an interval of length len, from the state a (g_lo = g there) to b (g_hi)?",
+            "// No branches, so that the sweep's loops vectorise.",
+            f"static inline bool {p}_may_cross_in(const Params& P, double len, const double* E, const double* a,",
+            "        const double* b, double g_lo, double g_hi, int j) {",
+            "    (void)len; (void)E;",
+            *test,
+            "}",
 f"// {p}: the flow over one interval between the step's events (as {p}_flow; E[k] = exp(r_k len)), and the neurons",
             "// whose g may cross 0 from below inside it, flagged and listed (ascending). Returns how many. Most intervals",
             "// have none: the first loop only ORs the test together; the flags are written in a second loop, when needed.",
             f"static inline int {p}_sweep(const Params& P, double len, const {p}_Factors& F,",
             "        const double* __restrict xs, double* __restrict xe, unsigned char* __restrict flags, int* __restrict list) {",
             "    (void)F;",
-            *exps_first,
+            *(exps or ["    const double* E = nullptr;"]),
             "    long long any = 0;   // (64-bit, as wide as the lanes: no packing of the test masks)",
             *head,
-            f"        const double g_lo = {p}_threshold(P, a, j), g_hi = {p}_threshold(P, b, j);",
-            *quick,
-            "        any |= (long long)may;",
+            f"        any |= (long long){p}_may_cross_in(P, len, E, a, b, {p}_threshold(P, a, j), {p}_threshold(P, b, j), j);",
             "    }",
             "    if (!any) return 0;",
             f"    for (int j = 0; j < {p}_N; j++) {{",
             "        double a[MAX_VARS], b[MAX_VARS];",
             f"        for (int v = 0; v < {p}_VARS; v++) {{ a[v] = xs[v * {p}_N + j]; b[v] = xe[v * {p}_N + j]; }}",
-            f"        const double g_lo = {p}_threshold(P, a, j), g_hi = {p}_threshold(P, b, j);",
-            *quick,
-            "        flags[j] = (unsigned char)may;",
+            f"        flags[j] = (unsigned char){p}_may_cross_in(P, len, E, a, b, {p}_threshold(P, a, j), {p}_threshold(P, b, j), j);",
             "    }",
             f"    return list_flags(flags, {p}_N, list);",
             "}",

@@ -128,11 +128,17 @@ static inline void expsum_bounds(const ExpSum& f, double a, double b, double fa,
     f_up = std::min(term_up, std::max(fa, fb) + 0.125 * h * h * bend);
     slope_down = std::max(term_slope, slope_a - h * bend);
 }
-// bend >= -f'' on [0, len], E[k] = exp(r_k len): each term of f'' = sum_k c_k r_k^2 exp(r_k s) at its smaller end
-static inline double expsum_bend(const ExpSum& f, const double* E) {
-    double curv = 0.0;
-    for (int k = 0; k < f.m; k++) curv += std::min(f.c[k], f.c[k] * E[k]) * f.r[k] * f.r[k];
-    return std::max(0.0, -curv);
+// An upper bound of f on [0, len] from its values f_0, f_len at the ends, E[k] = exp(r_k len) given: the tighter
+// of term by term (each term at its larger end) and the chord plus bend len^2 / 8 (bend >= -f'': each term of
+// f'' = sum_k c_k r_k^2 exp(r_k s) at its smaller end). No slopes needed: the sweep's test (cpp_sweep.py).
+static inline double expsum_chord_up(const ExpSum& f, double len, const double* E, double f_0, double f_len) {
+    double term = f.c0, curv_lo = 0.0;
+    for (int k = 0; k < f.m; k++) {
+        const double a = f.c[k], b = f.c[k] * E[k];
+        term += std::max(a, b);
+        curv_lo += std::min(a, b) * (f.r[k] * f.r[k]);
+    }
+    return std::min(term, std::max(f_0, f_len) + 0.125 * len * len * std::max(0.0, -curv_lo));
 }
 // max over s in [0, len] of f0 + d0 s + C s^2 / 2: a bound on f when f(0) = f0, f'(0) = d0 and f'' <= C there
 static inline double taylor_up(double f0, double d0, double C, double len) {
@@ -141,18 +147,13 @@ static inline double taylor_up(double f0, double d0, double C, double len) {
     return std::max(std::max(f0, at_end), f0 + d0 * sv + 0.5 * C * sv * sv);
 }
 // An upper bound of f on [0, len] from its values f_0, f_len and slopes d_0, d_len at the ends, with E[k] =
-// exp(r_k len) given: the tightest of term by term, chord plus curvature, and Taylor from either end.
+// exp(r_k len) given: the tightest of expsum_chord_up and Taylor from either end (f'' <= curv_hi).
 static inline double expsum_up(const ExpSum& f, double len, const double* E, double f_0, double f_len, double d_0,
                                double d_len) {
-    double term = f.c0, curv_lo = 0.0, curv_hi = 0.0;
-    for (int k = 0; k < f.m; k++) {
-        const double a = f.c[k], b = f.c[k] * E[k], rr = f.r[k] * f.r[k];
-        term += std::max(a, b);
-        curv_lo += std::min(a, b) * rr;
-        curv_hi += std::max(a, b) * rr;
-    }
-    const double chord = std::max(f_0, f_len) + 0.125 * len * len * std::max(0.0, -curv_lo);
-    return std::min(std::min(term, chord), std::min(taylor_up(f_0, d_0, curv_hi, len), taylor_up(f_len, -d_len, curv_hi, len)));
+    double curv_hi = 0.0;
+    for (int k = 0; k < f.m; k++) curv_hi += std::max(f.c[k], f.c[k] * E[k]) * (f.r[k] * f.r[k]);
+    return std::min(expsum_chord_up(f, len, E, f_0, f_len),
+                    std::min(taylor_up(f_0, d_0, curv_hi, len), taylor_up(f_len, -d_len, curv_hi, len)));
 }
 // The first crossing of 0 from below in (0, len] of f, given f(0) = f_0 < 0 and f(len) = f_len: false if there is
 // none, else a bracket [lo, hi] with f(lo) < 0 <= f(hi) and f' > 0 on it (exactly one crossing), or one
@@ -883,12 +884,22 @@ static inline void hidden_flow(const Params& P, double len, const hidden_Factors
         for (int v = 0; v < hidden_VARS; v++) xe[v * hidden_N + j] = b[v];
     }
 }
+// hidden: may g cross 0 from below inside an interval of length len, from the state a (g_lo = g there) to b (g_hi)?
+// No branches, so that the sweep's loops vectorise.
+static inline bool hidden_may_cross_in(const Params& P, double len, const double* E, const double* a,
+        const double* b, double g_lo, double g_hi, int j) {
+    (void)len; (void)E;
+    ExpSum f; hidden_threshold_terms(P, a, f, j);
+    double Ej[MAX_TERMS]; hidden_rate_exps(P, len, Ej, j); E = Ej;
+    return (g_lo < 0.0) & ((g_hi >= 0.0) | (expsum_chord_up(f, len, E, g_lo, g_hi) >= 0.0));
+}
 // hidden: the flow over one interval between the step's events (as hidden_flow; E[k] = exp(r_k len)), and the neurons
 // whose g may cross 0 from below inside it, flagged and listed (ascending). Returns how many. Most intervals
 // have none: the first loop only ORs the test together; the flags are written in a second loop, when needed.
 static inline int hidden_sweep(const Params& P, double len, const hidden_Factors& F,
         const double* __restrict xs, double* __restrict xe, unsigned char* __restrict flags, int* __restrict list) {
     (void)F;
+    const double* E = nullptr;
     long long any = 0;   // (64-bit, as wide as the lanes: no packing of the test masks)
     for (int j = 0; j < hidden_N; j++) {
         double a[MAX_VARS], b[MAX_VARS];
@@ -896,35 +907,13 @@ static inline int hidden_sweep(const Params& P, double len, const hidden_Factors
         hidden_Factors Fj; hidden_update_factors(P, len, Fj, j);
         hidden_apply(P, Fj, a, b, j);
         for (int v = 0; v < hidden_VARS; v++) xe[v * hidden_N + j] = b[v];
-        const double g_lo = hidden_threshold(P, a, j), g_hi = hidden_threshold(P, b, j);
-        ExpSum f; hidden_threshold_terms(P, a, f, j);
-        double E[MAX_TERMS]; hidden_rate_exps(P, len, E, j);
-        double term = f.c0, curv_down = 0.0;
-        for (int m = 0; m < f.m; m++) {
-            term += std::max(f.c[m], f.c[m] * E[m]);
-            curv_down += std::min(f.c[m], f.c[m] * E[m]) * f.r[m] * f.r[m];
-        }
-        const double chord = std::max(g_lo, g_hi) + 0.125 * len * len * std::max(0.0, -curv_down);
-        const bool below = std::min(term, chord) < 0.0;
-        const bool may = (g_lo < 0.0) & ((g_hi >= 0.0) | !below);
-        any |= (long long)may;
+        any |= (long long)hidden_may_cross_in(P, len, E, a, b, hidden_threshold(P, a, j), hidden_threshold(P, b, j), j);
     }
     if (!any) return 0;
     for (int j = 0; j < hidden_N; j++) {
         double a[MAX_VARS], b[MAX_VARS];
         for (int v = 0; v < hidden_VARS; v++) { a[v] = xs[v * hidden_N + j]; b[v] = xe[v * hidden_N + j]; }
-        const double g_lo = hidden_threshold(P, a, j), g_hi = hidden_threshold(P, b, j);
-        ExpSum f; hidden_threshold_terms(P, a, f, j);
-        double E[MAX_TERMS]; hidden_rate_exps(P, len, E, j);
-        double term = f.c0, curv_down = 0.0;
-        for (int m = 0; m < f.m; m++) {
-            term += std::max(f.c[m], f.c[m] * E[m]);
-            curv_down += std::min(f.c[m], f.c[m] * E[m]) * f.r[m] * f.r[m];
-        }
-        const double chord = std::max(g_lo, g_hi) + 0.125 * len * len * std::max(0.0, -curv_down);
-        const bool below = std::min(term, chord) < 0.0;
-        const bool may = (g_lo < 0.0) & ((g_hi >= 0.0) | !below);
-        flags[j] = (unsigned char)may;
+        flags[j] = (unsigned char)hidden_may_cross_in(P, len, E, a, b, hidden_threshold(P, a, j), hidden_threshold(P, b, j), j);
     }
     return list_flags(flags, hidden_N, list);
 }

@@ -128,11 +128,17 @@ static inline void expsum_bounds(const ExpSum& f, double a, double b, double fa,
     f_up = std::min(term_up, std::max(fa, fb) + 0.125 * h * h * bend);
     slope_down = std::max(term_slope, slope_a - h * bend);
 }
-// bend >= -f'' on [0, len], E[k] = exp(r_k len): each term of f'' = sum_k c_k r_k^2 exp(r_k s) at its smaller end
-static inline double expsum_bend(const ExpSum& f, const double* E) {
-    double curv = 0.0;
-    for (int k = 0; k < f.m; k++) curv += std::min(f.c[k], f.c[k] * E[k]) * f.r[k] * f.r[k];
-    return std::max(0.0, -curv);
+// An upper bound of f on [0, len] from its values f_0, f_len at the ends, E[k] = exp(r_k len) given: the tighter
+// of term by term (each term at its larger end) and the chord plus bend len^2 / 8 (bend >= -f'': each term of
+// f'' = sum_k c_k r_k^2 exp(r_k s) at its smaller end). No slopes needed: the sweep's test (cpp_sweep.py).
+static inline double expsum_chord_up(const ExpSum& f, double len, const double* E, double f_0, double f_len) {
+    double term = f.c0, curv_lo = 0.0;
+    for (int k = 0; k < f.m; k++) {
+        const double a = f.c[k], b = f.c[k] * E[k];
+        term += std::max(a, b);
+        curv_lo += std::min(a, b) * (f.r[k] * f.r[k]);
+    }
+    return std::min(term, std::max(f_0, f_len) + 0.125 * len * len * std::max(0.0, -curv_lo));
 }
 // max over s in [0, len] of f0 + d0 s + C s^2 / 2: a bound on f when f(0) = f0, f'(0) = d0 and f'' <= C there
 static inline double taylor_up(double f0, double d0, double C, double len) {
@@ -141,18 +147,13 @@ static inline double taylor_up(double f0, double d0, double C, double len) {
     return std::max(std::max(f0, at_end), f0 + d0 * sv + 0.5 * C * sv * sv);
 }
 // An upper bound of f on [0, len] from its values f_0, f_len and slopes d_0, d_len at the ends, with E[k] =
-// exp(r_k len) given: the tightest of term by term, chord plus curvature, and Taylor from either end.
+// exp(r_k len) given: the tightest of expsum_chord_up and Taylor from either end (f'' <= curv_hi).
 static inline double expsum_up(const ExpSum& f, double len, const double* E, double f_0, double f_len, double d_0,
                                double d_len) {
-    double term = f.c0, curv_lo = 0.0, curv_hi = 0.0;
-    for (int k = 0; k < f.m; k++) {
-        const double a = f.c[k], b = f.c[k] * E[k], rr = f.r[k] * f.r[k];
-        term += std::max(a, b);
-        curv_lo += std::min(a, b) * rr;
-        curv_hi += std::max(a, b) * rr;
-    }
-    const double chord = std::max(f_0, f_len) + 0.125 * len * len * std::max(0.0, -curv_lo);
-    return std::min(std::min(term, chord), std::min(taylor_up(f_0, d_0, curv_hi, len), taylor_up(f_len, -d_len, curv_hi, len)));
+    double curv_hi = 0.0;
+    for (int k = 0; k < f.m; k++) curv_hi += std::max(f.c[k], f.c[k] * E[k]) * (f.r[k] * f.r[k]);
+    return std::min(expsum_chord_up(f, len, E, f_0, f_len),
+                    std::min(taylor_up(f_0, d_0, curv_hi, len), taylor_up(f_len, -d_len, curv_hi, len)));
 }
 // The first crossing of 0 from below in (0, len] of f, given f(0) = f_0 < 0 and f(len) = f_len: false if there is
 // none, else a bracket [lo, hi] with f(lo) < 0 <= f(hi) and f' > 0 on it (exactly one crossing), or one
