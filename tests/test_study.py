@@ -18,6 +18,16 @@ TINY = {"train.epochs": 2, "data.yinyang.train_size": 150, "data.yinyang.valid_s
         "data.yinyang.test_size": 60, "model.hidden.size": 20, "train.batch_size": 30}
 
 
+@pytest.fixture
+def fsdd_layout(tmp_path, monkeypatch):
+    """The FSDD study files name data.path ../shared/data/fsdd/recordings, as the project's machines lay it out;
+    their checks read the configs, not the recordings, so an empty folder in that place is enough (the tests then
+    pass in a checkout anywhere)."""
+    (tmp_path / "shared" / "data" / "fsdd" / "recordings").mkdir(parents=True)
+    (tmp_path / "checkout").mkdir()
+    monkeypatch.chdir(tmp_path / "checkout")
+
+
 def write_study(tmp_path, **changes):
     spec = {"base": os.path.join(ROOT, "configs", "yinyang.yaml"), "set": dict(TINY),
             "variants": {"sum_exp": {"set": {"model.output.readout": "sum_exp"}},
@@ -77,7 +87,7 @@ def test_the_validation_speaker_is_never_the_test_speaker():
     assert validation_speakers(["jackson", "lucas"], "jackson", speakers) == ["theo", "lucas"]
 
 
-def test_the_fsdd_readout_study_tests_on_each_speaker_and_never_validates_on_it():
+def test_the_fsdd_readout_study_tests_on_each_speaker_and_never_validates_on_it(fsdd_layout):
     from genn_eventprop.config import load_config
     from genn_eventprop.study import splits_of
     cfg = load_study_config(os.path.join(ROOT, "configs", "study_fsdd_readouts.yaml"))
@@ -89,7 +99,7 @@ def test_the_fsdd_readout_study_tests_on_each_speaker_and_never_validates_on_it(
             assert split.name not in data.validation.speakers
 
 
-def test_the_quick_fsdd_readout_study_tests_on_theo_and_validates_on_another_speaker():
+def test_the_quick_fsdd_readout_study_tests_on_theo_and_validates_on_another_speaker(fsdd_layout):
     from genn_eventprop.config import load_config
     from genn_eventprop.study import splits_of
     cfg = load_study_config(os.path.join(ROOT, "configs", "study_fsdd_readouts_quick.yaml"))
@@ -101,7 +111,7 @@ def test_the_quick_fsdd_readout_study_tests_on_theo_and_validates_on_another_spe
             assert data.test.speakers == ["theo"] and data.validation.speakers == ["jackson"]
 
 
-def test_the_tuned_theo_readout_study_searches_every_readout_and_tests_on_theo_only():
+def test_the_tuned_theo_readout_study_searches_every_readout_and_tests_on_theo_only(fsdd_layout):
     from genn_eventprop.config import load_config
     from genn_eventprop.study import splits_of
     cfg = load_study_config(os.path.join(ROOT, "configs", "study_fsdd_readouts_theo.yaml"))
@@ -113,7 +123,7 @@ def test_the_tuned_theo_readout_study_searches_every_readout_and_tests_on_theo_o
             assert data.test.speakers == ["theo"] and data.validation.speakers == ["jackson"]
 
 
-def test_the_fsdd_recipe_study_compares_the_recipe_with_stop_22s_and_without_its_delays_on_theo():
+def test_the_fsdd_recipe_study_compares_the_recipe_with_stop_22s_and_without_its_delays_on_theo(fsdd_layout):
     from genn_eventprop.config import load_config
     from genn_eventprop.study import splits_of
     cfg = load_study_config(os.path.join(ROOT, "configs", "study_fsdd_recipe.yaml"))
@@ -126,7 +136,7 @@ def test_the_fsdd_recipe_study_compares_the_recipe_with_stop_22s_and_without_its
             assert c.data.augment.active == (v.name == "before")
 
 
-def test_the_fsdd_delay_study_compares_delays_with_none_on_theo():
+def test_the_fsdd_delay_study_compares_delays_with_none_on_theo(fsdd_layout):
     from genn_eventprop.config import load_config
     from genn_eventprop.study import splits_of
     cfg = load_study_config(os.path.join(ROOT, "configs", "study_fsdd_delays.yaml"))
