@@ -133,3 +133,45 @@ class LearningRateSchedule:
         if batch < self.warmup_batches:   # also keeps factor ** batch from overflowing on long runs
             return min(self.warmup_start * self.warmup_factor ** batch, decayed)
         return decayed
+
+
+class WeightAverage:
+    """Stochastic weight averaging (Izmailov et al. 2018): the running mean of the trained arrays at the end of
+    each epoch from epoch `start` (1-based) on. The mean is float64; weights() rounds it once into each array's
+    dtype. Evaluation and the kept checkpoint use it, training goes on from the weights as trained."""
+
+    def __init__(self, start: int):
+        if start < 1:
+            raise ValueError(f"weight averaging starts at an epoch >= 1, got {start}")
+        self.start = start
+        self.mean: Dict[str, np.ndarray] = {}
+        self.count = 0
+
+    def covers(self, epoch: int) -> bool:
+        """Whether the average includes the end of epoch (0-based)."""
+        return epoch + 1 >= self.start
+
+    def add(self, params: Mapping[str, np.ndarray]):
+        """One more epoch's arrays into the mean: mean += (p - mean) / count."""
+        self.count += 1
+        for k, p in params.items():
+            p = np.asarray(p, dtype=np.float64)
+            if self.count == 1:
+                self.mean[k] = p.copy()
+            else:
+                self.mean[k] += (p - self.mean[k]) / self.count
+
+    def weights(self, weights: Mapping[str, np.ndarray]) -> Dict[str, np.ndarray]:
+        """weights with each averaged array replaced by its mean, in that array's dtype."""
+        return {k: (self.mean[k].astype(np.asarray(w).dtype) if k in self.mean else w) for k, w in weights.items()}
+
+    # for .npz checkpoints: arrays named "average/<name>", the count in the meta entry
+    def state_arrays(self) -> Dict[str, np.ndarray]:
+        return {f"average/{k}": a.copy() for k, a in self.mean.items()}
+
+    def load_state(self, arrays: Mapping[str, np.ndarray], count: int):
+        self.mean = {k[len("average/"):]: np.array(a, dtype=np.float64) for k, a in arrays.items()
+                     if k.startswith("average/")}
+        self.count = int(count)
+        if bool(self.mean) != (self.count > 0):
+            raise ValueError(f"weight average of {self.count} epochs but arrays for {sorted(self.mean)}")

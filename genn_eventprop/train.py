@@ -104,6 +104,9 @@ class Trainer:
         self.optimiser = make(beta1=o.beta1, beta2=o.beta2, eps=o.eps)
         self.schedule = LearningRateSchedule(o.lr, warmup_start=o.warmup.start, warmup_factor=o.warmup.factor,
                                              decay_factor=o.decay.factor, decay_every=o.decay.every)
+        from genn_eventprop.optim import WeightAverage
+        start = cfg.train.average.start
+        self.average = WeightAverage(start) if start is not None else None
         a = cfg.data.augment
         if a.active:
             self.augmenter_config = a.to_dict()
@@ -159,6 +162,9 @@ class Trainer:
         meta = {"epoch": epoch, "best_valid": best, "batches_done": batches_done,
                 "rng": rng.bit_generator.state, "optimiser": self.optimiser.state_dict_meta(),
                 "data": self.data_record()}
+        if self.average is not None and which == "last":   # best.npz holds the average itself as its weights
+            arrays.update(self.average.state_arrays())
+            meta["average_count"] = self.average.count
         arrays["meta"] = np.array(json.dumps(meta))
         _atomic_savez(self._checkpoint_path(which), **arrays)
 
@@ -241,6 +247,10 @@ class Trainer:
                                           "with --out")
             weights = loaded
             self.optimiser.load_state(opt_arrays, meta["optimiser"])
+            if self.average is not None:
+                with np.load(last, allow_pickle=False) as f:
+                    self.average.load_state({k: f[k] for k in f.files if k.startswith("average/")},
+                                            meta.get("average_count", 0))
             rng.bit_generator.state = meta["rng"]
             start_epoch, best, batches_done = meta["epoch"] + 1, meta["best_valid"], meta["batches_done"]
         elif resume:
@@ -311,25 +321,33 @@ class Trainer:
             row = {"epoch": epoch + 1, "lr": lr, "train_loss": float(np.concatenate(losses).mean()),
                    "train_accuracy": correct / seen, "hidden_spikes_per_neuron": spikes / seen / n_hidden,
                    "valid_loss": float("nan"), "valid_accuracy": float("nan")}
+            kept = weights   # what validation scores and best.npz keeps: the weights, or their running average
+            averaged = self.average is not None and self.average.covers(epoch)
+            if averaged:
+                self.average.add(self.learned.trainable(weights))
+                kept = self.average.weights(weights)
             if self.splits.valid is not None and len(self.splits.valid):
-                ev = self.evaluate(self.splits.valid, weights)
+                ev = self.evaluate(self.splits.valid, kept)
                 row.update(valid_loss=ev.loss, valid_accuracy=ev.accuracy)
                 score = ev.accuracy
             else:
                 score = row["train_accuracy"]
+            # without validation data nothing scores an average: the latest one is kept
+            keep = score > best or (averaged and not np.isfinite(row["valid_accuracy"]))
             row["epoch_seconds"] = time.perf_counter() - t0
             row["train_samples_per_second"] = seen / train_seconds
             append_metrics(metrics_path, row)
             append_layer_spikes(self.run_dir, epoch + 1, {h: layer_spikes.get(h, 0.0) / seen / self.network.population(h).size
                                                   for h in self.hidden})
-            if score > best:
+            if keep:
                 best = score
-                self._save("best", epoch, weights, rng, best, batches_done)
+                self._save("best", epoch, kept, rng, best, batches_done)
             self._save("last", epoch, weights, rng, best, batches_done)
             self.log(f"epoch {epoch + 1}/{cfg.train.epochs}: loss {row['train_loss']:.4f} "
                      f"train {100 * row['train_accuracy']:.1f}% valid {100 * row['valid_accuracy']:.1f}% "
                      f"hidden {row['hidden_spikes_per_neuron']:.1f} spikes/neuron "
                      f"{row['epoch_seconds']:.1f}s ({row['train_samples_per_second']:.0f} samples/s)"
+                     + (f" (evaluated: the weights averaged over {self.average.count} epochs)" if averaged else "")
                      + "".join(f" {k}={_summary(weights[k])}" for k in self.learned.keys))
             for name, layer in zip(self.hidden, cfg.hidden_layers):
                 if layer_spikes[name] == 0.0:

@@ -76,6 +76,9 @@ def _check_relations(cfg: Config, written_paths: dict, check_paths: bool):
     if cfg.train.optimiser.on == "device" and not cfg.backend.startswith("genn"):
         raise ConfigError(f"train.optimiser.on=device runs Adam as a GeNN custom update, but backend is "
                           f"{cfg.backend}; use a genn backend, or train.optimiser.on=auto")
+    if cfg.train.average.start is not None and cfg.train.average.start > cfg.train.epochs:
+        raise ConfigError(f"train.average.start is epoch {cfg.train.average.start}, after the last epoch "
+                          f"(train.epochs {cfg.train.epochs}), so nothing would be averaged; lower it or set it to null")
     _check_delays(cfg)
     if cfg.backend.startswith("genn") and cfg.delivery != "next_step":
         raise ConfigError(f"backend {cfg.backend} runs the timing model delivery: next_step (spikes reach their "

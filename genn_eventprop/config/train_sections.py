@@ -20,6 +20,13 @@ class Decay:
 
 
 @dataclass
+class Average:
+    # stochastic weight averaging: evaluate and keep the mean of the weights at the end of each epoch from
+    # this epoch (1-based) on; null: the weights as trained
+    start: Optional[int] = ranged(None, 1)
+
+
+@dataclass
 class Optimiser:
     name: str = choice("adam", "adam")
     lr: float = positive(1.0e-3)
@@ -51,6 +58,7 @@ class Train:
     batch_size: int = ranged(32, 1)
     optimiser: Optimiser = nested(Optimiser)
     regularisation: Regularisation = nested(Regularisation)
+    average: Average = nested(Average)
     max_spikes: int = ranged(1500, 1)
     metrics_format: str = choice("csv", "csv", "jsonl")
 
