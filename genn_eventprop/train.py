@@ -326,14 +326,15 @@ class Trainer:
             if averaged:
                 self.average.add(self.learned.trainable(weights))
                 kept = self.average.weights(weights)
-            if self.splits.valid is not None and len(self.splits.valid):
+            validating = self.splits.valid is not None and len(self.splits.valid) > 0
+            if validating:
                 ev = self.evaluate(self.splits.valid, kept)
                 row.update(valid_loss=ev.loss, valid_accuracy=ev.accuracy)
                 score = ev.accuracy
             else:
                 score = row["train_accuracy"]
             # without validation data nothing scores an average: the latest one is kept
-            keep = score > best or (averaged and not np.isfinite(row["valid_accuracy"]))
+            keep = score > best or (averaged and not validating)
             row["epoch_seconds"] = time.perf_counter() - t0
             row["train_samples_per_second"] = seen / train_seconds
             append_metrics(metrics_path, row)
