@@ -156,24 +156,41 @@ def train(config, out_dir, resume_dir, overwrite, overrides):
 
 
 @main.command()
-@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(file_okay=False), metavar="RUN_DIR...")
 @click.option("--data", "data_path", type=click.Path(),
               help="Evaluate on this data instead: an SHD-layout HDF5 file (or, for audio runs, a folder of recordings).")
 @click.option("--checkpoint", type=click.Choice(["best", "last"]), default="best", show_default=True)
 @set_option
 @user_errors
-def evaluate(run_dir, data_path, checkpoint, overrides):
-    """Accuracy, per-class accuracy and confusion matrix of a trained run."""
-    from genn_eventprop.evaluate import evaluate_run
+def evaluate(run_dirs, data_path, checkpoint, overrides):
+    """Accuracy, per-class accuracy and confusion matrix of a trained run; of several runs, each one's accuracy
+    and their ensemble's (the class with the highest mean softmax of the readout scores)."""
+    from genn_eventprop.evaluate import evaluate_ensemble, evaluate_run
 
-    report = evaluate_run(run_dir, data_path, checkpoint, overrides, log=click.echo)
-    ev = report.evaluation
-    click.echo(f"{checkpoint} checkpoint (epoch {report.epoch}) on {report.what}: {len(ev.predictions)} samples")
-    click.echo(f"accuracy {100 * ev.accuracy:.2f}%  loss {ev.loss:.4f}")
+    if len(run_dirs) == 1:
+        report = evaluate_run(run_dirs[0], data_path, checkpoint, overrides, log=click.echo)
+        ev = report.evaluation
+        click.echo(f"{checkpoint} checkpoint (epoch {report.epoch}) on {report.what}: {len(ev.predictions)} samples")
+        click.echo(f"accuracy {100 * ev.accuracy:.2f}%  loss {ev.loss:.4f}")
+        _print_classes(report.class_names, ev.per_class_accuracy, ev.confusion)
+        return
+    ensemble = evaluate_ensemble(run_dirs, data_path, checkpoint, overrides, log=click.echo)
+    first = ensemble.members[0]
+    click.echo(f"ensemble of {len(run_dirs)} runs, {checkpoint} checkpoints, on {first.what}: "
+               f"{len(ensemble.predictions)} samples")
+    for run_dir, m in zip(run_dirs, ensemble.members):
+        click.echo(f"  {run_dir} (epoch {m.epoch}): accuracy {100 * m.evaluation.accuracy:.2f}%")
+    single = [100 * m.evaluation.accuracy for m in ensemble.members]
+    click.echo(f"members' mean accuracy {sum(single) / len(single):.2f}%")
+    click.echo(f"ensemble accuracy {100 * ensemble.accuracy:.2f}%")
+    _print_classes(first.class_names, ensemble.per_class_accuracy, ensemble.confusion)
+
+
+def _print_classes(names, per_class, confusion):
     click.echo("per-class accuracy: " + ", ".join(
-        f"{n} {'-' if a != a else f'{100 * a:.1f}%'}" for n, a in zip(report.class_names, ev.per_class_accuracy)))
+        f"{n} {'-' if a != a else f'{100 * a:.1f}%'}" for n, a in zip(names, per_class)))
     click.echo("confusion matrix (rows: true class, columns: predicted):")
-    for row in ev.confusion:
+    for row in confusion:
         click.echo(" ".join(f"{v:4d}" for v in row))
 
 

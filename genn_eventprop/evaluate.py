@@ -1,16 +1,23 @@
-"""evaluate: a trained run's checkpoint on its own test data, or on exactly the data --data names.
+"""evaluate: a trained run's checkpoint on its own test data, or on exactly the data --data names; several runs
+together as an ensemble.
 
 The network is the one that was trained: its input channels and output classes come from the checkpoint
 (the data record it keeps; for checkpoints written before it, from the weights' shapes), never from the new
 data. Data fits when its spikes lie on those channels and its labels among those classes (a file with only
 some of the classes, or without a num_channels attribute, fits); anything else is one DataError naming the
 file and the run.
+
+An ensemble's prediction for a trial is the class with the highest mean, over its members, of softmax(z): each
+member's class probabilities as its cross-entropy loss trained them (a soft vote, which has no ties to break).
+Its members must have been scored on the same trials: the same number, classes, labels and speakers in order.
 """
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 from typing import List, Optional, Sequence
+
+import numpy as np
 
 from genn_eventprop.builder import INPUT, OUTPUT
 from genn_eventprop.errors import DataError, UserError
@@ -23,6 +30,7 @@ class EvaluationReport:
     checkpoint: str
     epoch: int              # 1-based epoch of the checkpoint
     class_names: List[str]
+    speakers: Optional[List[str]] = None   # each trial's speaker, where the data names them
 
 
 def trained_shape(cfg, weights: dict, meta: dict):
@@ -92,4 +100,64 @@ def evaluate_run(run_dir: str, data_path: Optional[str] = None, checkpoint: str 
                                       "the network or its data)")
     ev = trainer.evaluate(dataset, weights)
     names = getattr(dataset, "class_names", None) or [str(c) for c in range(len(ev.per_class_accuracy))]
-    return EvaluationReport(ev, what, checkpoint, int(meta["epoch"]) + 1, list(names))
+    speakers = None
+    if getattr(dataset, "speakers", None) is not None:
+        known = dataset.speaker_names or []
+        speakers = [known[s] if s < len(known) else str(s) for s in np.asarray(dataset.speakers, dtype=np.int64)]
+    return EvaluationReport(ev, what, checkpoint, int(meta["epoch"]) + 1, list(names), speakers)
+
+
+@dataclass
+class EnsembleReport:
+    members: List[EvaluationReport]
+    accuracy: float
+    per_class_accuracy: List[float]
+    confusion: np.ndarray          # [true class, predicted class]
+    predictions: np.ndarray
+
+
+def soft_vote(scores: Sequence[np.ndarray]) -> np.ndarray:
+    """The ensemble's class for each trial: argmax over classes of the members' mean softmax(z); scores holds each
+    member's z, [trial, class]."""
+    probabilities = []
+    for z in scores:
+        z = np.asarray(z, dtype=np.float64)
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        probabilities.append(e / e.sum(axis=1, keepdims=True))
+    return np.mean(probabilities, axis=0).argmax(axis=1)
+
+
+def _same_trials(first: EvaluationReport, other: EvaluationReport, first_dir: str, other_dir: str) -> None:
+    a, b = first.evaluation, other.evaluation
+    why = None
+    if len(a.labels) != len(b.labels):
+        why = f"{len(b.labels)} trials against {len(a.labels)}"
+    elif first.class_names != other.class_names:
+        why = f"classes {other.class_names} against {first.class_names}"
+    elif not np.array_equal(a.labels, b.labels):
+        why = "the same number of trials, but other labels or another order"
+    elif first.speakers != other.speakers:
+        why = "the same labels, but other speakers"
+    if why:
+        raise UserError(f"the runs {first_dir} and {other_dir} were scored on different data ({other.what}: {why}); "
+                        "an ensemble's members must be evaluated on the same trials: give runs with the same test "
+                        "data, or name it for all with --data")
+
+
+def evaluate_ensemble(run_dirs: Sequence[str], data_path: Optional[str] = None, checkpoint: str = "best",
+                      overrides: Sequence[str] = (), log=print) -> EnsembleReport:
+    """Each run evaluated as evaluate_run does, then their soft vote (the module's docstring)."""
+    dirs = [os.path.abspath(d) for d in run_dirs]
+    for i, d in enumerate(dirs):
+        if d in dirs[:i]:
+            raise UserError(f"the run {run_dirs[i]} is named twice; an ensemble's members are different runs")
+    members = [evaluate_run(d, data_path, checkpoint, overrides, log=log) for d in run_dirs]
+    for d, m in zip(run_dirs[1:], members[1:]):
+        _same_trials(members[0], m, run_dirs[0], d)
+    predictions = soft_vote([m.evaluation.scores for m in members])
+    labels = members[0].evaluation.labels
+    k = len(members[0].evaluation.per_class_accuracy)
+    confusion = np.zeros((k, k), dtype=np.int64)
+    np.add.at(confusion, (labels, predictions), 1)
+    per_class = [float(confusion[c, c] / confusion[c].sum()) if confusion[c].sum() else float("nan") for c in range(k)]
+    return EnsembleReport(members, float((predictions == labels).mean()), per_class, confusion, predictions)

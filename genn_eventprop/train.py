@@ -35,6 +35,9 @@ class Evaluation:
     confusion: np.ndarray          # [true class, predicted class]
     hidden_spikes_per_neuron: float
     predictions: np.ndarray
+    scores: Optional[np.ndarray] = None     # the readout's scores z, [trial, class]; the prediction is argmax z,
+    #                                         and softmax(z) the class probabilities the cross-entropy readouts train
+    labels: Optional[np.ndarray] = None     # the true class of each trial, in the order evaluated
 
     def to_dict(self) -> dict:
         return {"loss": self.loss, "accuracy": self.accuracy, "per_class_accuracy": self.per_class_accuracy,
@@ -133,7 +136,7 @@ class Trainer:
     def evaluate(self, dataset, weights: Dict[str, np.ndarray]) -> Evaluation:
         dataset = self._prepare_eval_set(dataset)
         k = self.splits.num_classes
-        losses, preds, labels, spikes = [], [], [], []
+        losses, preds, labels, spikes, scores = [], [], [], [], []
         self.learned.apply(weights, self.backend)
         from genn_eventprop.progress import bar
         n_batches = (len(dataset) + self.cfg.train.batch_size - 1) // self.cfg.train.batch_size
@@ -141,6 +144,7 @@ class Trainer:
             r = self.backend.run_batch(weights, batch, self.cfg.dt, compute_gradients=False)
             losses.append(r.losses)
             preds.append(r.predictions)
+            scores.append(r.z)
             labels.append(batch.labels)
             spikes.append(sum(r.spike_counts[h] for h in self.hidden))
         losses, preds, labels = np.concatenate(losses), np.concatenate(preds), np.concatenate(labels)
@@ -150,7 +154,7 @@ class Trainer:
                      for c in range(k)]
         n_hidden = sum(self.network.population(h).size for h in self.hidden)
         return Evaluation(float(losses.mean()), float((preds == labels).mean()), per_class, confusion,
-                          float(np.concatenate(spikes).mean() / n_hidden), preds)
+                          float(np.concatenate(spikes).mean() / n_hidden), preds, np.concatenate(scores), labels)
 
     # -- checkpoints -----------------------------------------------------------------------------
     def _checkpoint_path(self, which: str) -> str:
