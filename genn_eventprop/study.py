@@ -11,8 +11,14 @@ machines can share a PostgreSQL store.
 A searched variant is searched once per split, on that split's validation data only (the search's trials are
 given no test set), with the study's first seed; the configuration its search selects is then trained with
 every seed and scored on the split's test data. Splits: the config's own test set (kind none), k folds of the
-config's training and test data pooled (kind kfold; the validation set stays as the config makes it), or one
-held-out test speaker at a time (kind speaker; the validation speaker is never that speaker).
+config's training and test data pooled (kind kfold; the validation set stays as the config makes it), one
+held-out test speaker at a time (kind speaker; the validation speaker is never that speaker), or one training
+speaker at a time validating while the others train (kind validation: cross-validation for choosing settings;
+no run sees the test data, and variants are compared on validation accuracy).
+
+A run's validation score is the kept epoch's validation accuracy, or with valid_last_epochs: N the mean over its
+last N epochs. A final run without validation data (data.validation.by: none: the chosen settings trained on
+every training speaker) keeps the checkpoint training keeps and is scored on test data only.
 
 The study file is read in study_file.py, its splits and list of trials are in study_plan.py, the statistics
 and outputs in study_results.py; every name is importable from here, as before.
@@ -28,8 +34,8 @@ from typing import List, Optional
 import yaml
 
 from genn_eventprop.errors import UserError
-from genn_eventprop.search import (TrialStore, _best, _propose, _safe_url, machine_name, run_trial, run_workers,
-                                   serve_trials)
+from genn_eventprop.search import (TrialStore, _best, _propose, _safe_url, machine_name, mean_of_last_epochs,
+                                   run_trial, run_workers, serve_trials)
 # every name of the study file, its plan and its results stays importable from here
 from genn_eventprop.study_file import (STUDY_KEYS, VARIANT_KEYS, VARIANT_SEARCH_KEYS, SPLIT_KINDS, _check_keys,
                                        _overrides, _seeds, _splits, _variant_search, load_study_config)
@@ -43,8 +49,8 @@ TABLE = "study_trials"
 
 
 def split_data(cfg: StudyConfig, split: Split, tcfg, with_test: bool):
-    """The data of one run: a Splits whose test set is the split's (or None for a search's trials, which must
-    see validation data only)."""
+    """The data of one run: a Splits whose test set is the split's (or None for a search's trials and for every
+    run of kind validation, which must see validation data only)."""
     import numpy as np
     from genn_eventprop.data.dataset import concat
     from genn_eventprop.data.load import Splits, load_data
@@ -55,9 +61,12 @@ def split_data(cfg: StudyConfig, split: Split, tcfg, with_test: bool):
         parts = np.array_split(np.random.default_rng(cfg.seed).permutation(len(pool)), k)
         rest = np.sort(np.concatenate([parts[j] for j in range(k) if j != split.fold]))
         s = Splits(pool.subset(rest), s.valid, pool.subset(np.sort(parts[split.fold])), s.num_channels, s.num_classes)
-    if s.valid is None or not len(s.valid):
-        raise UserError("the run has no validation data (data.validation.by: none?): a study selects epochs and "
-                        "searches on validation data; set data.validation")
+    if (s.valid is None or not len(s.valid)) and not with_test:
+        raise UserError("the run has no validation data (data.validation.by: none?): searches and splits of kind "
+                        "validation score runs on validation data; set data.validation")
+    if (s.valid is None or not len(s.valid)) and (s.test is None or not len(s.test)):
+        raise UserError("the run has neither validation nor test data: nothing would score it; set data.validation "
+                        "or give test data")
     return Splits(s.train, s.valid, s.test if with_test else None, s.num_channels, s.num_classes)
 
 
@@ -116,14 +125,20 @@ def run_study_trial(cfg: StudyConfig, study_dir: str, trial_id: int, p: dict) ->
                         "selected nothing to run")
     tcfg = run_config(cfg, p, split)
     os.makedirs(run_dir, exist_ok=True)
-    trainer = Trainer(tcfg, run_dir, splits=split_data(cfg, split, tcfg, with_test=True), log=lambda *a, **k: None)
+    data = split_data(cfg, split, tcfg, with_test=cfg.splits["kind"] != "validation")
+    trainer = Trainer(tcfg, run_dir, splits=data, log=lambda *a, **k: None)
     results = trainer.train()
-    valid = best_of_run(run_dir, "valid_accuracy")
+    valid = None
+    if data.valid is not None and len(data.valid):
+        valid = (mean_of_last_epochs(run_dir, "valid_accuracy", cfg.valid_last_epochs) if cfg.valid_last_epochs
+                 else best_of_run(run_dir, "valid_accuracy"))
     test = results.get("test", {}).get("accuracy")
-    if test is None:
+    if test is None and cfg.splits["kind"] != "validation":
         raise UserError("the run has no test data to score")
-    return dict(value=valid, objective=-valid, built=int(trainer.backend.build_status.compiled),
-                result={"test_accuracy": float(test), "valid_accuracy": float(valid),
+    score = valid if valid is not None else test
+    return dict(value=score, objective=-score, built=int(trainer.backend.build_status.compiled),
+                result={"test_accuracy": None if test is None else float(test),
+                        "valid_accuracy": None if valid is None else float(valid),
                         "best_epoch": results.get("best_epoch")})
 
 

@@ -12,10 +12,11 @@ from genn_eventprop.search import (OBJECTIVES, SearchConfig, _integer, _is_numbe
 from genn_eventprop.study_plan import StudyConfig, Variant, _err, plan, split_overrides
 
 
-STUDY_KEYS = {"base", "set", "variants", "seeds", "splits", "workers", "storage", "lease", "time_budget", "seed"}
+STUDY_KEYS = {"base", "set", "variants", "seeds", "splits", "workers", "storage", "lease", "time_budget", "seed",
+              "valid_last_epochs"}
 VARIANT_KEYS = {"set", "search"}
 VARIANT_SEARCH_KEYS = {"space", "trials", "initial_points", "objective"}
-SPLIT_KINDS = ("none", "kfold", "speaker")
+SPLIT_KINDS = ("none", "kfold", "speaker", "validation")
 
 
 def _check_keys(mapping: dict, allowed: set, where: str):
@@ -59,7 +60,8 @@ def _seeds(raw) -> List[int]:
 def _splits(raw) -> Dict[str, Any]:
     sp = raw.get("splits", {"kind": "none"})
     if not isinstance(sp, dict):
-        _err(f"splits must be a mapping such as {{kind: kfold, folds: 5}} or {{kind: speaker}}, got {sp!r}")
+        _err(f"splits must be a mapping such as {{kind: kfold, folds: 5}}, {{kind: speaker}} or {{kind: validation, "
+             f"speakers: [a, b, c]}}, got {sp!r}")
     _check_keys(sp, {"kind", "folds", "speakers"}, "splits")
     kind = sp.get("kind", "none")
     if kind not in SPLIT_KINDS:
@@ -67,13 +69,16 @@ def _splits(raw) -> Dict[str, Any]:
     out = {"kind": kind}
     if "folds" in sp and kind != "kfold":
         _err(f"splits.folds is read only for kind kfold (this one is {kind}); remove it")
-    if "speakers" in sp and kind != "speaker":
-        _err(f"splits.speakers is read only for kind speaker (this one is {kind}); remove it")
+    if "speakers" in sp and kind not in ("speaker", "validation"):
+        _err(f"splits.speakers is read only for kinds speaker and validation (this one is {kind}); remove it")
+    if kind == "validation" and sp.get("speakers") is None:
+        _err("splits: kind validation needs speakers, the training speakers that take turns to validate, e.g. "
+             "{kind: validation, speakers: [jackson, nicolas, yweweler]}")
     if kind == "kfold":
         out["folds"] = sp.get("folds", 5)
         if not isinstance(out["folds"], int) or isinstance(out["folds"], bool) or out["folds"] < 2:
             _err(f"splits.folds must be an integer >= 2, got {sp.get('folds')!r}")
-    if kind == "speaker" and sp.get("speakers") is not None:
+    if kind in ("speaker", "validation") and sp.get("speakers") is not None:
         s = sp["speakers"]
         if (not isinstance(s, list) or len(s) < 2
                 or not all(isinstance(x, str) or (isinstance(x, int) and not isinstance(x, bool)) for x in s)):
@@ -156,15 +161,38 @@ def load_study_config(path: str) -> StudyConfig:
                         _err(f"{where}.search.space.{d.key}: the value {v!r} is not accepted by the training "
                              f"config ({err})")
         variants.append(Variant(name, overrides, search))
+    last = raw.get("valid_last_epochs")
+    if last is not None and (not isinstance(last, int) or isinstance(last, bool) or last < 1):
+        _err(f"valid_last_epochs must be a number of epochs >= 1 (or left out: the kept epoch's validation accuracy), "
+             f"got {last!r}")
+    for v in variants:
+        epochs = load_config(base, v.overrides).train.epochs
+        if last is not None and last > epochs:
+            _err(f"valid_last_epochs ({last}) is more than variant {v.name}'s {epochs} epochs; lower it")
     cfg = StudyConfig(path=os.path.abspath(path), raw=raw, base=base, variants=variants, seeds=_seeds(raw),
                       splits=_splits(raw), workers=_integer(raw, "workers", 1, 1), storage=storage,
-                      lease=float(lease), time_budget=None if time_budget is None else float(time_budget), seed=seed)
+                      lease=float(lease), time_budget=None if time_budget is None else float(time_budget), seed=seed,
+                      valid_last_epochs=last)
     if cfg.splits["kind"] == "speaker":
         first = load_config(base, variants[0].overrides)
         if first.data.kind not in ("audio", "h5") or first.data.test_path:
             _err(f"splits: kind speaker holds out one speaker at a time from audio or h5 data without a test file; "
                  f"the base config has data.kind={first.data.kind}" + (" and data.test_path" if first.data.test_path
                                                                         else ""))
+    if cfg.splits["kind"] == "validation":
+        first = load_config(base, variants[0].overrides)
+        if first.data.kind not in ("audio", "h5"):
+            _err(f"splits: kind validation lets one training speaker at a time validate, from audio or h5 data with "
+                 f"speakers; the base config has data.kind={first.data.kind}")
+        for sp in cfg.splits["speakers"]:
+            for v in variants:
+                if v.search:
+                    _err(f"variants.{v.name}.search: a study of kind validation compares variants on validation "
+                         "data, which its searches would also select on; search in a study of another kind")
+                try:
+                    load_config(base, v.overrides + split_overrides(cfg, v, sp))
+                except ConfigError as err:
+                    _err(f"splits: the validation speaker {sp!r} with variant {v.name}: {err}")
         for sp in cfg.splits.get("speakers") or []:
             for v in variants:
                 try:

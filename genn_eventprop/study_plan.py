@@ -36,6 +36,8 @@ class StudyConfig:
     lease: float = 300.0
     time_budget: Optional[float] = None
     seed: int = 1
+    valid_last_epochs: Optional[int] = None   # a run's validation score: the mean over its last N epochs (None:
+    #                                           the kept epoch's validation accuracy)
     trials: int = 0             # every trial of the study (searches' and final runs'), once the splits are known
 
     def variant(self, name: str) -> Variant:
@@ -63,9 +65,13 @@ def validation_speakers(configured: List[Any], test: Any, speakers: List[Any]) -
     return out
 
 
-def split_overrides(cfg: StudyConfig, variant: Variant, test_speaker) -> List[str]:
-    """The config overrides of the speaker split that tests on test_speaker."""
+def split_overrides(cfg: StudyConfig, variant: Variant, speaker) -> List[str]:
+    """The config overrides of the speaker split that tests on speaker (kind speaker) or validates on it (kind
+    validation: the others of the config's training speakers train; its test speakers stay out)."""
     from genn_eventprop.config import load_config
+    if cfg.splits["kind"] == "validation":
+        return ["data.validation.by=speaker", f"data.validation.speakers={json.dumps([speaker])}"]
+    test_speaker = speaker
     out = [f"data.test.speakers={json.dumps([test_speaker])}"]
     data = load_config(cfg.base, variant.overrides).data
     if data.validation.by == "speaker":
@@ -78,7 +84,7 @@ def splits_of(cfg: StudyConfig, variant: Variant) -> List[Split]:
     kind = cfg.splits["kind"]
     if kind == "kfold":
         return [Split(f"fold{i}", fold=i) for i in range(cfg.splits["folds"])]
-    if kind == "speaker":
+    if kind in ("speaker", "validation"):
         return [Split(str(s), split_overrides(cfg, variant, s)) for s in cfg.splits["speakers"]]
     return [Split("test")]
 
@@ -87,7 +93,7 @@ def split_names(cfg: StudyConfig) -> List[str]:
     kind = cfg.splits["kind"]
     if kind == "kfold":
         return [f"fold{i}" for i in range(cfg.splits["folds"])]
-    if kind == "speaker":
+    if kind in ("speaker", "validation"):
         return [str(s) for s in cfg.splits["speakers"]]
     return ["test"]
 

@@ -30,13 +30,13 @@ def variant_table(results: List[dict], variants: List[str]) -> List[dict]:
     return out
 
 
-def paired_tests(results: List[dict], variants: List[str]) -> List[dict]:
-    """Every pair of variants: the Wilcoxon signed-rank test (scipy.stats.wilcoxon, two-sided) of their test
-    accuracies over the (seed, split) pairs both have. p is None, with a note, below MIN_PAIRS pairs or when every
-    pair is equal."""
+def paired_tests(results: List[dict], variants: List[str], key: str = "test") -> List[dict]:
+    """Every pair of variants: the Wilcoxon signed-rank test (scipy.stats.wilcoxon, two-sided) of their test (or,
+    with key "valid", validation) accuracies over the (seed, split) pairs both have. p is None, with a note, below
+    MIN_PAIRS pairs or when every pair is equal."""
     import numpy as np
     from scipy.stats import wilcoxon
-    by = {(r["variant"], r["seed"], r["split"]): r["test"] for r in results if r["test"] is not None}
+    by = {(r["variant"], r["seed"], r["split"]): r[key] for r in results if r[key] is not None}
     out = []
     for i, a in enumerate(variants):
         for b in variants[i + 1:]:
@@ -96,7 +96,8 @@ def write_outputs(cfg: StudyConfig, study_dir: str, rows: List[dict]) -> dict:
     planned = len(cfg.seeds) * len(names)
     for row in table:
         row["failed"], row["planned"] = failed[row["variant"]], planned
-    pairs = paired_tests(results, variants)
+    compared = "valid" if cfg.splits["kind"] == "validation" else "test"
+    pairs = paired_tests(results, variants, compared)
     with open(os.path.join(study_dir, "summary.csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=["variant", "runs", "planned", "failed", "test_mean", "test_std", "valid_mean",
                                           "valid_std"])
@@ -108,17 +109,25 @@ def write_outputs(cfg: StudyConfig, study_dir: str, rows: List[dict]) -> dict:
         w.writeheader()
         w.writerows(pairs)
     best = _best_configs(cfg, study_dir, rows, finals)
-    md = [f"# Study {os.path.basename(cfg.path)}", "",
-          f"Test accuracy on the held-out {'speaker' if cfg.splits['kind'] == 'speaker' else 'data'} of each split "
-          f"(splits: {cfg.splits['kind']}, {len(names)}: {', '.join(names)}; seeds: {cfg.seeds}), in %, mean +- "
-          "sample standard deviation over the runs; validation accuracy: the best epoch's (the epoch kept).", "",
+    valid_is = (f"the mean over the last {cfg.valid_last_epochs} epochs" if cfg.valid_last_epochs
+                else "the best epoch's (the epoch kept)")
+    if compared == "valid":
+        what = (f"Validation accuracy on the speaker of each split, the others training (splits: validation, "
+                f"{len(names)}: {', '.join(names)}; seeds: {cfg.seeds}), in %, mean +- sample standard deviation "
+                f"over the runs; a run's: {valid_is}. No run saw test data.")
+    else:
+        what = (f"Test accuracy on the held-out {'speaker' if cfg.splits['kind'] == 'speaker' else 'data'} of each "
+                f"split (splits: {cfg.splits['kind']}, {len(names)}: {', '.join(names)}; seeds: {cfg.seeds}), in %, "
+                f"mean +- sample standard deviation over the runs; validation accuracy: {valid_is}"
+                + ("; - where the runs had no validation data." if any(r["valid"] is None for r in results) else "."))
+    md = [f"# Study {os.path.basename(cfg.path)}", "", what, "",
           "| variant | runs | test accuracy (%) | validation accuracy (%) |", "|---|---|---|---|"]
     for row in table:
         runs = f"{row['runs']} of {planned}" + (f" ({row['failed']} failed)" if row["failed"] else "")
         md.append(f"| {row['variant']} | {runs} | {_fmt(row['test_mean'])} +- {_fmt(row['test_std'])} | "
                   f"{_fmt(row['valid_mean'])} +- {_fmt(row['valid_std'])} |")
-    md += ["", "Paired Wilcoxon signed-rank tests (two-sided) of the test accuracy over the (seed, split) pairs both "
-           "variants ran:", "", "| a | b | pairs | mean a - b (points) | a better / b better | W | p |",
+    md += ["", f"Paired Wilcoxon signed-rank tests (two-sided) of the {'validation' if compared == 'valid' else 'test'} "
+           "accuracy over the (seed, split) pairs both variants ran:", "", "| a | b | pairs | mean a - b (points) | a better / b better | W | p |",
            "|---|---|---|---|---|---|---|"]
     for p in pairs:
         md.append(f"| {p['a']} | {p['b']} | {p['pairs']} | {_fmt(p['mean_difference'])} | {p['a_better']} / "

@@ -279,3 +279,88 @@ def test_a_finished_study_folder_is_not_overwritten_without_resume(tmp_path):
     r = subprocess.run([sys.executable, "-m", "genn_eventprop.cli.main", "study", path, "--out", folder],
                        cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 2 and "--resume" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+# -- kind validation: choosing settings by cross-validation over training speakers ------------------
+def speaker_study(tmp_path, **changes):
+    """A study over Yin-Yang points saved as an h5 file with four speakers (0-3, 60 points each); speaker 3 is the
+    config's test speaker, 0-2 take turns to validate."""
+    import numpy as np
+    from genn_eventprop.data.h5 import save_h5
+    from genn_eventprop.data.yinyang import make_yinyang
+    data = make_yinyang(240, seed=5)
+    data.speakers = np.repeat(np.arange(4), 60)
+    save_h5(data, str(tmp_path / "speakers.h5"))
+    tiny = dict(TINY, **{"data.kind": "h5", "data.path": str(tmp_path / "speakers.h5"), "data.test.speakers": [3],
+                         "data.validation.by": "speaker", "data.validation.speakers": [0]})
+    spec = dict(set=tiny, seeds=1, splits={"kind": "validation", "speakers": [0, 1, 2]})
+    spec.update(changes)
+    return write_study(tmp_path, **spec)
+
+
+def test_a_validation_study_lets_each_listed_speaker_validate_once_and_keeps_the_test_speaker(tmp_path):
+    from genn_eventprop.config import load_config
+    from genn_eventprop.study import splits_of
+    cfg = load_study_config(speaker_study(tmp_path))
+    splits = splits_of(cfg, cfg.variants[0])
+    assert [s.name for s in splits] == ["0", "1", "2"]
+    for speaker, split in zip([0, 1, 2], splits):
+        c = load_config(cfg.base, cfg.variants[0].overrides + split.overrides)
+        assert c.data.validation.speakers == [speaker] and c.data.test.speakers == [3]
+    assert cfg.trials == 6   # 2 variants x 3 validation speakers x 1 seed
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"splits": {"kind": "validation"}}, "splits: kind validation needs speakers, the training speakers that take "
+                                         "turns to validate"),
+    ({"splits": {"kind": "validation", "speakers": [2, 3]}},
+     "splits: the validation speaker 3 with variant max: data.validation.speakers"),
+    ({"variants": {"g": {"search": {"space": {"train.optimiser.lr": {"low": 0.001, "high": 0.01}}, "trials": 2}}}},
+     "variants.g.search: a study of kind validation compares variants on validation data"),
+    ({"valid_last_epochs": 3}, "valid_last_epochs (3) is more than variant max's 2 epochs; lower it"),
+    ({"valid_last_epochs": 0}, "valid_last_epochs must be a number of epochs >= 1"),
+])
+def test_a_bad_validation_study_is_one_clear_line(tmp_path, changes, message):
+    import re
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_study_config(speaker_study(tmp_path, **changes))
+
+
+@pytest.mark.slow
+def test_a_validation_study_scores_each_run_by_its_last_epochs_and_never_gives_it_test_data(tmp_path, monkeypatch):
+    import genn_eventprop.study as study
+    seen = []
+    real = study.split_data
+    monkeypatch.setattr(study, "split_data", lambda cfg, split, tcfg, with_test: seen.append(with_test) or real(
+        cfg, split, tcfg, with_test))
+    folder = str(tmp_path / "out")
+    summary = run_study(speaker_study(tmp_path, valid_last_epochs=2), folder, log=lambda *a: None)
+    assert summary["done"] == 6 and seen == [False] * 6
+    for r in finals(folder):
+        assert r["test_accuracy"] == ""
+        with open(os.path.join(folder, "trials", f"{int(r['trial']):04d}", "metrics.csv")) as f:
+            valid = [float(m["valid_accuracy"]) for m in csv.DictReader(f)]
+        assert len(valid) == 2 and float(r["valid_accuracy"]) == pytest.approx(sum(valid) / 2)
+    with open(os.path.join(folder, "paired.csv")) as f:
+        (pair,) = list(csv.DictReader(f))
+    assert pair["pairs"] == "3"
+    md = open(os.path.join(folder, "summary.md")).read()
+    assert "Validation accuracy on the speaker of each split" in md and "the mean over the last 2 epochs" in md
+    assert "tests (two-sided) of the validation accuracy" in md
+
+
+@pytest.mark.slow
+def test_a_study_without_validation_data_keeps_what_training_keeps_and_scores_on_test_only(tmp_path):
+    """The chosen settings trained on every training speaker (data.validation.by: none), tested on speaker 3."""
+    spec = speaker_study(tmp_path, splits={"kind": "none"})
+    raw = yaml.safe_load(open(spec))
+    raw["set"]["data.validation.by"] = "none"
+    open(spec, "w").write(yaml.safe_dump(raw))
+    folder = str(tmp_path / "out")
+    summary = run_study(spec, folder, log=lambda *a: None)
+    assert summary["done"] == 2
+    for r in finals(folder):
+        assert r["valid_accuracy"] == "" and 0.0 <= float(r["test_accuracy"]) <= 1.0
+        results = json.load(open(os.path.join(folder, "trials", f"{int(r['trial']):04d}", "results.json")))
+        assert float(r["test_accuracy"]) == results["test"]["accuracy"]
+    assert "- where the runs had no validation data" in open(os.path.join(folder, "summary.md")).read()

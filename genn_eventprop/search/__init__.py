@@ -16,7 +16,7 @@ from genn_eventprop.search.files import (OBJECTIVES, SPACE_TYPES, SEARCH_KEYS, D
                                          _cross_validation, base_config_path, load_search_config)
 from genn_eventprop.search.store import WAIT, _safe_url, machine_name, TrialStore, _first_line, Heartbeat
 from genn_eventprop.search.optimiser import _to_python, _optimiser, _propose, _best
-from genn_eventprop.search.trials import trial_config, _cv_splits, run_trial, best_of_run
+from genn_eventprop.search.trials import trial_config, _cv_splits, run_trial, best_of_run, mean_of_last_epochs
 from genn_eventprop.search.workers import (serve_trials, worker_loop, _eta, _die_with_parent, _worker_main,
                                            run_workers, run_search)
 from genn_eventprop.search.outputs import write_outputs, _plots

@@ -66,6 +66,19 @@ def run_trial(cfg: SearchConfig, params: dict, trial_dir: str, splits=None):
     return value, OBJECTIVES[cfg.objective] * value, built
 
 
+def mean_of_last_epochs(run_dir: str, objective: str, epochs: int) -> float:
+    """The mean of objective (a column of metrics.csv) over a finished run's last `epochs` epochs: the state the
+    run ends in, where the best epoch would pick the one that happened to peak. UserError as best_of_run."""
+    best_of_run(run_dir, objective)   # the same refusals: no epoch, a silent hidden layer, nothing measured
+    with open(os.path.join(run_dir, "metrics.csv")) as fh:
+        rows = list(csv.DictReader(fh))
+    vals = [float(r[objective]) for r in rows[-epochs:]]
+    if len(rows) < epochs or any(math.isnan(v) for v in vals):
+        raise UserError(f"the run measured {objective} in fewer than the last {epochs} epochs (valid_last_epochs); "
+                        "lower valid_last_epochs or train more epochs")
+    return float(sum(vals) / len(vals))
+
+
 def best_of_run(run_dir: str, objective: str) -> float:
     """The best value of objective (a column of metrics.csv) over a finished run's epochs; UserError when the
     run trained no epoch, its hidden layer went silent, or it measured no objective."""
