@@ -221,6 +221,17 @@ def private_cache(module_cache, monkeypatch):
     monkeypatch.setenv("GENN_EVENTPROP_CACHE", module_cache)
 
 
+@pytest.fixture
+def given_test_data(monkeypatch):
+    """For each run the study starts, in order: whether its data included the test set."""
+    import genn_eventprop.study as study
+    seen = []
+    real = study.split_data
+    monkeypatch.setattr(study, "split_data", lambda cfg, split, tcfg, with_test: seen.append(with_test) or real(
+        cfg, split, tcfg, with_test))
+    return seen
+
+
 def finals(folder):
     with open(os.path.join(folder, "runs.csv")) as f:
         return list(csv.DictReader(f))
@@ -250,12 +261,8 @@ def test_a_tiny_study_writes_the_table_the_paired_test_the_plot_and_best_configs
 
 
 @pytest.mark.slow
-def test_a_searched_variant_runs_its_selection_and_its_trials_never_see_the_test_fold(tmp_path, monkeypatch):
-    import genn_eventprop.study as study
-    seen = []
-    real = study.split_data
-    monkeypatch.setattr(study, "split_data", lambda cfg, split, tcfg, with_test: seen.append(with_test) or real(
-        cfg, split, tcfg, with_test))
+def test_a_searched_variant_runs_its_selection_and_its_trials_never_see_the_test_fold(tmp_path, given_test_data):
+    seen = given_test_data
     folder = str(tmp_path / "out")
     path = write_study(tmp_path, seeds=[5], variants={"tuned": {"search": {
         "space": {"train.optimiser.lr": {"low": 1e-3, "high": 1e-2, "prior": "log-uniform"}}, "trials": 2,
@@ -354,12 +361,9 @@ def test_a_bad_validation_study_is_one_clear_line(tmp_path, changes, message):
 
 
 @pytest.mark.slow
-def test_a_validation_study_scores_each_run_by_its_last_epochs_and_never_gives_it_test_data(tmp_path, monkeypatch):
-    import genn_eventprop.study as study
-    seen = []
-    real = study.split_data
-    monkeypatch.setattr(study, "split_data", lambda cfg, split, tcfg, with_test: seen.append(with_test) or real(
-        cfg, split, tcfg, with_test))
+def test_a_validation_study_scores_each_run_by_its_last_epochs_and_never_gives_it_test_data(tmp_path,
+                                                                                          given_test_data):
+    seen = given_test_data
     folder = str(tmp_path / "out")
     summary = run_study(speaker_study(tmp_path, valid_last_epochs=2), folder, log=lambda *a: None)
     assert summary["done"] == 6 and seen == [False] * 6
