@@ -125,6 +125,9 @@ def run_study_trial(cfg: StudyConfig, study_dir: str, trial_id: int, p: dict) ->
                         "selected nothing to run")
     tcfg = run_config(cfg, p, split)
     os.makedirs(run_dir, exist_ok=True)
+    if split.fold is None:   # the config names this run's data, so `evaluate` can score the trial (a k-fold
+        from genn_eventprop.config import save_config   # split's data is a fold of a pool that no config names)
+        save_config(tcfg, os.path.join(run_dir, "config.yaml"))
     data = split_data(cfg, split, tcfg, with_test=cfg.splits["kind"] != "validation")
     trainer = Trainer(tcfg, run_dir, splits=data, log=lambda *a, **k: None)
     results = trainer.train()

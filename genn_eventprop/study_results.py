@@ -124,8 +124,9 @@ def write_outputs(cfg: StudyConfig, study_dir: str, rows: List[dict]) -> dict:
           "| variant | runs | test accuracy (%) | validation accuracy (%) |", "|---|---|---|---|"]
     for row in table:
         runs = f"{row['runs']} of {planned}" + (f" ({row['failed']} failed)" if row["failed"] else "")
-        md.append(f"| {row['variant']} | {runs} | {_fmt(row['test_mean'])} +- {_fmt(row['test_std'])} | "
-                  f"{_fmt(row['valid_mean'])} +- {_fmt(row['valid_std'])} |")
+        cells = [_fmt(row[f"{k}_mean"]) + ("" if row[f"{k}_mean"] is None else f" +- {_fmt(row[f'{k}_std'])}")
+                 for k in ("test", "valid")]
+        md.append(f"| {row['variant']} | {runs} | {cells[0]} | {cells[1]} |")
     md += ["", f"Paired Wilcoxon signed-rank tests (two-sided) of the {'validation' if compared == 'valid' else 'test'} "
            "accuracy over the (seed, split) pairs both variants ran:", "", "| a | b | pairs | mean a - b (points) | a better / b better | W | p |",
            "|---|---|---|---|---|---|---|"]

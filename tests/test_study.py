@@ -395,3 +395,7 @@ def test_a_study_without_validation_data_keeps_what_training_keeps_and_scores_on
         results = json.load(open(os.path.join(folder, "trials", f"{int(r['trial']):04d}", "results.json")))
         assert float(r["test_accuracy"]) == results["test"]["accuracy"]
     assert "- where the runs had no validation data" in open(os.path.join(folder, "summary.md")).read()
+    from genn_eventprop.evaluate import evaluate_run   # a trial folder is a run folder: evaluate scores it again
+    (r, _) = finals(folder)
+    again = evaluate_run(os.path.join(folder, "trials", f"{int(r['trial']):04d}"), log=lambda *a, **k: None)
+    assert again.evaluation.accuracy == float(r["test_accuracy"]) and again.epoch == int(r["best_epoch"])
