@@ -155,7 +155,7 @@ def test_the_fsdd_pooled_study_trains_on_every_training_voice_and_tests_on_theo(
     from genn_eventprop.config import load_config
     from genn_eventprop.study import splits_of
     cfg = load_study_config(os.path.join(ROOT, "configs", "study_fsdd_pooled.yaml"))
-    assert len(cfg.seeds) == 6 and [v.name for v in cfg.variants] == ["epochs_20", "fsdd"]
+    assert len(cfg.seeds) == 6 and [v.name for v in cfg.variants] == ["epochs_20", "epochs_60", "fsdd"]
     for v in cfg.variants:
         (split,) = splits_of(cfg, v)
         c = load_config(cfg.base, v.overrides + split.overrides)
