@@ -156,8 +156,6 @@ def evaluate_ensemble(run_dirs: Sequence[str], data_path: Optional[str] = None, 
         _same_trials(members[0], m, run_dirs[0], d)
     predictions = soft_vote([m.evaluation.scores for m in members])
     labels = members[0].evaluation.labels
-    k = len(members[0].evaluation.per_class_accuracy)
-    confusion = np.zeros((k, k), dtype=np.int64)
-    np.add.at(confusion, (labels, predictions), 1)
-    per_class = [float(confusion[c, c] / confusion[c].sum()) if confusion[c].sum() else float("nan") for c in range(k)]
+    from genn_eventprop.train import class_scores
+    confusion, per_class = class_scores(labels, predictions, len(members[0].evaluation.per_class_accuracy))
     return EnsembleReport(members, float((predictions == labels).mean()), per_class, confusion, predictions)

@@ -136,7 +136,7 @@ def load_study_config(path: str) -> StudyConfig:
     variants_raw = raw.get("variants")
     if not isinstance(variants_raw, dict) or not variants_raw:
         _err("variants: name at least one variant, e.g. variants: {sum_exp: {set: {model.output.readout: sum_exp}}}")
-    variants = []
+    variants, epochs = [], {}
     for name, spec in variants_raw.items():
         if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
             _err(f"variants: the name {name!r} must be letters, digits, '_', '-' or '.' (it names files)")
@@ -147,7 +147,7 @@ def load_study_config(path: str) -> StudyConfig:
         _check_keys(spec, VARIANT_KEYS, where)
         overrides = common + _overrides(spec.get("set"), f"{where}.set")
         try:
-            load_config(base, overrides)
+            epochs[name] = load_config(base, overrides).train.epochs
         except ConfigError as err:
             _err(f"{where}: {err}")
         search = None
@@ -166,9 +166,8 @@ def load_study_config(path: str) -> StudyConfig:
         _err(f"valid_last_epochs must be a number of epochs >= 1 (or left out: the kept epoch's validation accuracy), "
              f"got {last!r}")
     for v in variants:
-        epochs = load_config(base, v.overrides).train.epochs
-        if last is not None and last > epochs:
-            _err(f"valid_last_epochs ({last}) is more than variant {v.name}'s {epochs} epochs; lower it")
+        if last is not None and last > epochs[v.name]:
+            _err(f"valid_last_epochs ({last}) is more than variant {v.name}'s {epochs[v.name]} epochs; lower it")
     cfg = StudyConfig(path=os.path.abspath(path), raw=raw, base=base, variants=variants, seeds=_seeds(raw),
                       splits=_splits(raw), workers=_integer(raw, "workers", 1, 1), storage=storage,
                       lease=float(lease), time_budget=None if time_budget is None else float(time_budget), seed=seed,
@@ -184,11 +183,12 @@ def load_study_config(path: str) -> StudyConfig:
         if first.data.kind not in ("audio", "h5"):
             _err(f"splits: kind validation lets one training speaker at a time validate, from audio or h5 data with "
                  f"speakers; the base config has data.kind={first.data.kind}")
+        for v in variants:
+            if v.search:
+                _err(f"variants.{v.name}.search: a study of kind validation compares variants on validation "
+                     "data, which its searches would also select on; search in a study of another kind")
         for sp in cfg.splits["speakers"]:
             for v in variants:
-                if v.search:
-                    _err(f"variants.{v.name}.search: a study of kind validation compares variants on validation "
-                         "data, which its searches would also select on; search in a study of another kind")
                 try:
                     load_config(base, v.overrides + split_overrides(cfg, v, sp))
                 except ConfigError as err:

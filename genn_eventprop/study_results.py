@@ -128,7 +128,8 @@ def write_outputs(cfg: StudyConfig, study_dir: str, rows: List[dict]) -> dict:
                  for k in ("test", "valid")]
         md.append(f"| {row['variant']} | {runs} | {cells[0]} | {cells[1]} |")
     md += ["", f"Paired Wilcoxon signed-rank tests (two-sided) of the {'validation' if compared == 'valid' else 'test'} "
-           "accuracy over the (seed, split) pairs both variants ran:", "", "| a | b | pairs | mean a - b (points) | a better / b better | W | p |",
+           "accuracy over the (seed, split) pairs both variants ran:", "",
+           "| a | b | pairs | mean a - b (points) | a better / b better | W | p |",
            "|---|---|---|---|---|---|---|"]
     for p in pairs:
         md.append(f"| {p['a']} | {p['b']} | {p['pairs']} | {_fmt(p['mean_difference'])} | {p['a_better']} / "

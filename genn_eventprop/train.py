@@ -44,6 +44,15 @@ class Evaluation:
                 "confusion": self.confusion.tolist(), "hidden_spikes_per_neuron": self.hidden_spikes_per_neuron}
 
 
+def class_scores(labels: np.ndarray, predictions: np.ndarray, classes: int):
+    """(confusion matrix [true class, predicted class], accuracy per class: NaN for a class without trials)."""
+    confusion = np.zeros((classes, classes), dtype=np.int64)
+    np.add.at(confusion, (labels, predictions), 1)
+    per_class = [float(confusion[c, c] / confusion[c].sum()) if confusion[c].sum() else float("nan")
+                 for c in range(classes)]
+    return confusion, per_class
+
+
 def _summary(value) -> str:
     """A learned parameter in the epoch line: its value, or mean +- std over neurons when per neuron."""
     a = np.asarray(value, dtype=np.float64)
@@ -148,10 +157,7 @@ class Trainer:
             labels.append(batch.labels)
             spikes.append(sum(r.spike_counts[h] for h in self.hidden))
         losses, preds, labels = np.concatenate(losses), np.concatenate(preds), np.concatenate(labels)
-        confusion = np.zeros((k, k), dtype=np.int64)
-        np.add.at(confusion, (labels, preds), 1)
-        per_class = [float(confusion[c, c] / confusion[c].sum()) if confusion[c].sum() else float("nan")
-                     for c in range(k)]
+        confusion, per_class = class_scores(labels, preds, k)
         n_hidden = sum(self.network.population(h).size for h in self.hidden)
         return Evaluation(float(losses.mean()), float((preds == labels).mean()), per_class, confusion,
                           float(np.concatenate(spikes).mean() / n_hidden), preds, np.concatenate(scores), labels)

@@ -66,21 +66,8 @@ def run_trial(cfg: SearchConfig, params: dict, trial_dir: str, splits=None):
     return value, OBJECTIVES[cfg.objective] * value, built
 
 
-def mean_of_last_epochs(run_dir: str, objective: str, epochs: int) -> float:
-    """The mean of objective (a column of metrics.csv) over a finished run's last `epochs` epochs: the state the
-    run ends in, where the best epoch would pick the one that happened to peak. UserError as best_of_run."""
-    best_of_run(run_dir, objective)   # the same refusals: no epoch, a silent hidden layer, nothing measured
-    with open(os.path.join(run_dir, "metrics.csv")) as fh:
-        rows = list(csv.DictReader(fh))
-    vals = [float(r[objective]) for r in rows[-epochs:]]
-    if len(rows) < epochs or any(math.isnan(v) for v in vals):
-        raise UserError(f"the run measured {objective} in fewer than the last {epochs} epochs (valid_last_epochs); "
-                        "lower valid_last_epochs or train more epochs")
-    return float(sum(vals) / len(vals))
-
-
-def best_of_run(run_dir: str, objective: str) -> float:
-    """The best value of objective (a column of metrics.csv) over a finished run's epochs; UserError when the
+def _measured(run_dir: str, objective: str) -> list:
+    """objective (a column of metrics.csv) per epoch of a finished run, NaN where not measured; UserError when the
     run trained no epoch, its hidden layer went silent, or it measured no objective."""
     with open(os.path.join(run_dir, "metrics.csv")) as fh:
         rows = list(csv.DictReader(fh))
@@ -89,7 +76,24 @@ def best_of_run(run_dir: str, objective: str) -> float:
     if float(rows[-1]["hidden_spikes_per_neuron"]) == 0.0:
         raise UserError("the hidden layer went silent (no spikes in the last epoch)")
     vals = [float(r[objective]) for r in rows]
-    vals = [v for v in vals if not math.isnan(v)]
-    if not vals:
+    if all(math.isnan(v) for v in vals):
         raise UserError(f"no {objective} was measured; the objective needs a validation set (data.validation)")
+    return vals
+
+
+def mean_of_last_epochs(run_dir: str, objective: str, epochs: int) -> float:
+    """The mean of objective over a finished run's last `epochs` epochs: the state the run ends in, where the best
+    epoch would pick the one that happened to peak. UserError as best_of_run."""
+    vals = _measured(run_dir, objective)
+    last = vals[-epochs:]
+    if len(vals) < epochs or any(math.isnan(v) for v in last):
+        raise UserError(f"the run measured {objective} in fewer than the last {epochs} epochs (valid_last_epochs); "
+                        "lower valid_last_epochs or train more epochs")
+    return float(sum(last) / len(last))
+
+
+def best_of_run(run_dir: str, objective: str) -> float:
+    """The best value of objective (a column of metrics.csv) over a finished run's epochs; UserError when the
+    run trained no epoch, its hidden layer went silent, or it measured no objective."""
+    vals = [v for v in _measured(run_dir, objective) if not math.isnan(v)]
     return max(vals) if objective == "valid_accuracy" else min(vals)
