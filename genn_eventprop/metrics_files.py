@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
-from typing import Dict
+from typing import Dict, List
 
 from genn_eventprop.files import atomic_write_text
 
@@ -24,6 +24,19 @@ def append_metrics(path: str, row: dict):
         if new:
             writer.writeheader()
         writer.writerow({k: row[k] for k in METRIC_FIELDS})
+
+
+def read_metrics(run_dir: str) -> List[Dict[str, float]]:
+    """A run's rows, one per finished epoch, as floats (NaN where not measured), from metrics.csv or metrics.jsonl
+    (train.metrics_format); [] when the run has neither."""
+    csv_path, jsonl_path = os.path.join(run_dir, "metrics.csv"), os.path.join(run_dir, "metrics.jsonl")
+    if os.path.exists(csv_path):
+        with open(csv_path) as f:
+            return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    if os.path.exists(jsonl_path):
+        with open(jsonl_path) as f:
+            return [{k: float(v) for k, v in json.loads(line).items()} for line in f if line.strip()]
+    return []
 
 
 def layer_spikes_path(run_dir: str) -> str:

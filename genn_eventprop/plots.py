@@ -12,16 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-
-def _read_metrics(run_dir: str):
-    csv_path, jsonl_path = os.path.join(run_dir, "metrics.csv"), os.path.join(run_dir, "metrics.jsonl")
-    if os.path.exists(csv_path):
-        with open(csv_path) as f:
-            return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
-    if os.path.exists(jsonl_path):
-        with open(jsonl_path) as f:
-            return [json.loads(line) for line in f if line.strip()]
-    return []
+from genn_eventprop.metrics_files import read_metrics  # noqa: E402
 
 
 def _read_layer_spikes(run_dir: str):
@@ -31,7 +22,7 @@ def _read_layer_spikes(run_dir: str):
         with open(path) as f:
             rows = list(csv.DictReader(f))
         return {k: [(float(r["epoch"]), float(r[k])) for r in rows] for k in (rows[0] if rows else {}) if k != "epoch"}
-    rows = _read_metrics(run_dir)
+    rows = read_metrics(run_dir)
     return {"hidden": [(r["epoch"], r["hidden_spikes_per_neuron"]) for r in rows]} if rows else {}
 
 
@@ -56,7 +47,7 @@ def plot_run(run_dir: str):
     plots/confusion.png."""
     out = os.path.join(run_dir, "plots")
     os.makedirs(out, exist_ok=True)
-    rows = _read_metrics(run_dir)
+    rows = read_metrics(run_dir)
     if rows:
         epochs = [r["epoch"] for r in rows]
         fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))

@@ -1,5 +1,6 @@
 """Bayesian search: trials recorded in the database, resumable after a kill, parallel without repeats."""
 import csv
+import json
 import os
 import signal
 import sqlite3
@@ -140,6 +141,18 @@ def test_k_fold_cross_validation_trains_once_per_fold_and_averages(tmp_path):
         with open(os.path.join(trial, f"fold{f}", "metrics.csv")) as fh:
             best.append(max(float(r["valid_accuracy"]) for r in csv.DictReader(fh)))
     assert summary["best"]["value"] == pytest.approx(sum(best) / 3)
+
+
+@pytest.mark.slow
+def test_a_trial_whose_run_writes_jsonl_metrics_is_scored_from_that_file(tmp_path):
+    folder = str(tmp_path / "s")
+    search = write_search(tmp_path, trials=1, extra={"set": {
+        "train.epochs": 2, "data.yinyang.train_size": 150, "data.yinyang.valid_size": 60, "data.yinyang.test_size": 0,
+        "model.hidden.size": 20, "train.batch_size": 30, "train.metrics_format": "jsonl"}})
+    summary = run_search(search, folder, log=lambda *a: None)
+    with open(os.path.join(folder, "trials", "0001", "metrics.jsonl")) as fh:
+        best = max(json.loads(line)["valid_accuracy"] for line in fh)
+    assert summary["done"] == 1 and summary["best"]["value"] == best
 
 
 @pytest.mark.slow

@@ -1,13 +1,13 @@
 """One trial: its training config, its cross-validation splits, training it and reading its objective."""
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
 from typing import List
 
 from genn_eventprop.errors import ConfigError, UserError
+from genn_eventprop.metrics_files import read_metrics
 from genn_eventprop.search.files import OBJECTIVES, SearchConfig
 
 
@@ -67,15 +67,14 @@ def run_trial(cfg: SearchConfig, params: dict, trial_dir: str, splits=None):
 
 
 def _measured(run_dir: str, objective: str) -> list:
-    """objective (a column of metrics.csv) per epoch of a finished run, NaN where not measured; UserError when the
-    run trained no epoch, its hidden layer went silent, or it measured no objective."""
-    with open(os.path.join(run_dir, "metrics.csv")) as fh:
-        rows = list(csv.DictReader(fh))
+    """objective (a column of the run's metrics, .csv or .jsonl) per epoch of a finished run, NaN where not
+    measured; UserError when the run trained no epoch, its hidden layer went silent, or it measured no objective."""
+    rows = read_metrics(run_dir)
     if not rows:
         raise UserError("the trial trained no epoch")
-    if float(rows[-1]["hidden_spikes_per_neuron"]) == 0.0:
+    if rows[-1]["hidden_spikes_per_neuron"] == 0.0:
         raise UserError("the hidden layer went silent (no spikes in the last epoch)")
-    vals = [float(r[objective]) for r in rows]
+    vals = [r[objective] for r in rows]
     if all(math.isnan(v) for v in vals):
         raise UserError(f"no {objective} was measured; the objective needs a validation set (data.validation)")
     return vals
@@ -93,7 +92,7 @@ def mean_of_last_epochs(run_dir: str, objective: str, epochs: int) -> float:
 
 
 def best_of_run(run_dir: str, objective: str) -> float:
-    """The best value of objective (a column of metrics.csv) over a finished run's epochs; UserError when the
+    """The best value of objective (a column of the run's metrics) over a finished run's epochs; UserError when the
     run trained no epoch, its hidden layer went silent, or it measured no objective."""
     vals = [v for v in _measured(run_dir, objective) if not math.isnan(v)]
     return max(vals) if objective == "valid_accuracy" else min(vals)
