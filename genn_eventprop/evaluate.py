@@ -9,6 +9,8 @@ file and the run.
 
 An ensemble's prediction for a trial is the class with the highest mean, over its members, of softmax(z): each
 member's class probabilities as its cross-entropy loss trained them (a soft vote, which has no ties to break).
+The one readout whose loss is not the softmax of z, avg_xentropy (a softmax at every step end), enters with the
+softmax of its z, the time-averaged V by which it predicts.
 Its members must have been scored on the same trials: the same number, classes, labels and speakers in order.
 """
 from __future__ import annotations
