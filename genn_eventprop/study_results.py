@@ -8,6 +8,7 @@ import os
 from typing import List
 
 from genn_eventprop.search import _best
+from genn_eventprop.search.store import trial_seconds
 from genn_eventprop.study_plan import StudyConfig, _search_rows, split_names
 
 
@@ -65,6 +66,10 @@ def _fmt(x, pct=True) -> str:
     return f"{100 * x:.2f}" if pct else f"{x:.4g}"
 
 
+def _or_blank(x):
+    return "" if x is None else x
+
+
 def write_outputs(cfg: StudyConfig, study_dir: str, rows: List[dict]) -> dict:
     """runs.csv, searches.csv, summary.csv, summary.md, paired.csv, accuracy.png, best/<variant>.yaml, summary.json."""
     from genn_eventprop.files import atomic_write_text
@@ -75,19 +80,19 @@ def write_outputs(cfg: StudyConfig, study_dir: str, rows: List[dict]) -> dict:
     with open(os.path.join(study_dir, "runs.csv"), "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["trial", "variant", "split", "seed", "status", "test_accuracy", "valid_accuracy", "best_epoch",
-                    "params", "reason"])
+                    "seconds", "params", "reason"])
         for r in finals:
             p, res = r["params"], r["result"] or {}
             w.writerow([r["id"], p["variant"], names[p["split"]], p["seed"], r["status"], res.get("test_accuracy", ""),
-                        res.get("valid_accuracy", ""), res.get("best_epoch", ""), json.dumps(p["params"]),
-                        r["reason"] or ""])
+                        res.get("valid_accuracy", ""), res.get("best_epoch", ""), _or_blank(trial_seconds(r)),
+                        json.dumps(p["params"]), r["reason"] or ""])
     with open(os.path.join(study_dir, "searches.csv"), "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["trial", "variant", "split", "status", "objective_value", "params", "reason"])
+        w.writerow(["trial", "variant", "split", "status", "objective_value", "seconds", "params", "reason"])
         for r in searches:
             p = r["params"]
-            w.writerow([r["id"], p["variant"], names[p["split"]], r["status"], r["value"], json.dumps(p["params"]),
-                        r["reason"] or ""])
+            w.writerow([r["id"], p["variant"], names[p["split"]], r["status"], r["value"], _or_blank(trial_seconds(r)),
+                        json.dumps(p["params"]), r["reason"] or ""])
     results = [{"variant": r["params"]["variant"], "seed": r["params"]["seed"], "split": names[r["params"]["split"]],
                 "test": r["result"]["test_accuracy"], "valid": r["result"]["valid_accuracy"]}
                for r in finals if r["status"] == "done" and r["result"]]
@@ -144,7 +149,9 @@ def write_outputs(cfg: StudyConfig, study_dir: str, rows: List[dict]) -> dict:
     except ImportError:
         pass
     summary = {"trials": len(rows), "planned": cfg.trials, "done": sum(r["status"] == "done" for r in rows),
-               "failed": sum(r["status"] == "failed" for r in rows), "table": table, "paired": pairs, "best": best}
+               "failed": sum(r["status"] == "failed" for r in rows),
+               "trial_seconds": sum(trial_seconds(r) or 0.0 for r in rows),   # the work done, over every resume
+               "table": table, "paired": pairs, "best": best}
     atomic_write_text(os.path.join(study_dir, "summary.json"), json.dumps(summary, indent=2))
     return summary
 

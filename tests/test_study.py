@@ -258,6 +258,9 @@ def test_a_tiny_study_writes_the_table_the_paired_test_the_plot_and_best_configs
     assert os.path.getsize(os.path.join(folder, "accuracy.png")) > 1000
     from genn_eventprop.config import load_config
     assert load_config(os.path.join(folder, "best", "max.yaml")).model.output.readout == "max"
+    with open(os.path.join(folder, "summary.json")) as f:   # the work done: each run's seconds, summed
+        assert json.load(f)["trial_seconds"] == pytest.approx(sum(float(r["seconds"]) for r in runs))
+    assert all(float(r["seconds"]) > 0.0 for r in runs)
 
 
 @pytest.mark.slow

@@ -8,7 +8,7 @@ from typing import List
 
 from genn_eventprop.search.files import SearchConfig
 from genn_eventprop.search.optimiser import _best, _optimiser
-from genn_eventprop.search.store import TrialStore
+from genn_eventprop.search.store import TrialStore, trial_seconds
 from genn_eventprop.search.trials import trial_config
 
 
@@ -20,8 +20,9 @@ def write_outputs(cfg: SearchConfig, search_dir: str, store: TrialStore) -> dict
         w = csv.writer(f)
         w.writerow(["trial", "status", cfg.objective, *keys, "model_built", "seconds", "reason"])
         for r in rows:
-            secs = (r["finished"] - r["started"]) if r["finished"] and r["started"] else ""
-            w.writerow([r["id"], r["status"], r["value"], *[r["params"].get(k) for k in keys], r["built"], secs,
+            secs = trial_seconds(r)
+            w.writerow([r["id"], r["status"], r["value"], *[r["params"].get(k) for k in keys], r["built"],
+                        "" if secs is None else secs,
                         r["reason"] or ""])
     best = _best(cfg, rows)
     summary = {"trials": len(rows), "done": sum(r["status"] == "done" for r in rows),

@@ -7,7 +7,7 @@ import re
 import socket
 import sqlite3
 import time
-from typing import List
+from typing import List, Optional
 
 from genn_eventprop.errors import UserError
 from genn_eventprop.search.files import SearchConfig
@@ -25,6 +25,11 @@ def machine_name() -> str:
     """This machine's name in the trials table: GENN_EVENTPROP_MACHINE, else the host name. Machines sharing
     one database need different names (containers may share a host name); --resume re-runs this name's trials."""
     return os.environ.get("GENN_EVENTPROP_MACHINE") or socket.gethostname()
+
+
+def trial_seconds(row: dict) -> Optional[float]:
+    """How long a finished trial ran (from its last start, a takeover's included, to its end); None before it ends."""
+    return row["finished"] - row["started"] if row["finished"] and row["started"] else None
 
 
 class TrialStore:
