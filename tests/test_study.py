@@ -136,12 +136,15 @@ def test_the_fsdd_recipe_study_compares_the_recipe_with_stop_22s_and_without_its
             assert c.data.augment.active == (v.name == "before")
 
 
-def test_the_fsdd_cv_study_validates_on_each_training_voice_and_never_sees_theo(fsdd_layout):
+@pytest.mark.parametrize("study, some_variants", [
+    ("study_fsdd_cv.yaml", {"no_average", "average_from_11", "epochs_60"}),
+    ("study_fsdd_cv80.yaml", {"epochs_80", "shift_10", "dilation_0.1"})])
+def test_the_fsdd_cv_studies_validate_on_each_training_voice_and_never_see_theo(fsdd_layout, study, some_variants):
     from genn_eventprop.config import load_config
     from genn_eventprop.study import splits_of
-    cfg = load_study_config(os.path.join(ROOT, "configs", "study_fsdd_cv.yaml"))
+    cfg = load_study_config(os.path.join(ROOT, "configs", study))
     assert cfg.splits["kind"] == "validation" and cfg.valid_last_epochs == 5 and len(cfg.seeds) == 2
-    assert {"no_average", "average_from_11", "epochs_60"} <= {v.name for v in cfg.variants}
+    assert some_variants <= {v.name for v in cfg.variants}
     for v in cfg.variants:
         voices = []
         for split in splits_of(cfg, v):
@@ -155,12 +158,13 @@ def test_the_fsdd_pooled_study_trains_on_every_training_voice_and_tests_on_theo(
     from genn_eventprop.config import load_config
     from genn_eventprop.study import splits_of
     cfg = load_study_config(os.path.join(ROOT, "configs", "study_fsdd_pooled.yaml"))
-    assert len(cfg.seeds) == 6 and [v.name for v in cfg.variants] == ["epochs_20", "epochs_60", "fsdd"]
+    assert len(cfg.seeds) == 6 and [v.name for v in cfg.variants] == ["epochs_20", "epochs_60", "epochs_80", "fsdd"]
     for v in cfg.variants:
         (split,) = splits_of(cfg, v)
         c = load_config(cfg.base, v.overrides + split.overrides)
         assert c.data.test.speakers == ["theo"] and c.data.validation.by == "none"
         assert c.train.average.start is not None
+        assert c.data.augment.shift == (10 if v.name == "fsdd" else 0)
 
 
 def test_the_fsdd_delay_study_compares_delays_with_none_on_theo(fsdd_layout):
