@@ -134,7 +134,7 @@ def run_study_trial(cfg: StudyConfig, study_dir: str, trial_id: int, p: dict) ->
     valid = None
     if data.valid is not None and len(data.valid):
         valid = (mean_of_last_epochs(run_dir, "valid_accuracy", cfg.valid_last_epochs) if cfg.valid_last_epochs
-                 else best_of_run(run_dir, "valid_accuracy"))
+                 else best_of_run(run_dir, "valid_accuracy", first_epoch=tcfg.train.average.start or 1))
     test = results.get("test", {}).get("accuracy")
     if test is None and cfg.splits["kind"] != "validation":
         raise UserError("the run has no test data to score")

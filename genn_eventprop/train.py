@@ -343,8 +343,10 @@ class Trainer:
                 score = ev.accuracy
             else:
                 score = row["train_accuracy"]
-            # without validation data nothing scores an average: the latest one is kept
-            keep = score > best or (averaged and not validating)
+            # with averaging, only an average is kept: an epoch before it starts that peaks on the validation data
+            # is the early stopping on noise that averaging replaces. Without validation data nothing scores an
+            # average: the latest one is kept
+            keep = (score > best and (self.average is None or averaged)) or (averaged and not validating)
             row["epoch_seconds"] = time.perf_counter() - t0
             row["train_samples_per_second"] = seen / train_seconds
             append_metrics(metrics_path, row)

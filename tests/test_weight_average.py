@@ -1,4 +1,5 @@
 """train.average: stochastic weight averaging from a given epoch on (genn_eventprop/optim.py WeightAverage)."""
+import dataclasses
 import os
 
 import numpy as np
@@ -49,6 +50,23 @@ def test_best_checkpoint_holds_the_mean_of_the_epoch_end_weights_and_training_is
         mean = np.mean([np.asarray(e[name], dtype=np.float64) for e in ends], axis=0)
         np.testing.assert_allclose(last[f"average/{name}"], mean, rtol=1e-12, atol=1e-15)
         np.testing.assert_array_equal(best[f"w/{name}"], last[f"average/{name}"].astype(w.dtype))
+
+
+@pytest.mark.slow
+def test_with_validation_the_kept_checkpoint_is_the_best_average_never_an_earlier_epoch(tmp_path, monkeypatch):
+    monkeypatch.setenv("GENN_EVENTPROP_CACHE", str(tmp_path / "cache"))
+    scripted = [0.9, 0.5, 0.6]   # the validation accuracies of epochs 1-3: epoch 1, before the averaging, is best
+    real = Trainer.evaluate
+
+    def evaluate(self, data, weights):
+        ev = real(self, data, weights)
+        return dataclasses.replace(ev, accuracy=scripted.pop(0)) if scripted else ev   # (then the test set)
+
+    monkeypatch.setattr(Trainer, "evaluate", evaluate)
+    cfg = load_config(os.path.join(ROOT, "configs", "yinyang.yaml"),
+                      SMALL + ["data.yinyang.valid_size=100", "train.epochs=3", "train.average.start=2"])
+    results = Trainer(cfg, str(tmp_path / "run"), log=lambda *a: None).train()
+    assert results["best_epoch"] == 3 and results["best_valid_accuracy"] == 0.6
 
 
 @pytest.mark.slow

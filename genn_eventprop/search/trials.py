@@ -59,7 +59,7 @@ def run_trial(cfg: SearchConfig, params: dict, trial_dir: str, splits=None):
         trainer = Trainer(tcfg, run_dir, splits=fold, log=lambda *a, **k: None)
         trainer.train()
         built = built or trainer.backend.build_status.compiled   # (GeNN builds at the first batch)
-        values.append(best_of_run(run_dir, cfg.objective))
+        values.append(best_of_run(run_dir, cfg.objective, first_epoch=tcfg.train.average.start or 1))
     value = float(np.mean(values))
     if not math.isfinite(value):
         raise UserError(f"the objective is {value}: the trial diverged")
@@ -91,8 +91,9 @@ def mean_of_last_epochs(run_dir: str, objective: str, epochs: int) -> float:
     return float(sum(last) / len(last))
 
 
-def best_of_run(run_dir: str, objective: str) -> float:
-    """The best value of objective (a column of the run's metrics) over a finished run's epochs; UserError when the
-    run trained no epoch, its hidden layer went silent, or it measured no objective."""
-    vals = [v for v in _measured(run_dir, objective) if not math.isnan(v)]
+def best_of_run(run_dir: str, objective: str, first_epoch: int = 1) -> float:
+    """The best value of objective (a column of the run's metrics) over a finished run's epochs from first_epoch
+    (1-based) on: with weight averaging, its first averaged epoch, as train keeps only an average; UserError when
+    the run trained no epoch, its hidden layer went silent, or it measured no objective."""
+    vals = [v for v in _measured(run_dir, objective)[first_epoch - 1:] if not math.isnan(v)]
     return max(vals) if objective == "valid_accuracy" else min(vals)
