@@ -111,7 +111,7 @@ def run_study_trial(cfg: StudyConfig, study_dir: str, trial_id: int, p: dict) ->
     """One trial: a search's (trained on the split's training data, scored on its validation data only) or a
     final run (also scored on the split's test data). The fields of TrialStore.finish, or UserError."""
     from genn_eventprop.search import best_of_run
-    from genn_eventprop.train import Trainer
+    from genn_eventprop.train import Trainer, first_kept_epoch
     v = cfg.variant(p["variant"])
     split = splits_of(cfg, v)[p["split"]]
     run_dir = os.path.join(study_dir, "trials", f"{trial_id:04d}")
@@ -134,7 +134,7 @@ def run_study_trial(cfg: StudyConfig, study_dir: str, trial_id: int, p: dict) ->
     valid = None
     if data.valid is not None and len(data.valid):
         valid = (mean_of_last_epochs(run_dir, "valid_accuracy", cfg.valid_last_epochs) if cfg.valid_last_epochs
-                 else best_of_run(run_dir, "valid_accuracy", first_epoch=tcfg.train.average.start or 1))
+                 else best_of_run(run_dir, "valid_accuracy", first_epoch=first_kept_epoch(tcfg)))
     test = results.get("test", {}).get("accuracy")
     if test is None and cfg.splits["kind"] != "validation":
         raise UserError("the run has no test data to score")

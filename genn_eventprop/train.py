@@ -53,6 +53,11 @@ def class_scores(labels: np.ndarray, predictions: np.ndarray, classes: int):
     return confusion, per_class
 
 
+def first_kept_epoch(cfg) -> int:
+    """The first epoch (1-based) whose weights best.npz may hold: with weight averaging, the first averaged one."""
+    return cfg.train.average.start or 1
+
+
 def _summary(value) -> str:
     """A learned parameter in the epoch line: its value, or mean +- std over neurons when per neuron."""
     a = np.asarray(value, dtype=np.float64)
@@ -346,7 +351,7 @@ class Trainer:
             # with averaging, only an average is kept: an epoch before it starts that peaks on the validation data
             # is the early stopping on noise that averaging replaces. Without validation data nothing scores an
             # average: the latest one is kept
-            keep = (score > best and (self.average is None or averaged)) or (averaged and not validating)
+            keep = (score > best and epoch + 1 >= first_kept_epoch(cfg)) or (averaged and not validating)
             row["epoch_seconds"] = time.perf_counter() - t0
             row["train_samples_per_second"] = seen / train_seconds
             append_metrics(metrics_path, row)

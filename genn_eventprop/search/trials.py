@@ -49,7 +49,7 @@ def run_trial(cfg: SearchConfig, params: dict, trial_dir: str, splits=None):
     splits: the data to train on (a study's split, without its test set), instead of the config's own
     (or cfg.cross_validation's folds)."""
     import numpy as np
-    from genn_eventprop.train import Trainer
+    from genn_eventprop.train import Trainer, first_kept_epoch
     tcfg = trial_config(cfg, params)
     folds = [splits] if splits is not None else (_cv_splits(cfg, tcfg) or [None])
     values, built = [], False
@@ -59,7 +59,7 @@ def run_trial(cfg: SearchConfig, params: dict, trial_dir: str, splits=None):
         trainer = Trainer(tcfg, run_dir, splits=fold, log=lambda *a, **k: None)
         trainer.train()
         built = built or trainer.backend.build_status.compiled   # (GeNN builds at the first batch)
-        values.append(best_of_run(run_dir, cfg.objective, first_epoch=tcfg.train.average.start or 1))
+        values.append(best_of_run(run_dir, cfg.objective, first_epoch=first_kept_epoch(tcfg)))
     value = float(np.mean(values))
     if not math.isfinite(value):
         raise UserError(f"the objective is {value}: the trial diverged")
